@@ -1,0 +1,25 @@
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+/**
+ * Field paths that may carry secrets. pino replaces their values before anything is written, so a
+ * careless `log.info({ headers })` cannot leak a token.
+ */
+const REDACT = [
+  'password', '*.password', 'token', '*.token', 'api_token', '*.api_token',
+  'secret', '*.secret', 'client_secret', '*.client_secret',
+  'headers.authorization', 'headers.cookie', 'req.headers.authorization', 'req.headers.cookie',
+  'res.headers["set-cookie"]', 'env.JUPYTERHUB_API_TOKEN', '*.env.JUPYTERHUB_API_TOKEN',
+];
+
+export function createLogger(options: { level?: string; name?: string; destination?: NodeJS.WritableStream } = {}): Logger {
+  const level = options.level ?? process.env.REFINERY_LOG_LEVEL ?? 'info';
+  const base = { level, name: options.name ?? 'refinery', redact: { paths: REDACT, censor: '[secret]' } };
+  return options.destination ? pino(base, options.destination as pino.DestinationStream) : pino(base);
+}
+
+/** A logger that drops everything; for tests and tools that want silence. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}

@@ -1,0 +1,61 @@
+/**
+ * The seam between the hub and whatever runs single-user servers (local processes, Kubernetes pods).
+ * A Spawner is stateless: everything it needs to find a server again after a hub restart lives in the
+ * `state` object it returns, which the hub stores in the database and hands back on poll and stop.
+ */
+
+export interface SpawnProgress {
+  /** 0–100, never decreasing within one spawn. */
+  progress: number;
+  message: string;
+}
+
+/** JSON-serialisable backend state (pid, port, pod name, ...). */
+export type SpawnerState = Record<string, unknown>;
+
+export interface SpawnRequest {
+  /** Normalized username. */
+  user: string;
+  /** '' for the default server. */
+  serverName: string;
+  /**
+   * The JupyterHub environment for `jupyterhub-singleuser`, without JUPYTERHUB_SERVICE_URL, which
+   * the spawner adds once it knows where the server will listen.
+   */
+  env: Record<string, string>;
+  /** URL prefix of the server, e.g. `/user/alice/` or `/user/alice/lab2/`. */
+  servicePrefix: string;
+  /** Give up, stop whatever was started and reject after this long. */
+  startTimeoutMs: number;
+  onProgress: (event: SpawnProgress) => void;
+  /** Aborted when the user cancels the pending spawn; the spawner cleans up and rejects. */
+  signal: AbortSignal;
+}
+
+export interface StartedServer {
+  /** Where the proxy sends traffic for this server, e.g. `http://127.0.0.1:41234`. */
+  target: string;
+  state: SpawnerState;
+}
+
+export type PollResult = { running: true } | { running: false; exitCode?: number | null; reason?: string };
+
+export interface Spawner {
+  readonly kind: string;
+  /** Start a server and resolve once it answers HTTP. Rejects with SpawnError on failure or timeout. */
+  start(request: SpawnRequest): Promise<StartedServer>;
+  /** Is the server described by `state` still alive? Must be cheap and safe to call often. */
+  poll(state: SpawnerState): Promise<PollResult>;
+  /** Stop it (TERM, then KILL after the grace period). Idempotent: stopping a dead server is fine. */
+  stop(state: SpawnerState, options?: { graceMs?: number }): Promise<void>;
+  /** Servers this backend can see that belong to Refinery, for the reconciler to match against the DB. */
+  list?(): Promise<SpawnerState[]>;
+}
+
+/** A spawn failure with a message fit to show the user. */
+export class SpawnError extends Error {
+  constructor(message: string, readonly detail?: string) {
+    super(message);
+    this.name = 'SpawnError';
+  }
+}
