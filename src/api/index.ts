@@ -1,0 +1,20 @@
+import type { FastifyInstance } from 'fastify';
+import type { HubContext } from '../context.js';
+import { rootRoutes } from './routes/root.js';
+import { userRoutes } from './routes/users.js';
+import { serverRoutes } from './routes/servers.js';
+import { tokenRoutes } from './routes/tokens.js';
+import { groupRoutes } from './routes/groups.js';
+import { oauthRoutes } from './routes/oauth.js';
+import { healthRoutes } from './routes/health.js';
+
+/** The REST API, compatible with JupyterHub's, plus health and metrics. */
+export function registerApi(app: FastifyInstance, ctx: HubContext): void {
+  rootRoutes(app, ctx);
+  userRoutes(app, ctx);
+  serverRoutes(app, ctx);
+  tokenRoutes(app, ctx);
+  groupRoutes(app, ctx);
+  oauthRoutes(app, ctx);
+  healthRoutes(app, ctx);
+}

@@ -1,0 +1,37 @@
+import type { FastifyRequest } from 'fastify';
+import type { HubContext } from '../context.js';
+import type { Access } from '../auth/access.js';
+import type { UserRow } from '../db/users.js';
+import { findUser, groupsOfUsers } from '../db/users.js';
+import { serversOfUsers } from '../db/servers.js';
+import { presentUser } from './presenters/user.js';
+import { ApiError } from './errors.js';
+
+/** Load what the user presenter needs for many users at once (two queries, not two per user). */
+export async function userModels(ctx: HubContext, req: FastifyRequest, access: Access, users: readonly UserRow[]): Promise<Record<string, unknown>[]> {
+  const ids = users.map((u) => u.id);
+  const [groups, servers] = await Promise.all([groupsOfUsers(ctx.db, ids), serversOfUsers(ctx.db, ids)]);
+  const query = req.query as Record<string, string | undefined>;
+  const includeStopped = query.include_stopped_servers !== undefined && !['0', 'false'].includes(query.include_stopped_servers.toLowerCase());
+  return users.map((user) =>
+    presentUser(user, {
+      access,
+      groups: groups.get(user.id) ?? [],
+      servers: servers.get(user.id) ?? [],
+      pendingOf: (u, s) => ctx.servers.pending(u, s),
+      includeStoppedServers: includeStopped,
+      publicOrigin: ctx.urls.publicOrigin,
+    }),
+  );
+}
+
+export async function userModel(ctx: HubContext, req: FastifyRequest, access: Access, user: UserRow): Promise<Record<string, unknown>> {
+  return (await userModels(ctx, req, access, [user]))[0]!;
+}
+
+/** The user named in the path, or 404. Path names are not normalized: they name an existing account. */
+export async function userFromPath(ctx: HubContext, name: string): Promise<UserRow> {
+  const user = await findUser(ctx.db, name);
+  if (!user) throw new ApiError(404, `No such user: ${name}`);
+  return user;
+}

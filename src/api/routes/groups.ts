@@ -1,0 +1,117 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { HubContext } from '../../context.js';
+import { requireScope } from '../authorize.js';
+import { jsonBody, parseBody } from '../body.js';
+import { ApiError } from '../errors.js';
+import { paginated, paginationParams } from '../pagination.js';
+import { presentGroup } from '../presenters/group.js';
+import { addMembers, createGroup, deleteGroup, findGroup, groupMembers, listGroups, removeMembers, setGroupProperties, type GroupRow } from '../../db/groups.js';
+import { findUser } from '../../db/users.js';
+import type { Access } from '../../auth/access.js';
+
+const membersSchema = z.strictObject({ users: z.array(z.string()) });
+const createOneSchema = z.strictObject({ users: z.array(z.string()).optional(), properties: z.record(z.string(), z.unknown()).optional() });
+const createManySchema = z.strictObject({ groups: z.array(z.string()).min(1) });
+const GROUP_NAME = /^[^/\\?#%\s]{1,255}$/;
+
+export function groupRoutes(app: FastifyInstance, ctx: HubContext): void {
+  const model = async (group: GroupRow, access: Access) => presentGroup(group, (await groupMembers(ctx.db, [group.id])).get(group.id) ?? [], access);
+
+  const groupFromPath = async (name: string): Promise<GroupRow> => {
+    const group = await findGroup(ctx.db, name);
+    if (!group) throw new ApiError(404, `No such group: ${name}`);
+    return group;
+  };
+
+  const userIds = async (names: readonly string[]): Promise<number[]> => {
+    const ids: number[] = [];
+    const missing: string[] = [];
+    for (const name of names) {
+      const user = await findUser(ctx.db, name);
+      if (user) ids.push(user.id);
+      else missing.push(name);
+    }
+    if (missing.length) throw new ApiError(400, `body.users: no such user${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`);
+    return ids;
+  };
+
+  const checkName = (name: string) => {
+    if (!GROUP_NAME.test(name)) throw new ApiError(400, `Invalid group name ${JSON.stringify(name)}: use 1–255 characters without "/", "\\", "?", "#", "%" or whitespace`);
+  };
+
+  app.get('/hub/api/groups', async (req) => {
+    const access = requireScope(req, 'list:groups');
+    const { offset, limit } = paginationParams(req);
+    const { rows, total } = await listGroups(ctx.db, { offset, limit });
+    const visible = rows.filter((g) => access.can(`list:groups!group=${g.name}`));
+    const models = [];
+    for (const g of visible) models.push(await model(g, access));
+    return paginated(req, models, offset, limit, total);
+  });
+
+  app.post('/hub/api/groups', async (req, reply) => {
+    const access = requireScope(req, 'admin:groups');
+    const body = parseBody(req, createManySchema, 'body');
+    body.groups.forEach(checkName);
+    for (const name of body.groups) if (await findGroup(ctx.db, name)) throw new ApiError(409, `Group ${name} already exists`);
+    const created = [];
+    for (const name of body.groups) created.push(await createGroup(ctx.db, name));
+    ctx.identities.invalidate();
+    reply.code(201);
+    return Promise.all(created.map((g) => model(g, access)));
+  });
+
+  app.get<{ Params: { name: string } }>('/hub/api/groups/:name', async (req) => {
+    const access = requireScope(req, 'read:groups:name', { group: req.params.name });
+    return model(await groupFromPath(req.params.name), access);
+  });
+
+  app.post<{ Params: { name: string } }>('/hub/api/groups/:name', async (req, reply) => {
+    const access = requireScope(req, 'admin:groups', { group: req.params.name });
+    checkName(req.params.name);
+    const body = parseBody(req, createOneSchema, 'body');
+    if (await findGroup(ctx.db, req.params.name)) throw new ApiError(409, `Group ${req.params.name} already exists`);
+    const ids = await userIds(body.users ?? []);
+    const group = await createGroup(ctx.db, req.params.name, body.properties ?? {});
+    await addMembers(ctx.db, group.id, ids);
+    ctx.identities.invalidate();
+    reply.code(201);
+    return model(group, access);
+  });
+
+  app.delete<{ Params: { name: string } }>('/hub/api/groups/:name', async (req, reply) => {
+    requireScope(req, 'delete:groups', { group: req.params.name });
+    const group = await groupFromPath(req.params.name);
+    await deleteGroup(ctx.db, group.id);
+    ctx.identities.invalidate();
+    reply.code(204);
+  });
+
+  app.post<{ Params: { name: string } }>('/hub/api/groups/:name/users', async (req) => {
+    const access = requireScope(req, 'groups', { group: req.params.name });
+    const group = await groupFromPath(req.params.name);
+    const body = parseBody(req, membersSchema, 'body');
+    await addMembers(ctx.db, group.id, await userIds(body.users));
+    ctx.identities.invalidate();
+    return model(group, access);
+  });
+
+  app.delete<{ Params: { name: string } }>('/hub/api/groups/:name/users', async (req) => {
+    const access = requireScope(req, 'groups', { group: req.params.name });
+    const group = await groupFromPath(req.params.name);
+    const body = parseBody(req, membersSchema, 'body');
+    await removeMembers(ctx.db, group.id, await userIds(body.users));
+    ctx.identities.invalidate();
+    return model(group, access);
+  });
+
+  app.put<{ Params: { name: string } }>('/hub/api/groups/:name/properties', async (req) => {
+    const access = requireScope(req, 'groups', { group: req.params.name });
+    const group = await groupFromPath(req.params.name);
+    const body = jsonBody(req);
+    if (!body || typeof body !== 'object' || Array.isArray(body)) throw new ApiError(400, 'body: group properties must be a JSON object');
+    await setGroupProperties(ctx.db, group.id, body as Record<string, unknown>);
+    return model({ ...group, properties: JSON.stringify(body) }, access);
+  });
+}

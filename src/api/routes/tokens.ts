@@ -1,0 +1,98 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { HubContext } from '../../context.js';
+import { requireScope } from '../authorize.js';
+import { parseBody } from '../body.js';
+import { ApiError } from '../errors.js';
+import { userFromPath } from '../models.js';
+import { deleteToken, findTokenById, tokensOfUser } from '../../db/tokens.js';
+import { issueToken } from '../../auth/tokens.js';
+import { checkScopesExist, expandScopes, identifyScopes, intersectScopes, ScopeError } from '../../auth/scopes.js';
+import { isExpired } from '../../db/time.js';
+import { parseTokenApiId, presentToken } from '../presenters/token.js';
+import type { TokenRow } from '../../db/tokens.js';
+
+const createSchema = z.strictObject({
+  expires_in: z.number().nonnegative().nullable().optional(),
+  note: z.string().max(1000).optional(),
+  scopes: z.array(z.string()).optional(),
+  roles: z.array(z.string()).optional(),
+});
+
+export function tokenRoutes(app: FastifyInstance, ctx: HubContext): void {
+  /** A token's effective scopes, as its owner holds them now. */
+  const effectiveScopes = async (row: TokenRow, userName: string): Promise<Set<string>> => {
+    const owner = { kind: 'user' as const, name: userName };
+    const ownerScopes = (await ctx.identities.scopesOfUser(userName)) ?? new Set<string>();
+    const raw = JSON.parse(row.scopes) as string[];
+    if (raw.includes('inherit')) return ownerScopes;
+    const requested = expandScopes([...raw, ...identifyScopes(owner)], owner, row.server_key ?? undefined);
+    return intersectScopes(requested, ownerScopes, await ctx.identities.groupLookup());
+  };
+
+  app.get<{ Params: { name: string } }>('/hub/api/users/:name/tokens', async (req) => {
+    requireScope(req, 'read:tokens', { user: req.params.name });
+    const user = await userFromPath(ctx, req.params.name);
+    const rows = (await tokensOfUser(ctx.db, user.id)).filter((row) => !isExpired(row.expires_at));
+    const models = [];
+    for (const row of rows) models.push(presentToken(row, { user: user.name }, await effectiveScopes(row, user.name)));
+    return { api_tokens: models };
+  });
+
+  app.post<{ Params: { name: string } }>('/hub/api/users/:name/tokens', async (req, reply) => {
+    const access = requireScope(req, 'tokens', { user: req.params.name });
+    const user = await userFromPath(ctx, req.params.name);
+    const body = parseBody(req, createSchema, 'body');
+    if (body.roles?.length) {
+      const unknown = body.roles.filter((r) => !['user', 'admin', 'server', 'token'].includes(r));
+      if (unknown.length) throw new ApiError(400, `body.roles: no such role ${JSON.stringify(unknown[0])}`);
+    }
+    let scopes = body.scopes ?? [];
+    for (const role of body.roles ?? []) scopes = [...scopes, ...(role === 'token' ? ['inherit'] : role === 'user' ? ['self'] : role === 'server' ? ['users:activity!user', 'access:servers!user'] : ['inherit'])];
+    if (scopes.length === 0) scopes = ['inherit'];
+    try {
+      checkScopesExist(scopes);
+    } catch (error) {
+      if (error instanceof ScopeError) throw new ApiError(400, `body.scopes: ${error.message}`);
+      throw error;
+    }
+    // a token can never do more than its owner (holding `tokens` on a user is what lets one mint them, as in JupyterHub)
+    const owner = { kind: 'user' as const, name: user.name };
+    if (!scopes.includes('inherit')) {
+      const ownerScopes = (await ctx.identities.scopesOfUser(user.name)) ?? new Set<string>();
+      const groupsOf = await ctx.identities.groupLookup();
+      for (const scope of scopes) {
+        const wanted = expandScopes([scope], owner);
+        if (intersectScopes(wanted, ownerScopes, groupsOf).size < wanted.size) throw new ApiError(403, `Not assigning requested scope ${scope}: ${user.name} does not hold it`);
+      }
+    }
+    const { token, row } = await issueToken(ctx.db, {
+      userId: user.id, scopes, note: body.note || (access.identity.name === user.name && access.identity.kind === 'user' ? 'Requested via api' : `Requested via api by ${access.identity.kind} ${access.identity.name}`), expiresIn: body.expires_in ?? null,
+    });
+    ctx.identities.invalidate();
+    reply.code(201);
+    return { ...presentToken(row, { user: user.name }, await effectiveScopes(row, user.name)), token };
+  });
+
+  const findOwned = async (userName: string, apiId: string): Promise<{ row: TokenRow; userName: string }> => {
+    const user = await userFromPath(ctx, userName);
+    const id = parseTokenApiId(apiId);
+    const row = id === undefined ? undefined : await findTokenById(ctx.db, id);
+    if (!row || row.user_id !== user.id || isExpired(row.expires_at)) throw new ApiError(404, `No such token: ${apiId}`);
+    return { row, userName: user.name };
+  };
+
+  app.get<{ Params: { name: string; id: string } }>('/hub/api/users/:name/tokens/:id', async (req) => {
+    requireScope(req, 'read:tokens', { user: req.params.name });
+    const { row, userName } = await findOwned(req.params.name, req.params.id);
+    return presentToken(row, { user: userName }, await effectiveScopes(row, userName));
+  });
+
+  app.delete<{ Params: { name: string; id: string } }>('/hub/api/users/:name/tokens/:id', async (req, reply) => {
+    requireScope(req, 'tokens', { user: req.params.name });
+    const { row } = await findOwned(req.params.name, req.params.id);
+    await deleteToken(ctx.db, row.id);
+    ctx.identities.invalidate();
+    reply.code(204);
+  });
+}

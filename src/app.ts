@@ -1,0 +1,200 @@
+import http from 'node:http';
+import { mkdirSync } from 'node:fs';
+import type { Config } from './config/schema.js';
+import { databaseTarget, resolveSecret, type LoadedConfig } from './config/load.js';
+import { openDatabase, type Db } from './db/connect.js';
+import { createLogger, type Logger } from './log.js';
+import { IdentityResolver } from './auth/identity.js';
+import { LocalAuthenticator } from './auth/authenticator.js';
+import { FailureCounter } from './auth/rate-limit.js';
+import { registerKnownToken } from './auth/tokens.js';
+import { RouteTable, createProxy, type Proxy } from './proxy/index.js';
+import { LocalSpawner } from './spawners/local.js';
+import { Metrics } from './metrics/index.js';
+import { ServerManager } from './servers/manager.js';
+import { Reconciler } from './reconcile/reconciler.js';
+import { createHubApp } from './http/hub-app.js';
+import { proxyPolicy } from './http/proxy-policy.js';
+import { ensureFirstAdmins } from './users/bootstrap.js';
+import { deleteExpiredSessions } from './db/sessions.js';
+import { deleteExpiredCodes } from './db/oauth.js';
+import { deleteTokensWhere } from './db/tokens.js';
+import { nowIso } from './db/time.js';
+import type { HubContext } from './context.js';
+import { JUPYTERHUB_API_VERSION } from './version.js';
+
+export interface RunningRefinery {
+  /** e.g. `http://127.0.0.1:8000` */
+  url: string;
+  port: number;
+  context: HubContext;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  log?: Logger;
+  /** Called once when the first admin account is created with a generated password. */
+  onAdminCreated?: (name: string, password: string | null) => void;
+}
+
+/** Everything a config needs before start-up: secrets read, service tokens known. */
+function resolveServices(loaded: LoadedConfig): { name: string; token: string; scopes: string[] }[] {
+  return loaded.config.services.map((service, i) => ({
+    name: service.name,
+    token: resolveSecret(service.api_token, `services[${i}].api_token`, loaded.source, loaded.baseDir),
+    scopes: service.scopes,
+  }));
+}
+
+function resolveEnv(loaded: LoadedConfig): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(loaded.config.spawner.env)) {
+    out[key] = resolveSecret(value, `spawner.env.${key}`, loaded.source, loaded.baseDir);
+  }
+  return out;
+}
+
+function hubUrls(config: Config, port: number): HubContext['urls'] {
+  const host = ['0.0.0.0', '::', ''].includes(config.listen.host) ? '127.0.0.1' : config.listen.host;
+  const hostPart = host.includes(':') ? `[${host}]` : host;
+  return {
+    apiUrl: `http://${hostPart}:${port}/hub/api`,
+    publicOrigin: config.public_url ? new URL(config.public_url).origin : '',
+  };
+}
+
+/** Open the database, adopt running servers, and listen on the public port. */
+export async function startRefinery(loaded: LoadedConfig, options: StartOptions = {}): Promise<RunningRefinery> {
+  const started = Date.now();
+  const { config } = loaded;
+  const log = options.log ?? createLogger({ level: config.log_level });
+  const services = resolveServices(loaded);
+  const extraEnv = resolveEnv(loaded);
+  mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
+
+  let db: Db;
+  const target = databaseTarget(config);
+  try {
+    db = await openDatabase(target);
+  } catch (error) {
+    const where = target.kind === 'postgres' ? redactUrl(target.url) : target.path;
+    throw new Error(`cannot open the database at ${where}: ${(error as Error).message}`);
+  }
+
+  const cleanups: (() => Promise<void> | void)[] = [() => db.close()];
+  try {
+    for (const service of services) await registerKnownToken(db.kysely, service.token, service.name);
+    await db.kysely.deleteFrom('api_tokens').where('service_name', 'is not', null).where('service_name', 'not in', services.length ? services.map((s) => s.name) : ['']).execute();
+
+    const identities = new IdentityResolver(db.kysely, services.map((s) => ({ name: s.name, scopes: s.scopes })));
+    await ensureFirstAdmins({ db: db.kysely, identities }, config, log, options.onAdminCreated);
+
+    const metrics = new Metrics();
+    const routes = new RouteTable();
+    const spawner = new LocalSpawner({
+      dataDir: config.data_dir,
+      ...(config.spawner.command ? { command: [...config.spawner.command] } : {}),
+      args: config.spawner.args,
+      defaultUrl: config.spawner.default_url,
+      stopGraceMs: config.spawner.stop_grace * 1000,
+      log: log.child({ component: 'spawner' }),
+    });
+
+    const server = http.createServer();
+    server.keepAliveTimeout = 65_000;
+    server.headersTimeout = 66_000;
+    // placeholder until the address is known; fixed right after listen
+    const urls = hubUrls(config, config.listen.port);
+    const ctx = {} as HubContext;
+    const servers = new ServerManager({
+      db: db.kysely, spawner, routes, identities, metrics, log: log.child({ component: 'servers' }), urls,
+      defaultUrl: config.spawner.default_url, extraEnv,
+      startTimeoutSeconds: config.spawner.start_timeout, stopGraceSeconds: config.spawner.stop_grace,
+      namedServers: { enabled: config.named_servers.enabled, limitPerUser: config.named_servers.limit_per_user },
+    });
+    Object.assign(ctx, {
+      config, db: db.kysely, log, identities, authenticator: new LocalAuthenticator(db.kysely),
+      loginFailures: new FailureCounter(config.auth.login_attempts, config.auth.login_window * 1000),
+      servers, routes, metrics, urls, version: JUPYTERHUB_API_VERSION,
+      secureCookies: (config.public_url ?? '').startsWith('https:'),
+    } satisfies HubContext);
+
+    const hub = await createHubApp(ctx, server);
+    cleanups.unshift(() => hub.app.close());
+    const policy = proxyPolicy(ctx);
+    const proxy: Proxy = createProxy({
+      routes,
+      authorize: policy.authorize,
+      onMissingRoute: policy.onMissingRoute,
+      onUpstreamError: policy.onUpstreamError,
+      fallback: hub.handle,
+      log: log.child({ component: 'proxy' }),
+      onResponse: (_route, status) => metrics.proxiedRequests.inc({ code: String(status) }),
+    });
+    cleanups.unshift(() => proxy.close());
+    server.on('request', proxy.handleRequest);
+    server.on('upgrade', proxy.handleUpgrade);
+
+    const reconciler = new Reconciler({ db: db.kysely, spawner, routes, servers, metrics, log: log.child({ component: 'reconcile' }), stopGraceSeconds: config.spawner.stop_grace });
+    const report = await reconciler.run();
+    if (report.adopted || report.markedStopped || report.orphansStopped) log.info(report, 'reconciled servers with the database');
+
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.listen.port, config.listen.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    cleanups.unshift(() => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }));
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : config.listen.port;
+    Object.assign(urls, hubUrls(config, port));
+
+    const timers = [
+      setInterval(() => void reconciler.run().catch((e: unknown) => log.error({ err: String(e) }, 'reconcile pass failed')), config.reconcile_interval * 1000),
+      setInterval(() => void housekeeping(db, log), 3600_000),
+    ];
+    for (const timer of timers) timer.unref();
+    cleanups.unshift(() => timers.forEach(clearInterval));
+    cleanups.splice(1, 0, () => servers.settle());
+
+    metrics.startupDuration.set((Date.now() - started) / 1000);
+    const shownHost = ['0.0.0.0', '::'].includes(config.listen.host) ? '127.0.0.1' : config.listen.host;
+    const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
+    log.info({ url, database: target.kind, data_dir: config.data_dir }, `Refinery is running at ${url}`);
+    return {
+      url, port, context: ctx,
+      async close() {
+        for (const cleanup of cleanups) await Promise.resolve(cleanup()).catch(() => undefined);
+      },
+    };
+  } catch (error) {
+    for (const cleanup of cleanups) await Promise.resolve(cleanup()).catch(() => undefined);
+    throw error;
+  }
+}
+
+async function housekeeping(db: Db, log: Logger): Promise<void> {
+  const now = nowIso();
+  try {
+    await deleteExpiredSessions(db.kysely, now);
+    await deleteExpiredCodes(db.kysely, now);
+    await deleteTokensWhere(db.kysely, { expiredBefore: now });
+  } catch (error) {
+    log.warn({ err: String(error) }, 'housekeeping failed');
+  }
+}
+
+function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'the configured database URL';
+  }
+}

@@ -1,0 +1,31 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/tables.js';
+import { deleteSession, insertSession, type SessionRow } from '../db/sessions.js';
+import { deleteTokensWhere } from '../db/tokens.js';
+import { isoAfterSeconds, nowIso } from '../db/time.js';
+import { hashSecret, newSecret } from './secrets.js';
+
+/** The hub's sign-in cookie. Path `/` so the proxy can authorize requests to `/user/...` too. */
+export const SESSION_COOKIE = 'refinery-session';
+
+export async function createSession(db: Kysely<Database>, userId: number, maxAgeSeconds: number): Promise<{ cookieValue: string; session: SessionRow }> {
+  const cookieValue = newSecret();
+  const now = nowIso();
+  const session: SessionRow = {
+    hash: hashSecret(cookieValue),
+    id: newSecret(16),
+    user_id: userId,
+    csrf_token: newSecret(16),
+    created: now,
+    expires_at: isoAfterSeconds(maxAgeSeconds),
+    last_seen: now,
+  };
+  await insertSession(db, session);
+  return { cookieValue, session };
+}
+
+/** Sign out: the session and every OAuth token it produced (servers' browser logins) stop working. */
+export async function endSession(db: Kysely<Database>, cookieValue: string): Promise<void> {
+  const row = await deleteSession(db, hashSecret(cookieValue));
+  if (row) await deleteTokensWhere(db, { sessionId: row.id });
+}

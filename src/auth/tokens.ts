@@ -1,0 +1,54 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/tables.js';
+import { insertToken, type TokenRow } from '../db/tokens.js';
+import { isoAfterSeconds, nowIso } from '../db/time.js';
+import { hashSecret, newSecret } from './secrets.js';
+
+export interface TokenRequest {
+  userId?: number | null;
+  serviceName?: string | null;
+  /** Raw scopes; `['inherit']` means everything the owner can do. */
+  scopes: readonly string[];
+  note?: string;
+  /** Seconds until it stops working; omitted = never. */
+  expiresIn?: number | null;
+  oauthClientId?: string;
+  sessionId?: string | null;
+  serverKey?: string | null;
+}
+
+/** Create a token. The returned `token` is the only time its value exists outside the caller. */
+export async function issueToken(db: Kysely<Database>, request: TokenRequest): Promise<{ token: string; row: TokenRow }> {
+  const token = newSecret(16); // 32 hex characters, like JupyterHub's tokens
+  const row = await insertToken(db, {
+    hash: hashSecret(token),
+    prefix: token.slice(0, 4),
+    user_id: request.userId ?? null,
+    service_name: request.serviceName ?? null,
+    scopes: JSON.stringify(request.scopes),
+    note: request.note ?? '',
+    created: nowIso(),
+    expires_at: request.expiresIn ? isoAfterSeconds(request.expiresIn) : null,
+    last_activity: null,
+    oauth_client_id: request.oauthClientId ?? 'jupyterhub',
+    session_id: request.sessionId ?? null,
+    server_key: request.serverKey ?? null,
+  });
+  return { token, row };
+}
+
+/** Register a token whose value comes from configuration (services' api_token). */
+export async function registerKnownToken(db: Kysely<Database>, token: string, serviceName: string): Promise<void> {
+  const hash = hashSecret(token);
+  await db.deleteFrom('api_tokens').where('service_name', '=', serviceName).where('hash', '!=', hash).execute();
+  const existing = await db.selectFrom('api_tokens').select('id').where('hash', '=', hash).executeTakeFirst();
+  if (existing) {
+    await db.updateTable('api_tokens').set({ service_name: serviceName, user_id: null, scopes: '["inherit"]' }).where('id', '=', existing.id).execute();
+    return;
+  }
+  await insertToken(db, {
+    hash, prefix: token.slice(0, 4), user_id: null, service_name: serviceName, scopes: '["inherit"]',
+    note: `service ${serviceName} (from configuration)`, created: nowIso(), expires_at: null, last_activity: null,
+    oauth_client_id: 'jupyterhub', session_id: null, server_key: null,
+  });
+}

@@ -1,0 +1,107 @@
+import { z } from 'zod';
+
+/**
+ * A value that is a secret: given inline, or read from an environment variable or a file at load
+ * time, so config files can be committed without the secret in them.
+ */
+export const secretRef = z.union([
+  z.string().min(1),
+  z.strictObject({ env: z.string().min(1) }),
+  z.strictObject({ file: z.string().min(1) }),
+]);
+export type SecretRef = z.infer<typeof secretRef>;
+
+/** `host:port`, `:port` or a bare port number. */
+const listenAddress = z
+  .union([z.string(), z.number().int()])
+  .transform((value, ctx) => {
+    const text = String(value);
+    const match = /^(?:\[?([^\]]*?)\]?:)?(\d{1,5})$/.exec(text);
+    const port = match ? Number(match[2]) : NaN;
+    if (!match || port > 65535) {
+      ctx.addIssue({ code: 'custom', message: `expected "host:port" (e.g. "127.0.0.1:8000"), got ${JSON.stringify(text)}` });
+      return z.NEVER;
+    }
+    return { host: match[1] || '0.0.0.0', port };
+  });
+
+/** Durations accept seconds as a number or a string like "90s", "5m", "2h", "14d". */
+export const duration = z.union([z.number().nonnegative(), z.string()]).transform((value, ctx) => {
+  if (typeof value === 'number') return value;
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/.exec(value.trim());
+  if (!match) {
+    ctx.addIssue({ code: 'custom', message: `expected a duration like 30, "90s", "5m", "2h" or "14d", got ${JSON.stringify(value)}` });
+    return z.NEVER;
+  }
+  const unit = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 }[(match[2] ?? 's') as 'ms' | 's' | 'm' | 'h' | 'd'];
+  return Number(match[1]) * unit;
+});
+
+const username = z.string().min(1);
+
+const authSchema = z.strictObject({
+  type: z.literal('local').default('local'),
+  /** Users who get the admin role. Created on first start when no users exist yet. */
+  admin_users: z.array(username).default(['admin']),
+  /** Environment variable holding the first admin's password; a random one is printed when unset. */
+  initial_password_env: z.string().default('REFINERY_ADMIN_PASSWORD'),
+  /** How long a sign-in lasts. */
+  session_max_age: duration.default(14 * 86400),
+  /** Failed sign-ins allowed per user name and client address within `login_window`. */
+  login_attempts: z.number().int().positive().default(5),
+  login_window: duration.default(300),
+  /** Minimum length for passwords users set. */
+  min_password_length: z.number().int().min(1).default(8),
+});
+
+const serviceSchema = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'service names use lowercase letters, digits, ".", "_" and "-"'),
+  api_token: secretRef,
+  scopes: z.array(z.string()).default([]),
+  /** Services that have no URL are API clients only (e.g. jupyterhub-idle-culler). */
+  url: z.string().url().optional(),
+  display: z.boolean().default(false),
+});
+
+const localSpawnerSchema = z.strictObject({
+  type: z.literal('local').default('local'),
+  /** Program and arguments that start a single-user server; default: the project virtualenv's jupyterhub-singleuser. */
+  command: z.array(z.string()).nonempty().optional(),
+  args: z.array(z.string()).default([]),
+  /** Where a user lands after the server starts. */
+  default_url: z.string().default('/lab'),
+  /** Extra environment for every server (values or secret references). */
+  env: z.record(z.string(), z.union([z.string(), secretRef])).default({}),
+  start_timeout: duration.default(120),
+  stop_grace: duration.default(5),
+  /** How often the hub checks that running servers are still alive. */
+  poll_interval: duration.default(30),
+});
+
+export const configSchema = z.strictObject({
+  /** The public address: the proxy and the hub answer here. */
+  listen: listenAddress.default({ host: '127.0.0.1', port: 8000 }),
+  /** The URL people use to reach Refinery (behind a TLS terminator, say). Defaults to the listen address. */
+  public_url: z.string().url().optional(),
+  data_dir: z.string().default('./data'),
+  /** `sqlite:<path>` or a path for SQLite, or a `postgres://` URL. Default: `<data_dir>/refinery.sqlite`. */
+  database: z.string().optional(),
+  log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+  auth: authSchema.default(authSchema.parse({})),
+  services: z.array(serviceSchema).default([]),
+  spawner: localSpawnerSchema.default(localSpawnerSchema.parse({})),
+  named_servers: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** Most named servers one user may have (0 = no limit). */
+      limit_per_user: z.number().int().min(0).default(5),
+    })
+    .default({ enabled: true, limit_per_user: 5 }),
+  /** How often the reconciler compares the database with what actually runs. */
+  reconcile_interval: duration.default(60),
+});
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type Config = z.output<typeof configSchema>;
+export type ServiceConfig = z.output<typeof serviceSchema>;
+export type LocalSpawnerConfig = z.output<typeof localSpawnerSchema>;

@@ -1,0 +1,28 @@
+import type { Kysely } from 'kysely';
+import type { Config } from './config/schema.js';
+import type { Database } from './db/tables.js';
+import type { Logger } from './log.js';
+import type { IdentityResolver } from './auth/identity.js';
+import type { Authenticator } from './auth/authenticator.js';
+import type { FailureCounter } from './auth/rate-limit.js';
+import type { ServerManager } from './servers/manager.js';
+import type { RouteTable } from './proxy/routes.js';
+import type { Metrics } from './metrics/index.js';
+import type { HubUrls } from './servers/env.js';
+
+/** Everything request handlers may use. Built once in app.ts. */
+export interface HubContext {
+  config: Config;
+  db: Kysely<Database>;
+  log: Logger;
+  identities: IdentityResolver;
+  authenticator: Authenticator;
+  loginFailures: FailureCounter;
+  servers: ServerManager;
+  routes: RouteTable;
+  metrics: Metrics;
+  urls: HubUrls;
+  version: string;
+  /** Whether cookies need the Secure flag (public URL is https). */
+  secureCookies: boolean;
+}

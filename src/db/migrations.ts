@@ -1,0 +1,125 @@
+import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import type { Database } from './tables.js';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+/**
+ * Migrations are code, in order, never edited once released: add a new one instead. Each receives
+ * the dialect because auto-increment keys are spelled differently.
+ */
+function migrations(dialect: Dialect): Record<string, Migration> {
+  const idColumn = (db: Kysely<unknown>, table: string) =>
+    dialect === 'postgres'
+      ? db.schema.createTable(table).addColumn('id', 'serial', (c) => c.primaryKey())
+      : db.schema.createTable(table).addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
+
+  return {
+    '0001_initial': {
+      async up(db: Kysely<unknown>) {
+        await idColumn(db, 'users')
+          .addColumn('name', 'text', (c) => c.notNull().unique())
+          .addColumn('admin', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('password_hash', 'text')
+          .addColumn('created', 'text', (c) => c.notNull())
+          .addColumn('last_activity', 'text')
+          .addColumn('preferences', 'text', (c) => c.notNull().defaultTo('{}'))
+          .execute();
+        await idColumn(db, 'groups')
+          .addColumn('name', 'text', (c) => c.notNull().unique())
+          .addColumn('properties', 'text', (c) => c.notNull().defaultTo('{}'))
+          .execute();
+        await db.schema
+          .createTable('user_groups')
+          .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
+          .addColumn('group_id', 'integer', (c) => c.notNull().references('groups.id').onDelete('cascade'))
+          .addPrimaryKeyConstraint('user_groups_pk', ['user_id', 'group_id'])
+          .execute();
+        await idColumn(db, 'servers')
+          .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('phase', 'text', (c) => c.notNull())
+          .addColumn('spawner_kind', 'text')
+          .addColumn('spawner_state', 'text')
+          .addColumn('target', 'text')
+          .addColumn('started', 'text')
+          .addColumn('last_activity', 'text')
+          .addColumn('user_options', 'text', (c) => c.notNull().defaultTo('{}'))
+          .addColumn('last_error', 'text')
+          .addColumn('created', 'text', (c) => c.notNull())
+          .addUniqueConstraint('servers_user_name', ['user_id', 'name'])
+          .execute();
+        await idColumn(db, 'api_tokens')
+          .addColumn('hash', 'text', (c) => c.notNull().unique())
+          .addColumn('prefix', 'text', (c) => c.notNull())
+          .addColumn('user_id', 'integer', (c) => c.references('users.id').onDelete('cascade'))
+          .addColumn('service_name', 'text')
+          .addColumn('scopes', 'text', (c) => c.notNull())
+          .addColumn('note', 'text', (c) => c.notNull().defaultTo(''))
+          .addColumn('created', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'text')
+          .addColumn('last_activity', 'text')
+          .addColumn('oauth_client_id', 'text', (c) => c.notNull().defaultTo('jupyterhub'))
+          .addColumn('session_id', 'text')
+          .addColumn('server_key', 'text')
+          .execute();
+        await db.schema.createIndex('api_tokens_user').on('api_tokens').column('user_id').execute();
+        await db.schema
+          .createTable('oauth_clients')
+          .addColumn('identifier', 'text', (c) => c.primaryKey())
+          .addColumn('description', 'text', (c) => c.notNull().defaultTo(''))
+          .addColumn('secret_hash', 'text', (c) => c.notNull())
+          .addColumn('redirect_uri', 'text', (c) => c.notNull())
+          .addColumn('allowed_scopes', 'text', (c) => c.notNull().defaultTo('[]'))
+          .addColumn('server_key', 'text')
+          .addColumn('created', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('oauth_codes')
+          .addColumn('hash', 'text', (c) => c.primaryKey())
+          .addColumn('client_id', 'text', (c) => c.notNull().references('oauth_clients.identifier').onDelete('cascade'))
+          .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
+          .addColumn('redirect_uri', 'text', (c) => c.notNull())
+          .addColumn('scopes', 'text', (c) => c.notNull())
+          .addColumn('code_challenge', 'text')
+          .addColumn('code_challenge_method', 'text')
+          .addColumn('session_id', 'text')
+          .addColumn('expires_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('sessions')
+          .addColumn('hash', 'text', (c) => c.primaryKey())
+          .addColumn('id', 'text', (c) => c.notNull().unique())
+          .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
+          .addColumn('csrf_token', 'text', (c) => c.notNull())
+          .addColumn('created', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'text', (c) => c.notNull())
+          .addColumn('last_seen', 'text', (c) => c.notNull())
+          .execute();
+      },
+      async down(db: Kysely<unknown>) {
+        for (const table of ['sessions', 'oauth_codes', 'oauth_clients', 'api_tokens', 'servers', 'user_groups', 'groups', 'users']) {
+          await db.schema.dropTable(table).ifExists().execute();
+        }
+      },
+    },
+  };
+}
+
+class CodeMigrationProvider implements MigrationProvider {
+  constructor(private readonly dialect: Dialect) {}
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return migrations(this.dialect);
+  }
+}
+
+/** Bring the schema up to date. Throws with the failing migration's name and cause. */
+export async function migrateToLatest(db: Kysely<Database>, dialect: Dialect): Promise<string[]> {
+  if (dialect === 'sqlite') await sql`PRAGMA foreign_keys = ON`.execute(db);
+  const migrator = new Migrator({ db, provider: new CodeMigrationProvider(dialect), migrationTableName: 'refinery_migrations', migrationLockTableName: 'refinery_migrations_lock' });
+  const { error, results } = await migrator.migrateToLatest();
+  const failed = results?.find((r) => r.status === 'Error');
+  if (error) {
+    throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}

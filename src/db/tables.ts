@@ -1,0 +1,120 @@
+import type { Generated } from 'kysely';
+
+/**
+ * Table shapes. Portable across SQLite and PostgreSQL on purpose: timestamps are ISO-8601 UTC text
+ * (they sort correctly and are what the API returns), booleans are 0/1 integers, structured values
+ * are JSON text.
+ */
+export interface UsersTable {
+  id: Generated<number>;
+  name: string;
+  admin: number;
+  password_hash: string | null;
+  created: string;
+  last_activity: string | null;
+  /** JSON: what the last spawn chose, pre-selected next time. */
+  preferences: string;
+}
+
+export interface GroupsTable {
+  id: Generated<number>;
+  name: string;
+  /** JSON object, as JupyterHub's group properties. */
+  properties: string;
+}
+
+export interface UserGroupsTable {
+  user_id: number;
+  group_id: number;
+}
+
+export type ServerPhase = 'stopped' | 'pending' | 'running' | 'stopping';
+
+export interface ServersTable {
+  id: Generated<number>;
+  user_id: number;
+  /** '' is the default server. */
+  name: string;
+  phase: ServerPhase;
+  spawner_kind: string | null;
+  /** JSON from the spawner: enough to find the server again after a restart. */
+  spawner_state: string | null;
+  /** Where the proxy sends this server's traffic. */
+  target: string | null;
+  started: string | null;
+  last_activity: string | null;
+  /** JSON: the options the user started it with. */
+  user_options: string;
+  /** Why the last start or run ended badly, for the user to read. */
+  last_error: string | null;
+  created: string;
+}
+
+export interface ApiTokensTable {
+  id: Generated<number>;
+  /** sha256 hex of the token; the token itself is never stored. */
+  hash: string;
+  /** First characters of the token, shown to help people tell tokens apart. */
+  prefix: string;
+  user_id: number | null;
+  service_name: string | null;
+  /** JSON list of raw scopes. */
+  scopes: string;
+  note: string;
+  created: string;
+  expires_at: string | null;
+  last_activity: string | null;
+  /** OAuth client that issued it: 'jupyterhub' for tokens made on the hub, a server's client id otherwise. */
+  oauth_client_id: string;
+  /** The sign-in session that made it (OAuth tokens), revoked with the session. */
+  session_id: string | null;
+  /** Set for a server's own JUPYTERHUB_API_TOKEN: `<user>/<server>`. */
+  server_key: string | null;
+}
+
+export interface OAuthClientsTable {
+  identifier: string;
+  description: string;
+  secret_hash: string;
+  redirect_uri: string;
+  /** JSON list of raw scopes tokens from this client may carry. */
+  allowed_scopes: string;
+  /** The server (`<user>/<name>`) this client belongs to, when it belongs to one. */
+  server_key: string | null;
+  created: string;
+}
+
+export interface OAuthCodesTable {
+  hash: string;
+  client_id: string;
+  user_id: number;
+  redirect_uri: string;
+  scopes: string;
+  code_challenge: string | null;
+  code_challenge_method: string | null;
+  session_id: string | null;
+  expires_at: string;
+}
+
+export interface SessionsTable {
+  /** sha256 hex of the cookie value. */
+  hash: string;
+  /** Public id (JupyterHub's session_id), safe to show. */
+  id: string;
+  user_id: number;
+  csrf_token: string;
+  created: string;
+  expires_at: string;
+  last_seen: string;
+}
+
+export interface Database {
+  users: UsersTable;
+  groups: GroupsTable;
+  user_groups: UserGroupsTable;
+  servers: ServersTable;
+  api_tokens: ApiTokensTable;
+  oauth_clients: OAuthClientsTable;
+  oauth_codes: OAuthCodesTable;
+  sessions: SessionsTable;
+}

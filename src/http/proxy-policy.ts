@@ -1,0 +1,99 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { HubContext } from '../context.js';
+import type { ProxyDecision, Route } from '../proxy/index.js';
+import type { Identity } from '../auth/identity.js';
+import { credentialsOf, identify, identifyCached } from '../auth/request.js';
+import { hasScope } from '../auth/scopes.js';
+import { findUser } from '../db/users.js';
+import { serversOfUsers } from '../db/servers.js';
+import { serverPrefix } from '../auth/names.js';
+
+/**
+ * The hub's side of the proxy: who may reach which server (asked on every request and WebSocket
+ * upgrade, answered from cache almost always), and what to say when a server is not there.
+ */
+export function proxyPolicy(ctx: HubContext) {
+  const decide = (identity: Identity | null, req: IncomingMessage, route: Route, hadToken: boolean): ProxyDecision | Promise<ProxyDecision> => {
+    if (!identity) {
+      if (hadToken) return { action: 'deny', status: 403, message: 'Invalid or expired token' };
+      if (isBrowserNavigation(req)) return { action: 'redirect', location: `/hub/login?next=${encodeURIComponent(req.url ?? '/')}` };
+      return { action: 'deny', status: 403, message: 'Missing or invalid credentials: sign in or send an API token' };
+    }
+    const scope = `access:servers!server=${route.data.user}/${route.data.server}`;
+    const groups = ctx.identities.cachedGroupLookup();
+    if (groups) return hasScope(scope, identity.parsed, groups) ? ALLOW : denied(identity, route);
+    return ctx.identities.groupLookup().then((lookup) => (hasScope(scope, identity.parsed, lookup) ? ALLOW : denied(identity, route)));
+  };
+
+  return {
+    authorize(req: IncomingMessage, route: Route): ProxyDecision | Promise<ProxyDecision> {
+      const credentials = credentialsOf(req);
+      const cached = identifyCached(ctx.identities, credentials);
+      if (cached !== undefined) return decide(cached, req, route, !!credentials.token);
+      return identify(ctx.identities, credentials).then((identity) => decide(identity, req, route, !!credentials.token));
+    },
+
+    /** `/user/<name>/...` with no route: send people to start it (or sign in), API clients get 424. */
+    onMissingRoute(req: IncomingMessage, res: ServerResponse): void {
+      notRunning(ctx, req, res).catch((error: unknown) => {
+        ctx.log.error({ err: String(error) }, 'answering a request for a stopped server failed');
+        if (!res.headersSent) res.writeHead(500).end('Internal Server Error');
+      });
+    },
+
+    /** The server did not answer: find out whether it died, and if so record it and treat it as stopped. */
+    onUpstreamError(req: IncomingMessage, res: ServerResponse, route: Route, error: Error): void {
+      (async () => {
+        const user = await findUser(ctx.db, route.data.user);
+        const row = user ? (await serversOfUsers(ctx.db, [user.id])).get(user.id)?.find((s) => s.name === route.data.server) : undefined;
+        if (user && row && !ctx.servers.hasOperation(user.name, row.name) && !(await ctx.servers.isAlive(row))) {
+          await ctx.servers.markStopped(row, user.name, 'the server stopped unexpectedly');
+          return notRunning(ctx, req, res);
+        }
+        ctx.log.warn({ user: route.data.user, server: route.data.server, err: error.message }, 'server did not answer');
+        if (!res.headersSent) res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8' }).end(`The server at ${route.prefix} is not answering. Try again in a moment.`);
+      })().catch(() => {
+        if (!res.headersSent) res.writeHead(503).end();
+      });
+    },
+  };
+}
+
+const ALLOW: ProxyDecision = { action: 'allow' };
+
+function denied(identity: Identity, route: Route): ProxyDecision {
+  const owner = route.data.server ? `${route.data.user}'s server '${route.data.server}'` : `${route.data.user}'s server`;
+  return { action: 'deny', status: 403, message: `${identity.name} may not access ${owner}` };
+}
+
+/** A top-level page load in a browser, as opposed to an API call, XHR or WebSocket. */
+function isBrowserNavigation(req: IncomingMessage): boolean {
+  if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+  if (req.headers.upgrade) return false;
+  const mode = req.headers['sec-fetch-mode'];
+  if (mode) return mode === 'navigate';
+  return !(req.url ?? '').includes('/api/') && (req.headers.accept ?? '').includes('text/html');
+}
+
+async function notRunning(ctx: HubContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = req.url ?? '/';
+  const path = url.split('?')[0]!;
+  const segments = path.split('/'); // ['', 'user', name, maybe server, ...]
+  const userName = decodeURIComponent(segments[2] ?? '');
+  const user = userName ? await findUser(ctx.db, userName) : undefined;
+  let serverName = '';
+  if (user && segments[3]) {
+    const candidate = decodeURIComponent(segments[3]);
+    const servers = (await serversOfUsers(ctx.db, [user.id])).get(user.id) ?? [];
+    if (servers.some((s) => s.name === candidate)) serverName = candidate;
+  }
+  const name = user?.name ?? userName;
+  if (isBrowserNavigation(req)) {
+    const pending = user && ctx.servers.pending(user.name, serverName) === 'spawn';
+    const target = `/hub/${pending ? 'spawn-pending' : 'spawn'}/${encodeURIComponent(name)}${serverName ? `/${encodeURIComponent(serverName)}` : ''}?next=${encodeURIComponent(url)}`;
+    res.writeHead(302, { Location: target }).end();
+    return;
+  }
+  const prefix = serverPrefix(name, serverName);
+  res.writeHead(424, { 'Content-Type': 'application/json' }).end(JSON.stringify({ status: 424, message: `The server at ${prefix} is not running` }));
+}

@@ -1,0 +1,41 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Prometheus metrics under JupyterHub's names where JupyterHub has one, so existing dashboards keep working. */
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly totalUsers = new Gauge({ name: 'jupyterhub_total_users', help: 'Total number of users', registers: [this.registry] });
+  readonly runningServers = new Gauge({ name: 'jupyterhub_running_servers', help: 'The number of user servers currently running', registers: [this.registry] });
+  readonly pendingOps = new Gauge({
+    name: 'jupyterhub_pending_ops', help: 'Number of pending server operations', labelNames: ['operation'] as const, registers: [this.registry],
+  });
+  readonly spawnDuration = new Histogram({
+    name: 'jupyterhub_server_spawn_duration_seconds', help: 'Time taken for server spawning operation',
+    labelNames: ['status'] as const, buckets: [0.5, 1, 2.5, 5, 10, 15, 30, 60, 120, 180, 300, 600, Infinity], registers: [this.registry],
+  });
+  readonly stopDuration = new Histogram({
+    name: 'jupyterhub_server_stop_seconds', help: 'Time taken for server stopping operation',
+    labelNames: ['status'] as const, buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, Infinity], registers: [this.registry],
+  });
+  readonly pollDuration = new Histogram({
+    name: 'jupyterhub_server_poll_duration_seconds', help: 'Time taken to poll if server is running',
+    labelNames: ['status'] as const, buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, Infinity], registers: [this.registry],
+  });
+  readonly requestDuration = new Histogram({
+    name: 'jupyterhub_request_duration_seconds', help: 'Request duration for all HTTP requests',
+    labelNames: ['method', 'handler', 'code'] as const, buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, Infinity], registers: [this.registry],
+  });
+  readonly proxiedRequests = new Counter({
+    name: 'refinery_proxy_requests_total', help: 'Requests forwarded to single-user servers', labelNames: ['code'] as const, registers: [this.registry],
+  });
+  readonly startupDuration = new Gauge({ name: 'jupyterhub_hub_startup_duration_seconds', help: 'Time taken for Hub to start', registers: [this.registry] });
+  readonly loginFailures = new Counter({ name: 'refinery_login_failures_total', help: 'Failed sign-in attempts', registers: [this.registry] });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'refinery_process_' });
+  }
+
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}

@@ -1,0 +1,57 @@
+import { serverAccessScopes } from '../auth/scopes.js';
+import { serverPrefix } from '../auth/names.js';
+
+export interface HubUrls {
+  /** How servers reach the hub API, e.g. `http://127.0.0.1:8000/hub/api`. */
+  apiUrl: string;
+  /** Public origin, e.g. `https://hub.example.org`, or '' when only the listen address is known. */
+  publicOrigin: string;
+}
+
+/** The OAuth client id of a server, as JupyterHub names it. */
+export function oauthClientId(user: string, server: string): string {
+  return `jupyterhub-user-${encodeURIComponent(user)}${server ? `-${encodeURIComponent(server)}` : ''}`;
+}
+
+export function oauthCallbackPath(user: string, server: string): string {
+  return `${serverPrefix(user, server)}oauth_callback`;
+}
+
+/**
+ * The environment `jupyterhub-singleuser` reads, the same variables JupyterHub's Spawner.get_env sets,
+ * minus JUPYTERHUB_SERVICE_URL, which the spawner adds once it knows the address.
+ */
+export function singleUserEnv(options: {
+  user: string;
+  server: string;
+  apiToken: string;
+  urls: HubUrls;
+  defaultUrl: string;
+  extra?: Record<string, string>;
+}): Record<string, string> {
+  const { user, server, apiToken, urls } = options;
+  const prefix = serverPrefix(user, server);
+  const accessScopes = JSON.stringify(serverAccessScopes(user, server));
+  const env: Record<string, string> = {
+    ...options.extra,
+    JUPYTERHUB_API_TOKEN: apiToken,
+    JPY_API_TOKEN: apiToken,
+    JUPYTERHUB_CLIENT_ID: oauthClientId(user, server),
+    JUPYTERHUB_COOKIE_HOST_PREFIX_ENABLED: '0',
+    JUPYTERHUB_HOST: urls.publicOrigin,
+    JUPYTERHUB_OAUTH_CALLBACK_URL: oauthCallbackPath(user, server),
+    JUPYTERHUB_OAUTH_SCOPES: accessScopes,
+    JUPYTERHUB_OAUTH_ACCESS_SCOPES: accessScopes,
+    JUPYTERHUB_OAUTH_CLIENT_ALLOWED_SCOPES: JSON.stringify([]),
+    JUPYTERHUB_USER: user,
+    JUPYTERHUB_SERVER_NAME: server,
+    JUPYTERHUB_API_URL: urls.apiUrl,
+    JUPYTERHUB_ACTIVITY_URL: `${urls.apiUrl}/users/${encodeURIComponent(user)}/activity`,
+    JUPYTERHUB_BASE_URL: '/',
+    JUPYTERHUB_SERVICE_PREFIX: prefix,
+    JUPYTERHUB_PUBLIC_URL: urls.publicOrigin ? `${urls.publicOrigin}${prefix}` : '',
+    JUPYTERHUB_PUBLIC_HUB_URL: urls.publicOrigin ? `${urls.publicOrigin}/hub/` : '',
+    JUPYTERHUB_DEFAULT_URL: options.defaultUrl,
+  };
+  return env;
+}

@@ -1,0 +1,285 @@
+import type { Kysely } from 'kysely';
+import type { Logger } from '../log.js';
+import type { Database } from '../db/tables.js';
+import type { UserRow } from '../db/users.js';
+import type { Spawner, SpawnerState } from '../spawners/spawner.js';
+import type { RouteTable } from '../proxy/routes.js';
+import type { Metrics } from '../metrics/index.js';
+import type { IdentityResolver } from '../auth/identity.js';
+import { countNamedServers, deleteServer, ensureServer, findServer, transitionServer, updateServer, type ServerRow } from '../db/servers.js';
+import { deleteTokensWhere } from '../db/tokens.js';
+import { deleteClient, upsertClient } from '../db/oauth.js';
+import { updateUser } from '../db/users.js';
+import { nowIso } from '../db/time.js';
+import { issueToken } from '../auth/tokens.js';
+import { hashSecret } from '../auth/secrets.js';
+import { SERVER_ROLE_SCOPES } from '../auth/scopes.js';
+import { serverNameProblem, serverPrefix } from '../auth/names.js';
+import { singleUserEnv, oauthCallbackPath, oauthClientId, type HubUrls } from './env.js';
+import { ProgressLog } from './progress.js';
+import { ServerRequestError } from './errors.js';
+
+export interface ServerManagerOptions {
+  db: Kysely<Database>;
+  spawner: Spawner;
+  routes: RouteTable;
+  identities: IdentityResolver;
+  metrics: Metrics;
+  log: Logger;
+  urls: HubUrls;
+  defaultUrl: string;
+  extraEnv: Record<string, string>;
+  startTimeoutSeconds: number;
+  stopGraceSeconds: number;
+  namedServers: { enabled: boolean; limitPerUser: number };
+}
+
+interface Operation {
+  kind: 'spawn' | 'stop';
+  log: ProgressLog;
+  done: Promise<void>;
+  abort?: AbortController;
+}
+
+/** How long an API request waits for a start or stop before answering 202 (JupyterHub's slow_spawn_timeout). */
+const SLOW_OPERATION_MS = 10_000;
+
+/**
+ * Starts and stops single-user servers: the database row is the desired state, the spawner does the
+ * work, the route table follows. One operation per server at a time; its progress can be followed
+ * by any number of listeners.
+ */
+export class ServerManager {
+  private readonly operations = new Map<string, Operation>();
+  /** The last finished spawn's log per server, so a late progress request still sees how it ended. */
+  private readonly lastLogs = new Map<string, ProgressLog>();
+
+  constructor(private readonly o: ServerManagerOptions) {}
+
+  private key(user: string, server: string): string {
+    return `${user}/${server}`;
+  }
+
+  pending(user: string, server: string): 'spawn' | 'stop' | null {
+    return this.operations.get(this.key(user, server))?.kind ?? null;
+  }
+
+  /** The progress of the current operation, or of the last spawn. */
+  progressOf(user: string, server: string): ProgressLog | undefined {
+    const key = this.key(user, server);
+    const op = this.operations.get(key);
+    return op?.kind === 'spawn' ? op.log : this.lastLogs.get(key);
+  }
+
+  /**
+   * Start a server. Resolves 'ready' when it is up within `waitMs`, 'pending' when it is still starting
+   * (follow `progressOf`). Throws ServerRequestError when it cannot be started at all.
+   */
+  async start(user: UserRow, serverName: string, userOptions: Record<string, unknown> = {}, waitMs = SLOW_OPERATION_MS): Promise<'ready' | 'pending'> {
+    const problem = serverNameProblem(serverName);
+    if (problem) throw new ServerRequestError(problem, 'invalid');
+    if (serverName && !this.o.namedServers.enabled) throw new ServerRequestError('Named servers are not enabled.', 'invalid');
+    const key = this.key(user.name, serverName);
+    const current = this.operations.get(key);
+    if (current?.kind === 'spawn') return 'pending';
+    if (current?.kind === 'stop') throw new ServerRequestError(`${describe(user.name, serverName)} is pending stop`, 'conflict');
+
+    let row = await findServer(this.o.db, user.id, serverName);
+    if (serverName && !row && this.o.namedServers.limitPerUser > 0) {
+      const count = await countNamedServers(this.o.db, user.id);
+      if (count >= this.o.namedServers.limitPerUser) {
+        throw new ServerRequestError(`User ${user.name} already has the maximum of ${this.o.namedServers.limitPerUser} named servers. One must be deleted before a new server can be created`, 'limit');
+      }
+    }
+    row ??= await ensureServer(this.o.db, user.id, serverName);
+    if (row.phase === 'running') {
+      if (await this.isAlive(row)) throw new ServerRequestError(`${describe(user.name, serverName)} is already running`, 'conflict');
+      await this.markStopped(row, user.name, 'the server had stopped on its own');
+    }
+    // compare-and-set: a second hub request (or process) racing us loses here
+    const moved = await transitionServer(this.o.db, row.id, ['stopped'], 'pending', {
+      user_options: JSON.stringify(userOptions), last_error: null, spawner_kind: this.o.spawner.kind, spawner_state: null, target: null,
+    });
+    if (!moved) return 'pending';
+
+    const log = new ProgressLog();
+    const abort = new AbortController();
+    const op: Operation = { kind: 'spawn', log, abort, done: Promise.resolve() };
+    this.operations.set(key, op);
+    this.o.metrics.pendingOps.inc({ operation: 'spawn' });
+    log.push({ progress: 0, message: 'Server requested' });
+    op.done = this.runSpawn(user, row, log, abort.signal).finally(() => {
+      this.o.metrics.pendingOps.dec({ operation: 'spawn' });
+      if (this.operations.get(key) === op) this.operations.delete(key);
+      this.lastLogs.set(key, log);
+    });
+    const finished = await Promise.race([op.done.then(() => true), sleep(waitMs).then(() => false)]);
+    if (!finished) return 'pending';
+    const after = await findServer(this.o.db, user.id, serverName);
+    if (after?.phase === 'running') return 'ready';
+    const failure = log.events.at(-1)?.message ?? 'the server failed to start';
+    throw new ServerRequestError(failure, 'conflict');
+  }
+
+  private async runSpawn(user: UserRow, row: ServerRow, log: ProgressLog, signal: AbortSignal): Promise<void> {
+    const started = process.hrtime.bigint();
+    const serverKey = this.key(user.name, row.name);
+    const prefix = serverPrefix(user.name, row.name);
+    try {
+      await deleteTokensWhere(this.o.db, { serverKey });
+      const { token } = await issueToken(this.o.db, {
+        userId: user.id, scopes: [...SERVER_ROLE_SCOPES], note: `Server at ${prefix}`, serverKey,
+      });
+      await upsertClient(this.o.db, {
+        identifier: oauthClientId(user.name, row.name),
+        description: `Server at ${prefix}`,
+        secret_hash: hashSecret(token),
+        redirect_uri: oauthCallbackPath(user.name, row.name),
+        allowed_scopes: '[]',
+        server_key: serverKey,
+        created: nowIso(),
+      });
+      this.o.identities.invalidate();
+      const env = singleUserEnv({ user: user.name, server: row.name, apiToken: token, urls: this.o.urls, defaultUrl: this.o.defaultUrl, extra: this.o.extraEnv });
+      const result = await this.o.spawner.start({
+        user: user.name,
+        serverName: row.name,
+        env,
+        servicePrefix: prefix,
+        startTimeoutMs: this.o.startTimeoutSeconds * 1000,
+        signal,
+        onProgress: (event) => log.push({ progress: 5 + event.progress * 0.9, message: event.message }),
+      });
+      const now = nowIso();
+      const moved = await transitionServer(this.o.db, row.id, ['pending'], 'running', {
+        target: result.target, spawner_state: JSON.stringify(result.state), started: now, last_activity: now,
+      });
+      if (!moved) {
+        // stopped while we were finishing: do not leave the process behind
+        await this.o.spawner.stop(result.state, { graceMs: this.o.stopGraceSeconds * 1000 });
+        throw new Error('the start was cancelled');
+      }
+      this.o.routes.set(prefix, result.target, { user: user.name, server: row.name });
+      await updateUser(this.o.db, user.id, { last_activity: now });
+      this.o.metrics.runningServers.inc();
+      this.o.metrics.spawnDuration.observe({ status: 'success' }, seconds(started));
+      this.o.log.info({ user: user.name, server: row.name, target: result.target }, 'server started');
+      log.push({
+        progress: 100, ready: true, url: prefix,
+        message: `Server ready at ${prefix}`,
+        html_message: `Server ready at <a href="${prefix}">${prefix}</a>`,
+      });
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      this.o.metrics.spawnDuration.observe({ status: 'failure' }, seconds(started));
+      this.o.log.warn({ user: user.name, server: row.name, err: message }, 'server failed to start');
+      await deleteTokensWhere(this.o.db, { serverKey }).catch(() => 0);
+      await transitionServer(this.o.db, row.id, ['pending', 'stopping'], 'stopped', {
+        last_error: message, target: null, spawner_state: null,
+      }).catch(() => false);
+      this.o.identities.invalidate();
+      log.push({ progress: 100, failed: true, message: `Spawn failed: ${message}` });
+    }
+  }
+
+  /**
+   * Stop a server. Resolves 'stopped' when done within `waitMs`, else 'pending'. Stopping a stopped
+   * server is not an error. With `remove`, the named server's record goes too.
+   */
+  async stop(user: UserRow, serverName: string, options: { remove?: boolean; waitMs?: number; reason?: string } = {}): Promise<'stopped' | 'pending'> {
+    if (serverName && !this.o.namedServers.enabled) throw new ServerRequestError('Named servers are not enabled.', 'invalid');
+    if (!serverName && options.remove) throw new ServerRequestError('Cannot delete the default server', 'invalid');
+    const row = await findServer(this.o.db, user.id, serverName);
+    if (!row) {
+      if (serverName) throw new ServerRequestError(`${user.name} has no server named '${serverName}'`, 'not-found');
+      return 'stopped';
+    }
+    const key = this.key(user.name, serverName);
+    let op = this.operations.get(key);
+    if (op?.kind === 'spawn') {
+      op.abort?.abort();
+      await transitionServer(this.o.db, row.id, ['pending'], 'stopping');
+      await op.done;
+      op = undefined;
+    }
+    if (!op) {
+      const log = new ProgressLog();
+      const created: Operation = { kind: 'stop', log, done: Promise.resolve() };
+      this.operations.set(key, created);
+      this.o.metrics.pendingOps.inc({ operation: 'stop' });
+      created.done = this.runStop(row, user.name, options.reason ?? null).finally(async () => {
+        this.o.metrics.pendingOps.dec({ operation: 'stop' });
+        if (this.operations.get(key) === created) this.operations.delete(key);
+        if (options.remove) await deleteServer(this.o.db, row.id).catch(() => undefined);
+      });
+      op = created;
+    }
+    const finished = await Promise.race([op.done.then(() => true), sleep(options.waitMs ?? SLOW_OPERATION_MS).then(() => false)]);
+    return finished ? 'stopped' : 'pending';
+  }
+
+  private async runStop(row: ServerRow, userName: string, reason: string | null): Promise<void> {
+    const started = process.hrtime.bigint();
+    const fresh = (await findServer(this.o.db, row.user_id, row.name)) ?? row;
+    if (fresh.phase === 'stopped') return;
+    this.o.routes.delete(serverPrefix(userName, row.name));
+    await transitionServer(this.o.db, row.id, ['running', 'pending'], 'stopping');
+    try {
+      if (fresh.spawner_state) await this.o.spawner.stop(JSON.parse(fresh.spawner_state) as SpawnerState, { graceMs: this.o.stopGraceSeconds * 1000 });
+      this.o.metrics.stopDuration.observe({ status: 'success' }, seconds(started));
+    } catch (error) {
+      this.o.metrics.stopDuration.observe({ status: 'failure' }, seconds(started));
+      this.o.log.error({ user: userName, server: row.name, err: String(error) }, 'stopping the server failed');
+      throw error;
+    }
+    await this.markStopped(fresh, userName, reason);
+  }
+
+  /** Record that a server is gone: row stopped, route and server token removed. */
+  async markStopped(row: ServerRow, userName: string, reason: string | null): Promise<void> {
+    const wasRunning = row.phase === 'running' || row.phase === 'stopping';
+    this.o.routes.delete(serverPrefix(userName, row.name));
+    await deleteTokensWhere(this.o.db, { serverKey: this.key(userName, row.name) });
+    await updateServer(this.o.db, row.id, { phase: 'stopped', target: null, spawner_state: null, last_error: reason });
+    this.o.identities.invalidate();
+    if (wasRunning) this.o.metrics.runningServers.dec();
+  }
+
+  /** Forget a user's servers and OAuth clients entirely (user deletion). Stops them first. */
+  async removeAll(user: UserRow, servers: readonly ServerRow[]): Promise<void> {
+    for (const server of servers) {
+      await this.stop(user, server.name, { waitMs: 60_000, reason: 'user deleted' });
+      await deleteClient(this.o.db, oauthClientId(user.name, server.name));
+    }
+  }
+
+  /** Ask the spawner whether a running server is still alive. */
+  async isAlive(row: ServerRow): Promise<boolean> {
+    if (!row.spawner_state) return false;
+    const started = process.hrtime.bigint();
+    const result = await this.o.spawner.poll(JSON.parse(row.spawner_state) as SpawnerState);
+    this.o.metrics.pollDuration.observe({ status: result.running ? 'running' : 'stopped' }, seconds(started));
+    return result.running;
+  }
+
+  /** Wait for every operation in flight (shutdown). */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.operations.values()].map((op) => op.done));
+  }
+
+  hasOperation(user: string, server: string): boolean {
+    return this.operations.has(this.key(user, server));
+  }
+}
+
+function describe(user: string, server: string): string {
+  return server ? `${user}'s server '${server}'` : `${user}'s server`;
+}
+
+function seconds(since: bigint): number {
+  return Number(process.hrtime.bigint() - since) / 1e9;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

@@ -1,0 +1,588 @@
+/**
+ * LocalSpawner: each single-user server is a local process (`jupyterhub-singleuser` from envs/base by
+ * default), detached from the hub so that it outlives hub restarts and crashes.
+ *
+ * Layout on disk, per user (all users share one Unix account, the hub's):
+ *
+ *   <dataDir>/users/<name>/                     mode 0700; HOME, cwd and notebook root of every server of <name>
+ *   <dataDir>/users/<name>/.refinery/<server>.log   stdout+stderr of one server ('default' for the default server), appended
+ *
+ * Finding servers again: every server is started with marker variables in its environment
+ * (REFINERY_SPAWNER_DATA_DIR, REFINERY_SPAWN_ID, REFINERY_USER, REFINERY_SERVER_NAME). Everything the
+ * server starts inherits them: kernels, terminals and whatever those start. Kernels matter here:
+ * jupyter_client starts every kernel in a NEW session (`start_new_session=True`,
+ * jupyter_client/launcher.py:151), so they are not in the server's process group and a group kill
+ * alone would miss them. `stop()` therefore kills the process group AND every process carrying the
+ * server's spawn id, and `list()` finds servers (and their orphans) by the markers. Both read
+ * /proc/<pid>/environ, which needs Linux and the same Unix user (or root).
+ *
+ * On systems without Linux's /proc: `poll()` falls back to `kill(pid, 0)` (no pid-reuse guard),
+ * `stop()` signals the process group only, and `list()` returns nothing.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, open } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from '../log.js';
+import { freePort } from '../util/ports.js';
+import {
+  HAS_PROC,
+  bootId,
+  isPid,
+  listPids,
+  pidExists,
+  readProcEnviron,
+  readProcStat,
+  sendSignal,
+  startTimeToDate,
+  type ProcStat,
+} from './process-info.js';
+import {
+  SpawnError,
+  type PollResult,
+  type SpawnRequest,
+  type Spawner,
+  type SpawnerState,
+  type StartedServer,
+} from './spawner.js';
+
+/** Environment variables that mark a process as started by a LocalSpawner (inherited by all its descendants). */
+export const MARKER_ENV = {
+  dataDir: 'REFINERY_SPAWNER_DATA_DIR',
+  spawnId: 'REFINERY_SPAWN_ID',
+  user: 'REFINERY_USER',
+  server: 'REFINERY_SERVER_NAME',
+} as const;
+
+export interface LocalSpawnerOptions {
+  /** Root of the spawner's files; users' directories go to `<dataDir>/users/<name>/`. Made absolute. */
+  dataDir: string;
+  /**
+   * Program and leading arguments of the server. Default `[<repo>/envs/base/bin/jupyterhub-singleuser]`
+   * (created by scripts/setup-python.sh). Secrets never go here: they travel in the environment.
+   */
+  command?: string[];
+  /** Extra arguments appended after `command` (e.g. `['--ServerApp.terminals_enabled=False']`). Default none. */
+  args?: string[];
+  /**
+   * Append `--allow-root`. Jupyter Server refuses to run as uid 0 without it. Default: true exactly
+   * when the hub runs as root. Set false for commands that are not Jupyter servers.
+   */
+  allowRoot?: boolean;
+  /**
+   * Default page of the server, passed as JUPYTERHUB_DEFAULT_URL (jupyterhub 5.5's singleuser honours
+   * it, extension.py:576) unless the request's env already sets it. Default `/lab`.
+   */
+  defaultUrl?: string;
+  /** Interface the servers listen on. Default `127.0.0.1`. */
+  host?: string;
+  /** Directory put first on PATH. Default: the directory of `command[0]` when it is an absolute path (the venv's bin). */
+  binDir?: string;
+  /**
+   * Variables copied from the hub's own environment; nothing else of it is passed on, since it may hold
+   * secrets. Default `['PATH', 'LANG', 'LC_ALL', 'TZ']`. The request's env is added on top.
+   */
+  envKeep?: string[];
+  /** Default grace period of `stop()` between SIGTERM and SIGKILL. Default 5000 ms. */
+  stopGraceMs?: number;
+  log: Logger;
+}
+
+/**
+ * What `start()` returns as `state` (and `list()` reports): plain JSON, stored by the hub and handed back
+ * to `poll()` and `stop()`.
+ */
+export type LocalServerState = {
+  /** Main process of the server (leader of its own process group and session). */
+  pid: number;
+  /** Its process group (= pid, since it is started detached). */
+  pgid: number;
+  /** Start time of `pid` from /proc/<pid>/stat field 22 (clock ticks since boot); null off Linux. Guards against pid reuse. */
+  startTime: number | null;
+  /** /proc/sys/kernel/random/boot_id at start; null off Linux. A state from an earlier boot is never running. */
+  bootId: string | null;
+  /** Random id, also in the server's environment as REFINERY_SPAWN_ID; finds its kernels and other descendants. */
+  spawnId: string;
+  host: string;
+  port: number;
+  user: string;
+  /** '' for the default server. */
+  server: string;
+  /** The server's log file (append-only, shared by successive starts of the same server). */
+  logPath: string;
+  /** The user's directory: cwd, HOME and notebook root. */
+  workDir: string;
+  /** ISO time the process started. */
+  startedAt: string;
+};
+
+const DEFAULT_ENV_KEEP = ['PATH', 'LANG', 'LC_ALL', 'TZ'];
+const LOG_TAIL_LINES = 20;
+const LOG_TAIL_LINE_MAX = 400;
+const RUN_HEADER = '[refinery] ';
+/** Time given to leftovers to disappear after SIGKILL before stop() gives up waiting. */
+const KILL_WAIT_MS = 5000;
+
+/** The repository root: the nearest ancestor of this file with a package.json (works from src/ and dist/src/). */
+function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) return process.cwd();
+    dir = parent;
+  }
+}
+
+/** The default server command: jupyterhub-singleuser from the project's base environment. */
+export function defaultCommand(): string[] {
+  return [join(repoRoot(), 'envs', 'base', 'bin', 'jupyterhub-singleuser')];
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
+
+/** A name that can safely be one path segment (the hub validates names too; this is the spawner's own guard). */
+function checkSegment(kind: string, value: string, allowEmpty: boolean): void {
+  if (typeof value !== 'string' || (!allowEmpty && value === '')) throw new SpawnError(`Invalid ${kind} name`);
+  if (value === '.' || value === '..' || /[/\\\0]/.test(value) || value.length > 255) {
+    throw new SpawnError(`Invalid ${kind} name: ${JSON.stringify(value)}`);
+  }
+}
+
+function formatSeconds(ms: number): string {
+  const s = ms / 1000;
+  return Number.isInteger(s) ? String(s) : s.toFixed(1);
+}
+
+function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+  if (signal) return `was killed by ${signal}`;
+  return `exited with code ${code ?? 'unknown'}`;
+}
+
+/** Read a LocalServerState back from JSON, or null if it is not one. */
+export function parseLocalState(state: SpawnerState | null | undefined): LocalServerState | null {
+  if (!state || typeof state !== 'object') return null;
+  const s = state as Record<string, unknown>;
+  const str = (v: unknown) => typeof v === 'string';
+  const numOrNull = (v: unknown) => v === null || (typeof v === 'number' && Number.isFinite(v));
+  if (!isPid(s.pid) || !isPid(s.pgid) || !numOrNull(s.startTime) || !str(s.spawnId)) return null;
+  if (!(s.bootId === null || str(s.bootId)) || typeof s.port !== 'number') return null;
+  if (!str(s.user) || !str(s.server) || !str(s.logPath) || !str(s.workDir) || !str(s.host)) return null;
+  return {
+    pid: s.pid,
+    pgid: s.pgid,
+    startTime: s.startTime as number | null,
+    bootId: s.bootId as string | null,
+    spawnId: s.spawnId as string,
+    host: s.host as string,
+    port: s.port,
+    user: s.user as string,
+    server: s.server as string,
+    logPath: s.logPath as string,
+    workDir: s.workDir as string,
+    startedAt: str(s.startedAt) ? (s.startedAt as string) : '',
+  };
+}
+
+/** GET url; true on any HTTP response, false when nothing answers (refused, reset, timeout). */
+function answersHttp(url: string, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolvePromise) => {
+    let done = false;
+    const finish = (value: boolean) => {
+      if (!done) {
+        done = true;
+        resolvePromise(value);
+      }
+    };
+    const req = httpRequest(url, { method: 'GET', agent: false, timeout: Math.max(100, timeoutMs) }, (res) => {
+      res.resume();
+      finish(true);
+      req.destroy();
+    });
+    req.on('timeout', () => {
+      req.destroy();
+      finish(false);
+    });
+    req.on('error', () => finish(false));
+    req.end();
+  });
+}
+
+/** The last lines of this run of a server's log (after the last "[refinery] starting" header), long lines cut. */
+export async function readLogTail(logPath: string, lines = LOG_TAIL_LINES): Promise<string> {
+  let handle;
+  try {
+    handle = await open(logPath, 'r');
+    const { size } = await handle.stat();
+    const length = Math.min(size, 64 * 1024);
+    const buf = Buffer.alloc(length);
+    await handle.read(buf, 0, length, size - length);
+    let text = buf.toString('utf8');
+    const header = text.lastIndexOf(`\n${RUN_HEADER}`);
+    if (header >= 0) text = text.slice(text.indexOf('\n', header + 1) + 1);
+    return text
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .slice(-lines)
+      .map((l) => (l.length > LOG_TAIL_LINE_MAX ? `${l.slice(0, LOG_TAIL_LINE_MAX)} …[cut]` : l))
+      .join('\n');
+  } catch {
+    return '';
+  } finally {
+    await handle?.close();
+  }
+}
+
+interface ExitInfo {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export class LocalSpawner implements Spawner {
+  readonly kind = 'local';
+  readonly dataDir: string;
+  readonly command: string[];
+  readonly args: string[];
+  readonly allowRoot: boolean;
+  readonly defaultUrl: string;
+  readonly host: string;
+  readonly binDir: string | undefined;
+  readonly envKeep: string[];
+  readonly stopGraceMs: number;
+  private readonly log: Logger;
+  /** Exit statuses of servers this hub process started and saw die, keyed by `pid:startTime`, for poll(). */
+  private readonly exits = new Map<string, ExitInfo>();
+
+  constructor(options: LocalSpawnerOptions) {
+    this.dataDir = resolve(options.dataDir);
+    this.command = options.command?.length ? [...options.command] : defaultCommand();
+    this.args = [...(options.args ?? [])];
+    this.allowRoot = options.allowRoot ?? process.getuid?.() === 0;
+    this.defaultUrl = options.defaultUrl ?? '/lab';
+    this.host = options.host ?? '127.0.0.1';
+    const cmd0 = this.command[0]!;
+    this.binDir = options.binDir ?? (isAbsolute(cmd0) ? dirname(cmd0) : undefined);
+    this.envKeep = options.envKeep ?? DEFAULT_ENV_KEEP;
+    this.stopGraceMs = options.stopGraceMs ?? 5000;
+    this.log = options.log;
+  }
+
+  /** `<dataDir>/users/<name>` */
+  userDir(user: string): string {
+    return join(this.dataDir, 'users', user);
+  }
+
+  /** `<dataDir>/users/<name>/.refinery/<server or 'default'>.log` */
+  logPath(user: string, server: string): string {
+    return join(this.userDir(user), '.refinery', `${server || 'default'}.log`);
+  }
+
+  private hostForUrl(): string {
+    return this.host.includes(':') ? `[${this.host}]` : this.host;
+  }
+
+  private buildEnv(request: SpawnRequest, extra: { workDir: string; serviceUrl: string; prefix: string; spawnId: string }): Record<string, string> {
+    const env: Record<string, string> = {};
+    for (const key of this.envKeep) {
+      const value = process.env[key];
+      if (value !== undefined) env[key] = value;
+    }
+    env.PATH = [this.binDir, env.PATH || '/usr/local/bin:/usr/bin:/bin'].filter(Boolean).join(':');
+    env.LANG ??= 'C.UTF-8';
+    env.SHELL = existsSync('/bin/bash') ? '/bin/bash' : '/bin/sh';
+    env.JUPYTERHUB_SERVICE_PREFIX = extra.prefix;
+    env.JUPYTERHUB_ROOT_DIR = extra.workDir;
+    env.JUPYTERHUB_DEFAULT_URL = this.defaultUrl;
+    // The request's env (the JupyterHub variables plus whatever the profile adds) wins over the defaults above...
+    Object.assign(env, request.env);
+    // ...but not over what the spawner itself decides.
+    env.HOME = extra.workDir;
+    env.JUPYTERHUB_SERVICE_URL = extra.serviceUrl;
+    env[MARKER_ENV.dataDir] = this.dataDir;
+    env[MARKER_ENV.spawnId] = extra.spawnId;
+    env[MARKER_ENV.user] = request.user;
+    env[MARKER_ENV.server] = request.serverName;
+    return env;
+  }
+
+  async start(request: SpawnRequest): Promise<StartedServer> {
+    const started = Date.now();
+    const deadline = started + request.startTimeoutMs;
+    const { user, serverName: server, signal } = request;
+    checkSegment('user', user, false);
+    checkSegment('server', server, true);
+    let lastProgress = 0;
+    const progress = (value: number, message: string) => {
+      lastProgress = Math.max(lastProgress, Math.min(100, Math.floor(value)));
+      try {
+        request.onProgress({ progress: lastProgress, message });
+      } catch (err) {
+        this.log.warn({ err }, 'onProgress listener threw');
+      }
+    };
+    if (signal.aborted) throw new SpawnError('Server start was cancelled');
+
+    progress(5, 'Preparing the working directory');
+    const workDir = this.userDir(user);
+    const metaDir = join(workDir, '.refinery');
+    await mkdir(metaDir, { recursive: true, mode: 0o700 });
+    await chmod(workDir, 0o700);
+    await chmod(metaDir, 0o700);
+    const logPath = this.logPath(user, server);
+    const port = await freePort(this.host);
+    let prefix = request.servicePrefix || '/';
+    if (!prefix.startsWith('/')) prefix = `/${prefix}`;
+    if (!prefix.endsWith('/')) prefix = `${prefix}/`;
+    const spawnId = randomUUID();
+    const serviceUrl = `http://${this.hostForUrl()}:${port}${prefix}`;
+    const env = this.buildEnv(request, { workDir, serviceUrl, prefix, spawnId });
+    const [cmd, ...cmdArgs] = this.command as [string, ...string[]];
+    const argv = [...cmdArgs, ...this.args, ...(this.allowRoot ? ['--allow-root'] : [])];
+
+    progress(10, 'Starting server process');
+    const logFile = await open(logPath, 'a', 0o600);
+    let child: ChildProcess;
+    let spawnFailure: Promise<Error>;
+    try {
+      await logFile.write(
+        `\n${RUN_HEADER}${new Date().toISOString()} starting server ${JSON.stringify(server)} of ${user} on ${this.host}:${port}: ${[cmd, ...argv].join(' ')}\n`,
+      );
+      child = spawn(cmd, argv, { cwd: workDir, env, detached: true, stdio: ['ignore', logFile.fd, logFile.fd] });
+      // 'error' comes on a later tick (e.g. ENOENT): listen before awaiting anything, and for good, so
+      // that a late one cannot crash the hub.
+      spawnFailure = new Promise<Error>((r) => child.once('error', r));
+      child.on('error', (err) => this.log.debug({ err, user, server }, 'server child process error'));
+    } finally {
+      await logFile.close();
+    }
+    if (child.pid === undefined) {
+      const err = await spawnFailure;
+      throw new SpawnError(`Could not start the server: ${cmd}: ${err.message}`);
+    }
+    const pid = child.pid;
+    child.unref();
+
+    let exited: ExitInfo | null = null;
+    let wake: () => void = () => {};
+    // The exit may come before `state` exists (during the await below): remember it once both are known.
+    let exitKey: string | null = null;
+    child.once('exit', (code, sig) => {
+      exited = { code, signal: sig };
+      if (exitKey) this.rememberExit(exitKey, exited);
+      wake();
+    });
+    const onAbort = () => wake();
+    signal.addEventListener('abort', onAbort);
+
+    const stat = await readProcStat(pid);
+    const state: LocalServerState = {
+      pid,
+      pgid: stat?.pgrp ?? pid,
+      startTime: stat?.startTime ?? null,
+      bootId: bootId(),
+      spawnId,
+      host: this.host,
+      port,
+      user,
+      server,
+      logPath,
+      workDir,
+      startedAt: new Date().toISOString(),
+    };
+    exitKey = `${pid}:${state.startTime}`;
+    if (exited) this.rememberExit(exitKey, exited);
+    this.log.info({ user, server, pid, port }, 'local server process started');
+    progress(20, `Started server process (pid ${pid})`);
+
+    const fail = async (message: string, grace: number): Promise<never> => {
+      signal.removeEventListener('abort', onAbort);
+      await this.stop(state, { graceMs: grace });
+      const detail = await readLogTail(logPath);
+      this.log.warn({ user, server, pid, port }, `local server failed to start: ${message}`);
+      throw new SpawnError(message, detail || undefined);
+    };
+
+    const url = `http://${this.hostForUrl()}:${port}${prefix}api`;
+    let delay = 50;
+    let lastReport = 0;
+    for (;;) {
+      if (exited) {
+        const { code, signal: sig } = exited as ExitInfo;
+        return fail(`Server process ${describeExit(code, sig)} before it answered`, 0);
+      }
+      if (signal.aborted) return fail('Server start was cancelled', 1000);
+      const now = Date.now();
+      if (now >= deadline) {
+        return fail(`Server did not answer within ${formatSeconds(request.startTimeoutMs)} seconds`, 1000);
+      }
+      if (await answersHttp(url, Math.min(2000, deadline - now))) break;
+      const elapsed = Date.now() - started;
+      if (elapsed - lastReport >= 1000) {
+        lastReport = elapsed;
+        progress(20 + (70 * elapsed) / request.startTimeoutMs, `Waiting for server to answer (${Math.round(elapsed / 1000)}s)…`);
+      }
+      await new Promise<void>((r) => {
+        wake = r;
+        setTimeout(r, Math.min(delay, Math.max(0, deadline - Date.now())));
+      });
+      wake = () => {};
+      delay = Math.min(delay * 1.5, 500);
+    }
+    signal.removeEventListener('abort', onAbort);
+    if (exited) {
+      const { code, signal: sig } = exited as ExitInfo;
+      return fail(`Server process ${describeExit(code, sig)} before it answered`, 0);
+    }
+    const took = Date.now() - started;
+    this.log.info({ user, server, pid, port, ms: took }, 'local server is up');
+    progress(90, `Server is up (${formatSeconds(Math.round(took / 100) * 100)}s)`);
+    return { target: `http://${this.hostForUrl()}:${port}`, state };
+  }
+
+  private rememberExit(key: string, info: ExitInfo): void {
+    this.exits.set(key, info);
+    if (this.exits.size > 1000) this.exits.delete(this.exits.keys().next().value as string);
+  }
+
+  /** Is the server's main process alive and still the same process? */
+  private async leaderStatus(s: LocalServerState): Promise<{ alive: boolean; reason?: string; stat?: ProcStat }> {
+    if (!HAS_PROC || s.startTime === null) {
+      return pidExists(s.pid) ? { alive: true } : { alive: false, reason: 'process is gone' };
+    }
+    if (s.bootId && s.bootId !== bootId()) return { alive: false, reason: 'machine was restarted' };
+    const stat = await readProcStat(s.pid);
+    if (!stat) return { alive: false, reason: 'process is gone' };
+    if (stat.startTime !== s.startTime) return { alive: false, reason: 'pid now belongs to another process' };
+    if (stat.state === 'Z' || stat.state === 'X') return { alive: false, reason: 'process has exited (zombie)' };
+    return { alive: true, stat };
+  }
+
+  async poll(state: SpawnerState): Promise<PollResult> {
+    const s = parseLocalState(state);
+    if (!s) return { running: false, reason: 'not a local spawner state' };
+    const status = await this.leaderStatus(s);
+    if (status.alive) return { running: true };
+    const exit = this.exits.get(`${s.pid}:${s.startTime}`);
+    if (exit) return { running: false, exitCode: exit.code, reason: `server process ${describeExit(exit.code, exit.signal)}` };
+    return { running: false, ...(status.reason ? { reason: status.reason } : {}) };
+  }
+
+  /** Live processes carrying this server's spawn id: its main process, kernels, terminals and their children. Linux only. */
+  private async descendants(spawnId: string): Promise<number[]> {
+    const found: number[] = [];
+    for (const pid of await listPids()) {
+      if (pid === process.pid) continue;
+      const env = await readProcEnviron(pid);
+      if (env?.get(MARKER_ENV.spawnId) === spawnId && env.get(MARKER_ENV.dataDir) === this.dataDir) found.push(pid);
+    }
+    return found;
+  }
+
+  /**
+   * SIGTERM to the server's process group (Jupyter Server then shuts its kernels down), wait up to
+   * `graceMs` for the main process to exit, then SIGKILL the group and every process still carrying
+   * the server's spawn id (kernels live in sessions of their own). Resolves once all of them are gone
+   * (or after a further 5 s of waiting for stragglers, logged). Safe to call on a dead server, twice,
+   * or concurrently.
+   */
+  async stop(state: SpawnerState, options: { graceMs?: number } = {}): Promise<void> {
+    const s = parseLocalState(state);
+    if (!s) {
+      this.log.warn('stop() called with a state that is not a local spawner state; nothing to stop');
+      return;
+    }
+    const grace = Math.max(0, options.graceMs ?? this.stopGraceMs);
+    // Only signal the group while its leader is provably ours: a dead group's id can be reused.
+    let leader = await this.leaderStatus(s);
+    if (leader.alive) {
+      sendSignal(-s.pgid, 'SIGTERM');
+      const until = Date.now() + grace;
+      while (leader.alive && Date.now() < until) {
+        await sleep(Math.min(50, until - Date.now()));
+        leader = await this.leaderStatus(s);
+      }
+    }
+    if (leader.alive) {
+      this.log.info({ user: s.user, server: s.server, pid: s.pid }, `server did not exit within ${grace} ms of SIGTERM; killing it`);
+      sendSignal(-s.pgid, 'SIGKILL');
+      sendSignal(s.pid, 'SIGKILL');
+    } else if (!HAS_PROC) {
+      // No way to find stragglers by marker: take the group's word for it.
+      if (pidExists(-s.pgid)) sendSignal(-s.pgid, 'SIGKILL');
+    }
+    const killDeadline = Date.now() + KILL_WAIT_MS;
+    for (;;) {
+      const rest = HAS_PROC ? await this.descendants(s.spawnId) : [];
+      const leaderAlive = (await this.leaderStatus(s)).alive;
+      if (!rest.length && !leaderAlive) return;
+      if (Date.now() >= killDeadline) {
+        this.log.warn({ user: s.user, server: s.server, pids: rest }, 'processes of a stopped server are still there after SIGKILL');
+        return;
+      }
+      for (const pid of rest) sendSignal(pid, 'SIGKILL');
+      if (leaderAlive) sendSignal(s.pid, 'SIGKILL');
+      await sleep(50);
+    }
+  }
+
+  /**
+   * Servers started by a LocalSpawner with this dataDir that are running now, found by their
+   * environment markers (Linux; elsewhere always empty). One state per server. If a server's main
+   * process died but some of its processes live on (orphaned kernels, background jobs), the oldest of
+   * those stands in as `pid`: its pid/startTime will not match the hub's record, and `stop()` on it
+   * kills them all.
+   */
+  async list(): Promise<SpawnerState[]> {
+    if (!HAS_PROC) return [];
+    type Found = { pid: number; stat: ProcStat; env: Map<string, string> };
+    const bySpawn = new Map<string, Found[]>();
+    for (const pid of await listPids()) {
+      if (pid === process.pid) continue;
+      const env = await readProcEnviron(pid);
+      const spawnId = env?.get(MARKER_ENV.spawnId);
+      if (!env || !spawnId || env.get(MARKER_ENV.dataDir) !== this.dataDir) continue;
+      const stat = await readProcStat(pid);
+      if (!stat || stat.state === 'Z' || stat.state === 'X') continue;
+      const group = bySpawn.get(spawnId) ?? [];
+      group.push({ pid, stat, env });
+      bySpawn.set(spawnId, group);
+    }
+    const boot = bootId();
+    const states: LocalServerState[] = [];
+    for (const [spawnId, group] of bySpawn) {
+      const pids = new Set(group.map((p) => p.pid));
+      const roots = group.filter((p) => !pids.has(p.stat.ppid)).sort((a, b) => a.stat.startTime - b.stat.startTime);
+      const root = roots[0] ?? group[0]!;
+      const user = root.env.get(MARKER_ENV.user) ?? '';
+      const server = root.env.get(MARKER_ENV.server) ?? '';
+      let host = this.host;
+      let port = 0;
+      try {
+        const url = new URL(root.env.get('JUPYTERHUB_SERVICE_URL') ?? '');
+        host = url.hostname.replace(/^\[|\]$/g, '');
+        port = Number(url.port) || 0;
+      } catch {
+        // not a URL: leave the defaults
+      }
+      states.push({
+        pid: root.pid,
+        pgid: root.stat.pgrp,
+        startTime: root.stat.startTime,
+        bootId: boot,
+        spawnId,
+        host,
+        port,
+        user,
+        server,
+        logPath: this.logPath(user, server),
+        workDir: this.userDir(user),
+        startedAt: startTimeToDate(root.stat.startTime)?.toISOString() ?? '',
+      });
+    }
+    return states;
+  }
+}
+

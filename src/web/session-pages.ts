@@ -1,0 +1,107 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { HubContext } from '../context.js';
+import { createSession, endSession, SESSION_COOKIE } from '../auth/sessions.js';
+import { findUser } from '../db/users.js';
+import { normalizeUsername } from '../auth/names.js';
+import { newSecret, safeEqual } from '../auth/secrets.js';
+import { html } from './html.js';
+import { layout } from './layout.js';
+import { safeNext } from './next.js';
+
+/** Double-submit cookie for the sign-in form, which is posted before any session exists. */
+const LOGIN_CSRF_COOKIE = 'refinery-login-xsrf';
+
+function cookie(name: string, value: string, options: { maxAge?: number; secure: boolean; path?: string }): string {
+  const parts = [`${name}=${value}`, `Path=${options.path ?? '/'}`, 'HttpOnly', 'SameSite=Lax'];
+  if (options.maxAge !== undefined) parts.push(`Max-Age=${Math.round(options.maxAge)}`);
+  if (options.secure) parts.push('Secure');
+  return parts.join('; ');
+}
+
+function readCookie(req: FastifyRequest, name: string): string | undefined {
+  const match = new RegExp(`(?:^|;\\s*)${name}=([^;]+)`).exec(req.headers.cookie ?? '');
+  return match?.[1];
+}
+
+function clientAddress(req: FastifyRequest): string {
+  return req.socket.remoteAddress ?? 'unknown';
+}
+
+export function sessionPages(app: FastifyInstance, ctx: HubContext): void {
+  const renderLogin = (reply: FastifyReply, options: { next: string; username?: string; error?: string; status?: number }) => {
+    const token = newSecret(16);
+    reply.header('Set-Cookie', cookie(LOGIN_CSRF_COOKIE, token, { secure: ctx.secureCookies, path: '/hub/login', maxAge: 3600 }));
+    return reply
+      .code(options.status ?? 200)
+      .type('text/html; charset=utf-8')
+      .send(layout({
+        title: 'Sign in',
+        body: html`<section class="card narrow login">
+  <h1>Sign in to Refinery</h1>
+  ${options.error ? html`<p class="error" role="alert" id="login-error">${options.error}</p>` : ''}
+  <form method="post" action="/hub/login?next=${encodeURIComponent(options.next)}">
+    <input type="hidden" name="_xsrf" value="${token}">
+    <label for="username">Username</label>
+    <input id="username" name="username" autocomplete="username" autocapitalize="none" required autofocus value="${options.username ?? ''}">
+    <label for="password">Password</label>
+    <input id="password" name="password" type="password" autocomplete="current-password" required>
+    <button type="submit" class="primary" id="login-submit">Sign in</button>
+  </form>
+</section>`,
+      }));
+  };
+
+  app.get('/', async (_req, reply) => reply.redirect('/hub/home', 302));
+  app.get('/hub', async (_req, reply) => reply.redirect('/hub/home', 302));
+  app.get('/hub/', async (_req, reply) => reply.redirect('/hub/home', 302));
+
+  app.get('/hub/login', async (req, reply) => {
+    const next = safeNext((req.query as Record<string, string | undefined>).next);
+    if (req.access?.identity.via === 'session') return reply.redirect(next, 302);
+    return renderLogin(reply, { next });
+  });
+
+  app.post('/hub/login', async (req, reply) => {
+    const next = safeNext((req.query as Record<string, string | undefined>).next);
+    const form = (req.body ?? {}) as Record<string, string | undefined>;
+    const username = (form.username ?? '').trim();
+    const password = form.password ?? '';
+    const expected = readCookie(req, LOGIN_CSRF_COOKIE);
+    if (!expected || !form._xsrf || !safeEqual(expected, form._xsrf)) {
+      return renderLogin(reply, { next, username, status: 403, error: 'Your sign-in form expired. Please try again.' });
+    }
+    const key = `${normalizeUsername(username)}|${clientAddress(req)}`;
+    const wait = ctx.loginFailures.retryAfter(key);
+    if (wait > 0) {
+      reply.header('Retry-After', String(wait));
+      return renderLogin(reply, { next, username, status: 429, error: `Too many failed sign-in attempts. Try again in ${Math.ceil(wait / 60)} minute${wait > 60 ? 's' : ''}.` });
+    }
+    const name = username && password ? await ctx.authenticator.authenticate(username, password) : null;
+    const user = name ? await findUser(ctx.db, name) : undefined;
+    if (!user) {
+      const count = ctx.loginFailures.fail(key);
+      ctx.metrics.loginFailures.inc();
+      ctx.log.warn({ user: normalizeUsername(username), from: clientAddress(req), failures: count }, 'failed sign-in');
+      return renderLogin(reply, { next, username, status: 403, error: 'Invalid username or password.' });
+    }
+    ctx.loginFailures.reset(key);
+    const { cookieValue } = await createSession(ctx.db, user.id, ctx.config.auth.session_max_age);
+    ctx.log.info({ user: user.name }, 'signed in');
+    reply.header('Set-Cookie', [
+      cookie(SESSION_COOKIE, cookieValue, { secure: ctx.secureCookies, maxAge: ctx.config.auth.session_max_age }),
+      cookie(LOGIN_CSRF_COOKIE, '', { secure: ctx.secureCookies, path: '/hub/login', maxAge: 0 }),
+    ]);
+    return reply.redirect(next, 302);
+  });
+
+  const logout = async (req: FastifyRequest, reply: FastifyReply) => {
+    const value = readCookie(req, SESSION_COOKIE);
+    if (value) await endSession(ctx.db, value);
+    ctx.identities.invalidate();
+    reply.header('Set-Cookie', cookie(SESSION_COOKIE, '', { secure: ctx.secureCookies, maxAge: 0 }));
+    return reply.redirect('/hub/login', 302);
+  };
+  // GET works too, as in JupyterHub: signing out is harmless to trigger
+  app.get('/hub/logout', logout);
+  app.post('/hub/logout', logout);
+}
