@@ -8,7 +8,7 @@ import { IdentityResolver } from './auth/identity.js';
 import { LocalAuthenticator } from './auth/authenticator.js';
 import { FailureCounter } from './auth/rate-limit.js';
 import { registerKnownToken } from './auth/tokens.js';
-import { RouteTable, createProxy, type Proxy } from './proxy/index.js';
+import { RouteTable, createProxy, type ProxyHandlers } from './proxy/index.js';
 import { LocalSpawner } from './spawners/local.js';
 import { Metrics } from './metrics/index.js';
 import { ServerManager } from './servers/manager.js';
@@ -20,6 +20,7 @@ import { deleteExpiredSessions } from './db/sessions.js';
 import { deleteExpiredCodes } from './db/oauth.js';
 import { deleteTokensWhere } from './db/tokens.js';
 import { nowIso } from './db/time.js';
+import { recordProxyActivity } from './servers/activity.js';
 import type { HubContext } from './context.js';
 import { JUPYTERHUB_API_VERSION } from './version.js';
 
@@ -122,7 +123,7 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
     const hub = await createHubApp(ctx, server);
     cleanups.unshift(() => hub.app.close());
     const policy = proxyPolicy(ctx);
-    const proxy: Proxy = createProxy({
+    const proxy: ProxyHandlers = createProxy({
       routes,
       authorize: policy.authorize,
       onMissingRoute: policy.onMissingRoute,
@@ -154,7 +155,12 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
     const port = typeof address === 'object' && address ? address.port : config.listen.port;
     Object.assign(urls, hubUrls(config, port));
 
+    let activitySince = Date.now();
     const timers = [
+      setInterval(() => {
+        const now = Date.now();
+        void recordProxyActivity(db.kysely, routes, activitySince).then(() => (activitySince = now), (e: unknown) => log.warn({ err: String(e) }, 'recording activity failed'));
+      }, 60_000),
       setInterval(() => void reconciler.run().catch((e: unknown) => log.error({ err: String(e) }, 'reconcile pass failed')), config.reconcile_interval * 1000),
       setInterval(() => void housekeeping(db, log), 3600_000),
     ];

@@ -2,11 +2,15 @@ import type { FastifyInstance } from 'fastify';
 import type { HubContext } from '../context.js';
 import { sessionPages } from './session-pages.js';
 import { serverPages } from './server-pages.js';
+import { accountPages } from './account-pages.js';
+import { adminPages } from './admin-pages.js';
 import { staticFiles } from './static-files.js';
 
-/** The hub's pages: sign-in, home, spawn and progress, tokens, admin. */
+/** The hub's pages: sign-in, home, spawn and progress, tokens and password, admin. */
 export function registerPages(app: FastifyInstance, ctx: HubContext): void {
-  staticFiles(app, ['refinery.css', 'spawn-pending.js', 'home.js']);
+  staticFiles(app, ['refinery.css', 'spawn-pending.js', 'servers.js', 'forms.js', 'favicon.svg']);
   sessionPages(app, ctx);
   serverPages(app, ctx);
+  accountPages(app, ctx);
+  adminPages(app, ctx);
 }

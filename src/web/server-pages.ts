@@ -4,73 +4,123 @@ import type { Access } from '../auth/access.js';
 import type { ServerRow } from '../db/servers.js';
 import { findUser, type UserRow } from '../db/users.js';
 import { findServer, serversOfUsers } from '../db/servers.js';
-import { serverPrefix } from '../auth/names.js';
+import { serverNameProblem, serverPrefix } from '../auth/names.js';
 import { ServerRequestError } from '../servers/errors.js';
 import { progressUrl } from '../api/presenters/server.js';
 import { ApiError } from '../api/errors.js';
 import { html, type SafeHtml } from './html.js';
-import { layout } from './layout.js';
-import { checkFormCsrf, layoutUser, pageAccess } from './page-auth.js';
+import { checkFormCsrf, formFields, pageAccess, queryFields, sendPage, xsrfOf } from './page-auth.js';
+import { statusPill, timeTag, type Phase } from './format.js';
 import { safeNext } from './next.js';
 
 type SpawnParams = { user: string; server?: string };
 
+/** `alice` or `alice/lab2`, URL-encoded, as used after /hub/spawn/, /hub/stop/ and /hub/spawn-pending/. */
+export function spawnPath(user: string, server: string): string {
+  return `${encodeURIComponent(user)}${server ? `/${encodeURIComponent(server)}` : ''}`;
+}
+
+/** The phase a person sees: the database row, corrected by the operation in flight. */
+export function phaseOf(ctx: HubContext, row: ServerRow | undefined, user: string): Phase {
+  const pending = row ? ctx.servers.pending(user, row.name) : null;
+  if (pending === 'spawn' || row?.phase === 'pending') return 'starting';
+  if (pending === 'stop' || row?.phase === 'stopping') return 'stopping';
+  return row?.phase === 'running' ? 'running' : 'stopped';
+}
+
+/** `hidden` unless the element applies to the phase; page scripts flip it as the phase changes. */
+export function showFor(phase: Phase, phases: readonly Phase[]): SafeHtml {
+  return html` data-show="${phases.join(' ')}"${phases.includes(phase) ? '' : html` hidden`}`;
+}
+
+/** The origin people reach the hub at, for showing full server URLs. */
+export function publicOrigin(ctx: HubContext, req: FastifyRequest): string {
+  if (ctx.urls.publicOrigin) return ctx.urls.publicOrigin;
+  const host = req.headers.host;
+  return host ? `${req.protocol}://${host}` : '';
+}
+
 export function serverPages(app: FastifyInstance, ctx: HubContext): void {
-  const page = (reply: FastifyReply, access: Access, title: string, body: SafeHtml, scripts: string[] = [], status = 200) =>
-    reply.code(status).type('text/html; charset=utf-8').send(layout({ title, body, user: layoutUser(access), csrfToken: access.identity.session?.csrfToken, scripts }));
-
-  const phaseOf = (row: ServerRow | undefined, user: string): 'running' | 'starting' | 'stopping' | 'stopped' => {
-    const pending = row ? ctx.servers.pending(user, row.name) : null;
-    if (pending === 'spawn' || row?.phase === 'pending') return 'starting';
-    if (pending === 'stop' || row?.phase === 'stopping') return 'stopping';
-    return row?.phase === 'running' ? 'running' : 'stopped';
-  };
-
-  const serverCard = (access: Access, user: UserRow, row: ServerRow | undefined, name: string): SafeHtml => {
-    const phase = phaseOf(row, user.name);
+  const serverCard = (access: Access, user: UserRow, row: ServerRow | undefined, name: string, origin: string, index: number): SafeHtml => {
+    const phase = phaseOf(ctx, row, user.name);
     const prefix = serverPrefix(user.name, name);
     const label = name ? name : 'Default server';
-    const xsrf = access.identity.session?.csrfToken ?? '';
-    const path = `${encodeURIComponent(user.name)}${name ? `/${encodeURIComponent(name)}` : ''}`;
-    return html`<article class="server ${phase}" data-server="${name}">
-  <header><h2>${label}</h2><span class="status status-${phase}">${phase}</span></header>
-  ${row?.last_error && phase === 'stopped' ? html`<p class="error">Last run: ${row.last_error}</p>` : ''}
-  ${row?.last_activity ? html`<p class="muted">Last activity <time datetime="${row.last_activity}">${row.last_activity.replace('T', ' ').slice(0, 16)} UTC</time></p>` : ''}
+    const xsrf = xsrfOf(access);
+    const path = spawnPath(user.name, name);
+    const id = `server-${index}`;
+    const lastError = row?.last_error ?? '';
+    return html`<article class="card server-card live-server" id="${id}" data-user="${user.name}" data-server="${name}" data-phase="${phase}" data-progress-url="${progressUrl(user.name, name)}" aria-labelledby="${id}-title">
+  <div class="card-header">
+    <h3 id="${id}-title">${label}</h3>
+    ${statusPill(phase)}
+  </div>
+  <p class="server-url"><span class="muted">URL</span> <a href="${prefix}" class="mono">${origin}${prefix}</a></p>
+  <div class="server-progress" data-role="progress"${phase === 'starting' ? '' : html` hidden`}>
+    <progress max="100" value="0" aria-labelledby="${id}-progress-message"></progress>
+    <p id="${id}-progress-message" data-role="progress-message" aria-live="polite">Starting…</p>
+  </div>
+  <p class="error" data-role="error"${lastError && phase === 'stopped' ? '' : html` hidden`}><span class="sr-only">Problem: </span><span data-role="error-text">The last start failed: ${lastError}</span></p>
+  <dl class="meta">
+    <div><dt>Last activity</dt><dd data-role="last-activity">${timeTag(row?.last_activity)}</dd></div>
+    <div${showFor(phase, ['running'])}><dt>Started</dt><dd data-role="started">${timeTag(row?.started)}</dd></div>
+  </dl>
   <div class="actions">
-    ${phase === 'running' ? html`<a class="button primary" href="${prefix}">Open</a>` : ''}
-    ${phase === 'starting' ? html`<a class="button" href="/hub/spawn-pending/${path}">Show progress</a>` : ''}
-    ${phase === 'stopped' ? html`<form method="post" action="/hub/spawn/${path}" class="inline"><input type="hidden" name="_xsrf" value="${xsrf}"><button class="primary">Start</button></form>` : ''}
-    ${phase === 'running' || phase === 'starting' ? html`<form method="post" action="/hub/stop/${path}" class="inline"><input type="hidden" name="_xsrf" value="${xsrf}"><button>Stop</button></form>` : ''}
-    ${name && phase === 'stopped' ? html`<form method="post" action="/hub/stop/${path}?remove=1" class="inline"><input type="hidden" name="_xsrf" value="${xsrf}"><button class="danger">Delete</button></form>` : ''}
+    <a class="button primary" href="${prefix}"${showFor(phase, ['running'])}>Open<span class="sr-only"> ${label}</span></a>
+    <a class="button" href="/hub/spawn-pending/${path}"${showFor(phase, ['starting'])}>Show progress</a>
+    <form method="post" action="/hub/spawn/${path}" class="inline"${showFor(phase, ['stopped'])}><input type="hidden" name="_xsrf" value="${xsrf}"><button class="primary">Start<span class="sr-only"> ${label}</span></button></form>
+    <form method="post" action="/hub/stop/${path}" class="inline"${showFor(phase, ['running', 'starting'])}><input type="hidden" name="_xsrf" value="${xsrf}"><button>Stop<span class="sr-only"> ${label}</span></button></form>
+    ${name ? html`<form method="post" action="/hub/stop/${path}?remove=1" class="inline" data-confirm="Delete the server “${name}”? Its record goes away; start a new one with the same name any time."${showFor(phase, ['stopped'])}><input type="hidden" name="_xsrf" value="${xsrf}"><button class="danger">Delete<span class="sr-only"> ${label}</span></button></form>` : ''}
   </div>
 </article>`;
   };
 
-  app.get('/hub/home', async (req, reply) => {
-    const access = pageAccess(req, reply);
-    if (!access) return reply;
+  const renderHome = async (req: FastifyRequest, reply: FastifyReply, access: Access, form: { name?: string; error?: string } = {}, status = 200) => {
     if (access.identity.kind !== 'user') throw new ApiError(403, 'Services have no home page');
     const user = await findUser(ctx.db, access.identity.name);
     if (!user) throw new ApiError(403, 'Your account no longer exists');
     const rows = (await serversOfUsers(ctx.db, [user.id])).get(user.id) ?? [];
     const named = rows.filter((r) => r.name !== '');
     const limit = ctx.config.named_servers.limit_per_user;
-    const xsrf = access.identity.session?.csrfToken ?? '';
-    const body = html`<section class="home">
-  <h1>Your servers</h1>
-  <div class="servers">
-    ${serverCard(access, user, rows.find((r) => r.name === ''), '')}
-    ${named.map((row) => serverCard(access, user, row, row.name))}
+    const origin = publicOrigin(ctx, req);
+    const xsrf = xsrfOf(access);
+    const atLimit = limit > 0 && named.length >= limit;
+    const body = html`<div class="page-header">
+  <div><h1>Your servers</h1><p class="muted">Start a Jupyter server, open it in JupyterLab, stop it when you are done.</p></div>
+</div>
+<div class="servers" id="servers" data-api-url="/hub/api/users/${encodeURIComponent(user.name)}?include_stopped_servers=1">
+  ${serverCard(access, user, rows.find((r) => r.name === ''), '', origin, 0)}
+</div>
+${ctx.config.named_servers.enabled
+    ? html`<section class="section" aria-labelledby="named-heading">
+  <div class="section-header">
+    <h2 id="named-heading">Named servers</h2>
+    ${limit ? html`<span class="muted small">${named.length} of ${limit} used</span>` : ''}
   </div>
-  ${ctx.config.named_servers.enabled ? html`<form method="post" action="/hub/spawn-named" class="new-server card">
+  ${named.length
+    ? html`<div class="servers" id="named-servers">${named.map((row, i) => serverCard(access, user, row, row.name, origin, i + 1))}</div>`
+    : html`<div class="empty-state" id="named-empty"><h3>No named servers yet</h3><p>Named servers run side by side with your default server, each with its own URL: one per project or experiment.</p></div>`}
+  <form method="post" action="/hub/spawn-named" class="card new-server" novalidate>
     <input type="hidden" name="_xsrf" value="${xsrf}">
-    <label for="server-name">New named server</label>
-    <div class="row"><input id="server-name" name="name" pattern="[A-Za-z0-9][A-Za-z0-9._\\-]{0,62}" placeholder="e.g. experiment-2" required>
-    <button class="primary">Create and start</button></div>
-    ${limit ? html`<p class="muted">You can have up to ${limit} named servers (${named.length} now).</p>` : ''}
-  </form>` : ''}
-</section>`;
-    return page(reply, access, 'Home', body, ['/hub/static/home.js']);
+    <div class="form-row">
+      <div class="field grow">
+        <label for="server-name">New named server</label>
+        <input id="server-name" name="name" value="${form.name ?? ''}" placeholder="e.g. experiment-2" autocomplete="off" autocapitalize="none" spellcheck="false" required maxlength="63"
+          aria-describedby="server-name-hint${form.error ? ' server-name-error' : ''}"${form.error ? html` aria-invalid="true"` : ''}>
+        ${form.error ? html`<p class="field-error" id="server-name-error">${form.error}</p>` : ''}
+        <p class="hint" id="server-name-hint">Letters, digits, “.”, “_” and “-”; starts with a letter or digit.${atLimit ? ' You have reached the limit: delete one first.' : ''}</p>
+      </div>
+      <button class="primary" id="create-named"${atLimit ? html` disabled` : ''}>Create and start</button>
+    </div>
+  </form>
+</section>`
+    : ''}`;
+    return sendPage(reply, access, { title: 'Home', body, scripts: ['/hub/static/servers.js', '/hub/static/forms.js'], section: 'home', status });
+  };
+
+  app.get('/hub/home', async (req, reply) => {
+    const access = pageAccess(req, reply);
+    if (!access) return reply;
+    return renderHome(req, reply, access);
   });
 
   /** The user named in a spawn URL, when the signed-in person may act on that user's servers. */
@@ -81,28 +131,33 @@ export function serverPages(app: FastifyInstance, ctx: HubContext): void {
     return user;
   };
 
-  const spawnPath = (user: string, server: string) => `${encodeURIComponent(user)}${server ? `/${encodeURIComponent(server)}` : ''}`;
+  const whose = (access: Access, user: UserRow, server: string, capital = false): SafeHtml => {
+    const own = user.name === access.identity.name;
+    const base = own ? (capital ? 'Your server' : 'your server') : `${user.name}’s server`;
+    return html`${base}${server ? html` <code>${server}</code>` : ''}`;
+  };
 
   const spawnForm = async (req: FastifyRequest<{ Params: SpawnParams }>, reply: FastifyReply) => {
     const access = pageAccess(req, reply);
     if (!access) return reply;
     const server = req.params.server ?? '';
     const user = await targetUser(access, req.params.user, 'servers', server);
-    const next = safeNext((req.query as Record<string, string | undefined>).next, serverPrefix(user.name, server));
+    const next = safeNext(queryFields(req).next, serverPrefix(user.name, server));
     const row = await findServer(ctx.db, user.id, server);
-    const phase = phaseOf(row, user.name);
+    const phase = phaseOf(ctx, row, user.name);
     if (phase === 'running') return reply.redirect(next, 302);
     if (phase === 'starting') return reply.redirect(`/hub/spawn-pending/${spawnPath(user.name, server)}?next=${encodeURIComponent(next)}`, 302);
-    const who = user.name === access.identity.name ? 'Your server' : `${user.name}'s server`;
     const body = html`<section class="card narrow spawn">
-  <h1>${who}${server ? html` <code>${server}</code>` : ''} is not running</h1>
-  ${row?.last_error ? html`<p class="error">The last run ended: ${row.last_error}</p>` : ''}
-  <form method="post" action="/hub/spawn/${spawnPath(user.name, server)}?next=${encodeURIComponent(next)}">
-    <input type="hidden" name="_xsrf" value="${access.identity.session?.csrfToken ?? ''}">
+  <div class="card-header"><h1>${whose(access, user, server, true)} is not running</h1>${statusPill(phase)}</div>
+  ${phase === 'stopping' ? html`<p class="muted">It is still stopping. Give it a moment before starting it again.</p>` : html`<p class="muted">Start it to continue to <code>${next}</code>.</p>`}
+  ${row?.last_error ? html`<p class="error">The last start failed: ${row.last_error}</p>` : ''}
+  <form method="post" action="/hub/spawn/${spawnPath(user.name, server)}?next=${encodeURIComponent(next)}" class="form-actions">
+    <input type="hidden" name="_xsrf" value="${xsrfOf(access)}">
     <button class="primary" id="start">Start server</button>
+    <a class="button" href="/hub/home">Cancel</a>
   </form>
 </section>`;
-    return page(reply, access, 'Start server', body);
+    return sendPage(reply, access, { title: 'Start server', body, section: 'home' });
   };
 
   const spawnSubmit = async (req: FastifyRequest<{ Params: SpawnParams }>, reply: FastifyReply) => {
@@ -111,7 +166,7 @@ export function serverPages(app: FastifyInstance, ctx: HubContext): void {
     checkFormCsrf(req, access);
     const server = req.params.server ?? '';
     const user = await targetUser(access, req.params.user, 'servers', server);
-    const next = safeNext((req.query as Record<string, string | undefined>).next, serverPrefix(user.name, server));
+    const next = safeNext(queryFields(req).next, serverPrefix(user.name, server));
     try {
       await ctx.servers.start(user, server, {}, 0);
     } catch (error) {
@@ -125,14 +180,24 @@ export function serverPages(app: FastifyInstance, ctx: HubContext): void {
   app.get<{ Params: SpawnParams }>('/hub/spawn/:user/:server', spawnForm);
   app.post<{ Params: SpawnParams }>('/hub/spawn/:user', spawnSubmit);
   app.post<{ Params: SpawnParams }>('/hub/spawn/:user/:server', spawnSubmit);
-  // "Create and start" on the home page: the server name comes from the form
+  // "Create and start" on the home page: the server name comes from the form; problems show at the field
   app.post('/hub/spawn-named', async (req, reply) => {
     const access = pageAccess(req, reply);
     if (!access) return reply;
-    const name = String(((req.body ?? {}) as Record<string, unknown>).name ?? '').trim();
-    (req.params as SpawnParams) = { user: access.identity.name, server: name };
-    if (!name) throw new ApiError(400, 'Give the new server a name');
-    return spawnSubmit(req as FastifyRequest<{ Params: SpawnParams }>, reply);
+    checkFormCsrf(req, access);
+    if (access.identity.kind !== 'user') throw new ApiError(403, 'Services have no named servers');
+    const name = (formFields(req).name ?? '').trim();
+    const problem = !name ? 'Give the new server a name.' : serverNameProblem(name);
+    if (problem) return renderHome(req, reply, access, { name, error: capitalize(problem) }, 400);
+    const user = await targetUser(access, access.identity.name, 'servers', name);
+    try {
+      await ctx.servers.start(user, name, {}, 0);
+    } catch (error) {
+      if (!(error instanceof ServerRequestError)) throw error;
+      if (error.kind !== 'conflict') return renderHome(req, reply, access, { name, error: capitalize(error.message) }, 400);
+    }
+    const next = serverPrefix(user.name, name);
+    return reply.redirect(`/hub/spawn-pending/${spawnPath(user.name, name)}?next=${encodeURIComponent(next)}`, 303);
   });
 
   const pendingPage = async (req: FastifyRequest<{ Params: SpawnParams }>, reply: FastifyReply) => {
@@ -140,17 +205,38 @@ export function serverPages(app: FastifyInstance, ctx: HubContext): void {
     if (!access) return reply;
     const server = req.params.server ?? '';
     const user = await targetUser(access, req.params.user, 'read:servers', server);
-    const next = safeNext((req.query as Record<string, string | undefined>).next, serverPrefix(user.name, server));
+    const next = safeNext(queryFields(req).next, serverPrefix(user.name, server));
     const row = await findServer(ctx.db, user.id, server);
-    if (phaseOf(row, user.name) === 'running') return reply.redirect(next, 302);
-    const body = html`<section class="card narrow pending" id="spawn-progress" data-progress-url="${progressUrl(user.name, server)}" data-next="${next}">
-  <h1>Starting ${user.name === access.identity.name ? 'your server' : `${user.name}'s server`}${server ? html` <code>${server}</code>` : ''}</h1>
-  <progress id="progress-bar" max="100" value="0" aria-label="Start progress">0%</progress>
-  <p id="progress-message" role="status" aria-live="polite">Waiting for the server…</p>
-  <details><summary>Event log</summary><ol id="progress-log"></ol></details>
-  <p class="actions" id="progress-actions" hidden><a class="button primary" href="/hub/spawn/${spawnPath(user.name, server)}?next=${encodeURIComponent(next)}">Try again</a> <a class="button" href="/hub/home">Home</a></p>
+    const phase = phaseOf(ctx, row, user.name);
+    if (phase === 'running') return reply.redirect(next, 302);
+    const path = spawnPath(user.name, server);
+    // not starting and nothing to report: there is no progress to follow, offer to start it
+    const failure = phase === 'stopped' ? row?.last_error ?? null : null;
+    if (phase !== 'starting' && failure === null) return reply.redirect(`/hub/spawn/${path}?next=${encodeURIComponent(next)}`, 302);
+    const mayStart = access.can(`servers!server=${user.name}/${server}`);
+    const body = html`<section class="card medium pending${failure !== null ? ' failed' : ''}" id="spawn-progress" data-progress-url="${progressUrl(user.name, server)}" data-next="${next}" data-state="${failure !== null ? 'failed' : 'starting'}">
+  <h1>${failure !== null ? html`${whose(access, user, server, true)} did not start` : html`Starting ${whose(access, user, server)}`}</h1>
+  <div class="progress-row">
+    <progress id="progress-bar" max="100" value="${failure !== null ? 100 : 0}" aria-labelledby="progress-label"></progress>
+    <span class="percent" id="progress-percent" aria-hidden="true">${failure !== null ? '' : '0%'}</span>
+  </div>
+  <span class="sr-only" id="progress-label">Start progress</span>
+  <p id="progress-message" role="status" aria-live="polite">${failure !== null ? 'The server failed to start.' : 'Waiting for the server…'}</p>
+  <div class="notice danger failure" id="progress-failure" tabindex="-1"${failure !== null ? '' : html` hidden`}>
+    <h2>What went wrong</h2>
+    <p id="failure-reason">${failure ?? ''}</p>
+    <div class="actions">
+      ${mayStart ? html`<form method="post" action="/hub/spawn/${path}?next=${encodeURIComponent(next)}" class="inline"><input type="hidden" name="_xsrf" value="${xsrfOf(access)}"><button class="primary" id="try-again">Try again</button></form>` : ''}
+      <a class="button" href="/hub/home">Back to home</a>
+    </div>
+  </div>
+  <details id="progress-details">
+    <summary>Event log</summary>
+    <ol class="event-log" id="progress-log"></ol>
+  </details>
+  <noscript><p class="muted">Progress updates need JavaScript. Reload this page to check again; it opens the server once it is ready.</p></noscript>
 </section>`;
-    return page(reply, access, 'Starting server', body, ['/hub/static/spawn-pending.js']);
+    return sendPage(reply, access, { title: failure !== null ? 'Server did not start' : 'Starting server', body, scripts: ['/hub/static/spawn-pending.js'], section: 'home' });
   };
   app.get<{ Params: SpawnParams }>('/hub/spawn-pending/:user', pendingPage);
   app.get<{ Params: SpawnParams }>('/hub/spawn-pending/:user/:server', pendingPage);
@@ -163,16 +249,22 @@ export function serverPages(app: FastifyInstance, ctx: HubContext): void {
     if (!access.can(`delete:servers!server=${req.params.user}/${server}`)) throw new ApiError(403, `You may not stop ${req.params.user}'s servers`);
     const user = await findUser(ctx.db, req.params.user);
     if (!user) throw new ApiError(404, `No such user: ${req.params.user}`);
-    const remove = (req.query as Record<string, string | undefined>).remove === '1';
+    const query = queryFields(req);
+    const remove = query.remove === '1';
     try {
       await ctx.servers.stop(user, server, { remove, waitMs: 5000 });
     } catch (error) {
       if (error instanceof ServerRequestError) throw new ApiError(400, error.message);
       throw error;
     }
-    const back = (req.headers.referer ?? '').includes('/hub/admin') ? '/hub/admin' : '/hub/home';
-    return reply.redirect(back, 303);
+    const fallback = (req.headers.referer ?? '').includes('/hub/admin') ? '/hub/admin' : '/hub/home';
+    return reply.redirect(safeNext(query.next, fallback), 303);
   };
   app.post<{ Params: SpawnParams }>('/hub/stop/:user', stopSubmit);
   app.post<{ Params: SpawnParams }>('/hub/stop/:user/:server', stopSubmit);
+}
+
+function capitalize(text: string): string {
+  const sentence = text.charAt(0).toUpperCase() + text.slice(1);
+  return /[.!?]$/.test(sentence) ? sentence : `${sentence}.`;
 }

@@ -1,0 +1,331 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { HubContext } from '../context.js';
+import type { Access } from '../auth/access.js';
+import type { ServerRow } from '../db/servers.js';
+import { serversOfUsers } from '../db/servers.js';
+import { findUser, listUsers, type UserRow } from '../db/users.js';
+import { serverPrefix } from '../auth/names.js';
+import { changeUser, createOneUser, removeUser, setPassword, UserRequestError } from '../users/service.js';
+import { ApiError } from '../api/errors.js';
+import { html, type SafeHtml } from './html.js';
+import { checkFormCsrf, formFields, pageAccess, queryFields, sendPage, xsrfOf } from './page-auth.js';
+import { statusPill, timeTag } from './format.js';
+import { phaseOf, showFor, spawnPath } from './server-pages.js';
+import { endSessionsOfUser, generatePassword } from './account.js';
+
+const PAGE_SIZE = 20;
+
+interface View {
+  q: string;
+  page: number;
+}
+
+interface AddForm {
+  name?: string;
+  admin?: boolean;
+  error?: string;
+}
+
+interface RenderOptions {
+  view: View;
+  add?: AddForm;
+  /** A password shown once: for a new user or after a reset. */
+  secret?: { user: string; password: string; kind: 'created' | 'reset' };
+  notice?: string;
+  error?: string;
+  status?: number;
+}
+
+const DONE: Readonly<Record<string, (user: string) => string>> = {
+  'admin-granted': (user) => `${user} is now an admin.`,
+  'admin-removed': (user) => `${user} is no longer an admin.`,
+  deleted: (user) => `User ${user} was deleted.`,
+};
+
+/** /hub/admin with the current filter and page, plus anything else. */
+function adminUrl(view: View, extra: Record<string, string> = {}): string {
+  const params = new URLSearchParams();
+  if (view.q) params.set('q', view.q);
+  if (view.page > 1) params.set('page', String(view.page));
+  for (const [k, v] of Object.entries(extra)) params.set(k, v);
+  const query = params.toString();
+  return `/hub/admin${query ? `?${query}` : ''}`;
+}
+
+function viewOf(fields: Record<string, string | undefined>): View {
+  const page = Number.parseInt(fields.page ?? '1', 10);
+  return { q: (fields.q ?? '').trim().slice(0, 255), page: Number.isFinite(page) && page > 0 ? page : 1 };
+}
+
+/** Hidden fields that carry the filter and page through a form post. */
+function viewFields(view: View): SafeHtml {
+  return html`${view.q ? html`<input type="hidden" name="q" value="${view.q}">` : ''}${view.page > 1 ? html`<input type="hidden" name="page" value="${view.page}">` : ''}`;
+}
+
+export function adminPages(app: FastifyInstance, ctx: HubContext): void {
+  /** Signed in with the admin-ui scope; otherwise a 403 page (or the sign-in redirect). */
+  const adminAccess = (req: FastifyRequest, reply: FastifyReply): Access | undefined => {
+    const access = pageAccess(req, reply);
+    if (!access) return undefined;
+    if (!access.can('admin-ui')) {
+      void sendPage(reply, access, {
+        title: 'Not allowed',
+        status: 403,
+        body: html`<section class="card narrow" id="forbidden"><h1>403 · Not allowed</h1><p>The admin page is only for Refinery administrators. Ask one if you need something changed.</p><p><a class="button" href="/hub/home">Go home</a></p></section>`,
+      });
+      return undefined;
+    }
+    return access;
+  };
+
+  const requireScope = (access: Access, scope: string, what: string) => {
+    if (!access.can(scope)) throw new ApiError(403, `You may not ${what}`);
+  };
+
+  const serverItem = (access: Access, user: UserRow, row: ServerRow | undefined, name: string, view: View): SafeHtml => {
+    const phase = phaseOf(ctx, row, user.name);
+    const path = spawnPath(user.name, name);
+    const back = encodeURIComponent(adminUrl(view));
+    const label = name || 'default';
+    const xsrf = xsrfOf(access);
+    const what = html`<span class="sr-only"> ${user.name}’s ${name ? `server ${name}` : 'default server'}</span>`;
+    return html`<li class="live-server" data-user="${user.name}" data-server="${name}" data-phase="${phase}">
+  <span class="server-label">${name ? html`<code>${label}</code>` : html`<span class="muted">${label}</span>`}</span>
+  ${statusPill(phase)}
+  <span class="muted small server-activity"><span class="sr-only">Last activity: </span><span data-role="last-activity" data-empty="">${timeTag(row?.last_activity, '')}</span></span>
+  <span class="actions">
+    <a class="button sm" href="${serverPrefix(user.name, name)}"${showFor(phase, ['running'])}>Open${what}</a>
+    <form method="post" action="/hub/spawn/${path}?next=${back}" class="inline"${showFor(phase, ['stopped'])}><input type="hidden" name="_xsrf" value="${xsrf}"><button class="sm">Start${what}</button></form>
+    <form method="post" action="/hub/stop/${path}?next=${back}" class="inline"${showFor(phase, ['running', 'starting'])}><input type="hidden" name="_xsrf" value="${xsrf}"><button class="sm">Stop${what}</button></form>
+  </span>
+</li>`;
+  };
+
+  const userRow = (access: Access, user: UserRow, servers: ServerRow[], view: View): SafeHtml => {
+    const self = user.name === access.identity.name;
+    const xsrf = xsrfOf(access);
+    const path = encodeURIComponent(user.name);
+    const named = servers.filter((s) => s.name !== '');
+    const who = html`<span class="sr-only"> ${user.name}</span>`;
+    return html`<tr data-user-row="${user.name}">
+  <th scope="row" data-label="User" class="user-cell"><span class="user-name">${user.name}</span> ${user.admin ? html`<span class="badge">admin</span>` : ''} ${self ? html`<span class="badge neutral">you</span>` : ''}</th>
+  <td data-label="Servers"><ul class="server-list">
+    ${serverItem(access, user, servers.find((s) => s.name === ''), '', view)}
+    ${named.map((row) => serverItem(access, user, row, row.name, view))}
+  </ul></td>
+  <td data-label="Activity" class="activity-cell"><span class="muted">Last active</span> ${timeTag(user.last_activity)}<br><span class="muted">Created</span> ${timeTag(user.created)}</td>
+  <td class="actions-cell"><div class="actions">
+    ${self
+      ? html`<span class="muted small">Your own account</span>`
+      : html`<form method="post" action="/hub/admin/users/${path}/admin" class="inline">
+      <input type="hidden" name="_xsrf" value="${xsrf}">${viewFields(view)}
+      <input type="hidden" name="admin" value="${user.admin ? '0' : '1'}">
+      <button class="sm">${user.admin ? 'Remove admin' : 'Make admin'}${who}</button>
+    </form>
+    <form method="post" action="/hub/admin/users/${path}/password" class="inline" data-confirm="Reset ${user.name}’s password? The old one stops working and they are signed out.">
+      <input type="hidden" name="_xsrf" value="${xsrf}">${viewFields(view)}
+      <button class="sm">Reset password${who}</button>
+    </form>
+    <a class="button danger sm" href="/hub/admin/users/${path}/delete${view.q || view.page > 1 ? adminUrl(view).slice('/hub/admin'.length) : ''}">Delete${who}</a>`}
+  </div></td>
+</tr>`;
+  };
+
+  const renderAdmin = async (reply: FastifyReply, access: Access, options: RenderOptions) => {
+    const { view } = options;
+    let { rows, total } = await listUsers(ctx.db, { offset: (view.page - 1) * PAGE_SIZE, limit: PAGE_SIZE, nameContains: view.q || undefined, sort: { field: 'name', descending: false } });
+    const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
+    if (view.page > pages && total > 0) {
+      view.page = pages;
+      ({ rows, total } = await listUsers(ctx.db, { offset: (view.page - 1) * PAGE_SIZE, limit: PAGE_SIZE, nameContains: view.q || undefined, sort: { field: 'name', descending: false } }));
+    }
+    const servers = await serversOfUsers(ctx.db, rows.map((u) => u.id));
+    const add = options.add ?? {};
+    const xsrf = xsrfOf(access);
+    const first = total ? (view.page - 1) * PAGE_SIZE + 1 : 0;
+    const last = Math.min(total, view.page * PAGE_SIZE);
+    const body = html`<div class="page-header">
+  <div><h1>Admin</h1><p class="muted">People, their servers and their rights.</p></div>
+</div>
+${options.error ? html`<div class="notice danger" role="alert"><p>${options.error}</p></div>` : ''}
+${options.notice ? html`<div class="notice success" role="status"><p>${options.notice}</p></div>` : ''}
+${options.secret
+    ? html`<section class="notice success" id="password-notice" aria-labelledby="password-notice-title" tabindex="-1" data-secret-notice>
+  <h2 id="password-notice-title">${options.secret.kind === 'created' ? html`User <strong>${options.secret.user}</strong> created` : html`New password for <strong>${options.secret.user}</strong>`}</h2>
+  <p><strong>Copy the password now: it won’t be shown again.</strong> Give it to ${options.secret.user} privately; they can change it on their Password page.</p>
+  <div class="secret">
+    <label for="new-password" class="sr-only">Password for ${options.secret.user}</label>
+    <input id="new-password" type="text" readonly value="${options.secret.password}" autocomplete="off" spellcheck="false" data-select-on-focus>
+    <button type="button" class="primary" data-copy="new-password" hidden>Copy</button>
+    <span class="copy-status" data-copy-status="new-password" aria-live="polite"></span>
+  </div>
+</section>`
+    : ''}
+<section class="card" aria-labelledby="add-user-title">
+  <h2 id="add-user-title">Add a user</h2>
+  <form method="post" action="/hub/admin/users" novalidate>
+    <input type="hidden" name="_xsrf" value="${xsrf}">${viewFields(view)}
+    <div class="form-row">
+      <div class="field grow">
+        <label for="new-user-name">Username</label>
+        <input id="new-user-name" name="name" value="${add.name ?? ''}" required autocomplete="off" autocapitalize="none" spellcheck="false" maxlength="255"
+          aria-describedby="new-user-name-hint${add.error ? ' new-user-name-error' : ''}"${add.error ? html` aria-invalid="true"` : ''}>
+        ${add.error ? html`<p class="field-error" id="new-user-name-error">${add.error}</p>` : ''}
+        <p class="hint" id="new-user-name-hint">Stored in lowercase. A password is generated and shown once.</p>
+      </div>
+      <label class="check"><input type="checkbox" name="admin" value="1" id="new-user-admin"${add.admin ? html` checked` : ''}> Administrator</label>
+      <button class="primary" id="add-user">Add user</button>
+    </div>
+  </form>
+</section>
+
+<div class="toolbar">
+  <form method="get" action="/hub/admin" role="search">
+    <div class="field">
+      <label for="user-filter">Filter by name</label>
+      <input id="user-filter" name="q" type="search" value="${view.q}" placeholder="Part of a username" autocomplete="off" autocapitalize="none" spellcheck="false">
+    </div>
+    <button>Filter</button>
+    ${view.q ? html`<a class="button link" href="/hub/admin">Clear</a>` : ''}
+  </form>
+  <span class="muted small" id="user-count" aria-live="polite">${total} user${total === 1 ? '' : 's'}${view.q ? html` matching “${view.q}”` : ''}</span>
+</div>
+${rows.length
+    ? html`<div class="table-wrap"><table class="stack-table" id="users-table">
+  <caption class="sr-only">Users</caption>
+  <thead><tr><th scope="col">User</th><th scope="col">Servers</th><th scope="col">Activity</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
+  <tbody>
+  ${rows.map((user) => userRow(access, user, servers.get(user.id) ?? [], view))}
+  </tbody>
+</table></div>`
+    : html`<div class="empty-state"><h3>${view.q ? 'No users match' : 'No users yet'}</h3><p>${view.q ? html`Nobody’s name contains “${view.q}”. <a href="/hub/admin">Show everyone</a>.` : 'Add one above.'}</p></div>`}
+${pages > 1
+    ? html`<nav class="pagination" aria-label="Pages of users">
+  <span class="muted">Showing ${first}–${last} of ${total}</span>
+  <span class="pages">
+    ${view.page > 1 ? html`<a class="button sm" rel="prev" href="${adminUrl({ ...view, page: view.page - 1 })}">← Previous</a>` : ''}
+    <span class="muted">Page ${view.page} of ${pages}</span>
+    ${view.page < pages ? html`<a class="button sm" rel="next" href="${adminUrl({ ...view, page: view.page + 1 })}">Next →</a>` : ''}
+  </span>
+</nav>`
+    : ''}`;
+    return sendPage(reply, access, {
+      title: 'Admin', body, section: 'admin', status: options.status ?? 200,
+      scripts: ['/hub/static/servers.js', '/hub/static/forms.js'], noStore: !!options.secret,
+    });
+  };
+
+  app.get('/hub/admin', async (req, reply) => {
+    const access = adminAccess(req, reply);
+    if (!access) return reply;
+    const query = queryFields(req);
+    const done = query.done ? DONE[query.done] : undefined;
+    return renderAdmin(reply, access, { view: viewOf(query), ...(done && query.user ? { notice: done(query.user) } : {}) });
+  });
+
+  app.post('/hub/admin/users', async (req, reply) => {
+    const access = adminAccess(req, reply);
+    if (!access) return reply;
+    checkFormCsrf(req, access);
+    requireScope(access, 'admin:users', 'add users');
+    const fields = formFields(req);
+    const view = viewOf(fields);
+    const add: AddForm = { name: (fields.name ?? '').trim(), admin: fields.admin === '1' || fields.admin === 'on' };
+    if (!add.name) return renderAdmin(reply, access, { view, add: { ...add, error: 'Enter a username.' }, status: 400 });
+    const password = generatePassword(ctx.config.auth.min_password_length);
+    try {
+      const user = await createOneUser(ctx, add.name, { admin: add.admin ?? false, password });
+      ctx.log.info({ user: user.name, admin: !!user.admin, by: access.identity.name }, 'user created on the admin page');
+      return renderAdmin(reply, access, { view, secret: { user: user.name, password, kind: 'created' }, status: 201 });
+    } catch (error) {
+      if (!(error instanceof UserRequestError)) throw error;
+      return renderAdmin(reply, access, { view, add: { ...add, error: sentence(error.message) }, status: error.kind === 'conflict' ? 409 : 400 });
+    }
+  });
+
+  const targetOf = async (name: string): Promise<UserRow> => {
+    const user = await findUser(ctx.db, name);
+    if (!user) throw new ApiError(404, `No such user: ${name}`);
+    return user;
+  };
+
+  app.post<{ Params: { name: string } }>('/hub/admin/users/:name/admin', async (req, reply) => {
+    const access = adminAccess(req, reply);
+    if (!access) return reply;
+    checkFormCsrf(req, access);
+    const fields = formFields(req);
+    const view = viewOf(fields);
+    requireScope(access, `admin:users!user=${req.params.name}`, `change ${req.params.name}`);
+    const user = await targetOf(req.params.name);
+    const admin = fields.admin === '1';
+    if (!admin && user.name === access.identity.name) {
+      return renderAdmin(reply, access, { view, error: 'You cannot remove your own admin rights; ask another admin.', status: 400 });
+    }
+    await changeUser(ctx, user, { admin });
+    ctx.log.info({ user: user.name, admin, by: access.identity.name }, 'admin rights changed');
+    return reply.redirect(adminUrl(view, { done: admin ? 'admin-granted' : 'admin-removed', user: user.name }), 303);
+  });
+
+  app.post<{ Params: { name: string } }>('/hub/admin/users/:name/password', async (req, reply) => {
+    const access = adminAccess(req, reply);
+    if (!access) return reply;
+    checkFormCsrf(req, access);
+    const view = viewOf(formFields(req));
+    requireScope(access, `admin:users!user=${req.params.name}`, `reset ${req.params.name}'s password`);
+    const user = await targetOf(req.params.name);
+    if (user.name === access.identity.name) {
+      return renderAdmin(reply, access, { view, error: 'Change your own password on the Password page.', status: 400 });
+    }
+    const password = generatePassword(ctx.config.auth.min_password_length);
+    await setPassword(ctx, user, password);
+    await endSessionsOfUser(ctx.db, user.id);
+    ctx.identities.invalidate();
+    ctx.log.info({ user: user.name, by: access.identity.name }, 'password reset on the admin page');
+    return renderAdmin(reply, access, { view, secret: { user: user.name, password, kind: 'reset' } });
+  });
+
+  app.get<{ Params: { name: string } }>('/hub/admin/users/:name/delete', async (req, reply) => {
+    const access = adminAccess(req, reply);
+    if (!access) return reply;
+    const view = viewOf(queryFields(req));
+    requireScope(access, `delete:users!user=${req.params.name}`, `delete ${req.params.name}`);
+    const user = await targetOf(req.params.name);
+    if (user.name === access.identity.name) throw new ApiError(400, 'You cannot delete your own account.');
+    const servers = (await serversOfUsers(ctx.db, [user.id])).get(user.id) ?? [];
+    const active = servers.filter((s) => phaseOf(ctx, s, user.name) !== 'stopped');
+    const body = html`<section class="card narrow" aria-labelledby="delete-title">
+  <h1 id="delete-title">Delete ${user.name}?</h1>
+  <p>This removes the account with its tokens and sign-ins. It cannot be undone.</p>
+  ${active.length ? html`<div class="notice warning"><p>${active.length === 1 ? 'Its running server is stopped first.' : `Its ${active.length} running servers are stopped first.`}</p></div>` : ''}
+  <form method="post" action="/hub/admin/users/${encodeURIComponent(user.name)}/delete" class="form-actions">
+    <input type="hidden" name="_xsrf" value="${xsrfOf(access)}">${viewFields(view)}
+    <button class="danger solid" id="confirm-delete">Delete ${user.name}</button>
+    <a class="button" href="${adminUrl(view)}">Cancel</a>
+  </form>
+</section>`;
+    return sendPage(reply, access, { title: `Delete ${user.name}`, body, section: 'admin' });
+  });
+
+  app.post<{ Params: { name: string } }>('/hub/admin/users/:name/delete', async (req, reply) => {
+    const access = adminAccess(req, reply);
+    if (!access) return reply;
+    checkFormCsrf(req, access);
+    const view = viewOf(formFields(req));
+    requireScope(access, `delete:users!user=${req.params.name}`, `delete ${req.params.name}`);
+    const user = await targetOf(req.params.name);
+    if (user.name === access.identity.name) return renderAdmin(reply, access, { view, error: 'You cannot delete your own account.', status: 400 });
+    try {
+      await removeUser(ctx, user);
+    } catch (error) {
+      if (!(error instanceof UserRequestError)) throw error;
+      return renderAdmin(reply, access, { view, error: sentence(error.message), status: 409 });
+    }
+    ctx.log.info({ user: user.name, by: access.identity.name }, 'user deleted on the admin page');
+    return reply.redirect(adminUrl(view, { done: 'deleted', user: user.name }), 303);
+  });
+}
+
+function sentence(text: string): string {
+  const s = text.charAt(0).toUpperCase() + text.slice(1);
+  return /[.!?]$/.test(s) ? s : `${s}.`;
+}
