@@ -7,7 +7,8 @@ import { findUser, listUsers } from './db/users.js';
 import { serversOfUsers } from './db/servers.js';
 import { IdentityResolver } from './auth/identity.js';
 import { issueToken } from './auth/tokens.js';
-import { newSecret } from './auth/secrets.js';
+import { generatePassword } from './auth/passwords.js';
+import { checkScopesExist, ScopeError } from './auth/scopes.js';
 import { createOneUser, removeUser, setPassword, UserRequestError } from './users/service.js';
 import { REFINERY_VERSION } from './version.js';
 
@@ -91,7 +92,7 @@ users
     await withDb(options, async ({ db, loaded }) => {
       let password: string | undefined;
       if (options.passwordStdin) password = await readStdin();
-      else if (options.password !== false) password = newSecret(9);
+      else if (options.password !== false) password = generatePassword(loaded.config.auth.min_password_length);
       if (password !== undefined && password.length < loaded.config.auth.min_password_length) {
         throw new UserRequestError(`the password must have at least ${loaded.config.auth.min_password_length} characters`, 'invalid');
       }
@@ -140,7 +141,7 @@ users
     await withDb(options, async ({ db, loaded }) => {
       const user = await findUser(db.kysely, name);
       if (!user) throw new UserRequestError(`no such user: ${name}`, 'not-found');
-      const password = options.passwordStdin ? await readStdin() : newSecret(9);
+      const password = options.passwordStdin ? await readStdin() : generatePassword(loaded.config.auth.min_password_length);
       if (password.length < loaded.config.auth.min_password_length) throw new UserRequestError(`the password must have at least ${loaded.config.auth.min_password_length} characters`, 'invalid');
       await setPassword({ db: db.kysely, identities: new IdentityResolver(db.kysely, []) }, user, password);
       process.stdout.write(options.passwordStdin ? `password of ${user.name} changed\n` : `new password of ${user.name}: ${password}\n`);
@@ -161,6 +162,12 @@ program
       const expiresIn = options.expiresIn ? Number(options.expiresIn) : null;
       if (expiresIn !== null && !(expiresIn > 0)) throw new UserRequestError('--expires-in must be a positive number of seconds', 'invalid');
       const scopes = options.scopes ? options.scopes.split(',').map((s) => s.trim()).filter(Boolean) : ['inherit'];
+      try {
+        checkScopesExist(scopes);
+      } catch (error) {
+        if (error instanceof ScopeError) throw new UserRequestError(`--scopes: ${error.message}`, 'invalid');
+        throw error;
+      }
       const { token } = await issueToken(db.kysely, { userId: user.id, scopes, note: options.note, expiresIn });
       process.stdout.write(`${token}\n`);
     });

@@ -130,6 +130,11 @@ export class IdentityResolver {
     return { identity: { kind: 'user', name: user.name, userId: user.id, admin: !!user.admin, scopes, parsed: parseScopes(scopes), via: 'token', tokenId: row.id }, expiresAt };
   }
 
+  /** What a user's token may do now (for showing tokens): its scopes as its owner holds them today. */
+  async scopesOfUserToken(row: TokenRow, user: Pick<UserRow, 'name' | 'admin'>): Promise<Set<string>> {
+    return this.tokenScopes(row, { kind: 'user', name: user.name }, this.userScopes(user));
+  }
+
   /** A token can never do more than its owner: its own scopes intersected with the owner's. */
   private async tokenScopes(row: TokenRow, owner: ScopeOwner, ownerScopes: Set<string>): Promise<Set<string>> {
     const raw = JSON.parse(row.scopes) as string[];

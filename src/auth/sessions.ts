@@ -29,3 +29,18 @@ export async function endSession(db: Kysely<Database>, cookieValue: string): Pro
   const row = await deleteSession(db, hashSecret(cookieValue));
   if (row) await deleteTokensWhere(db, { sessionId: row.id });
 }
+
+/**
+ * End a user's sign-in sessions (all, or all but `keepHash`), with the OAuth tokens they produced:
+ * after a password change or reset, nobody stays signed in with the old password.
+ */
+export async function endSessionsOfUser(db: Kysely<Database>, userId: number, keepHash?: string): Promise<number> {
+  let query = db.selectFrom('sessions').select(['hash', 'id']).where('user_id', '=', userId);
+  if (keepHash) query = query.where('hash', '!=', keepHash);
+  const sessions = await query.execute();
+  for (const session of sessions) {
+    await db.deleteFrom('sessions').where('hash', '=', session.hash).execute();
+    await deleteTokensWhere(db, { sessionId: session.id });
+  }
+  return sessions.length;
+}

@@ -3,6 +3,7 @@ import type { Database } from '../db/tables.js';
 import { insertToken, type TokenRow } from '../db/tokens.js';
 import { isoAfterSeconds, nowIso } from '../db/time.js';
 import { hashSecret, newSecret } from './secrets.js';
+import { checkScopesExist, expandScopes, intersectScopes, ScopeError, type GroupLookup } from './scopes.js';
 
 export interface TokenRequest {
   userId?: number | null;
@@ -51,4 +52,18 @@ export async function registerKnownToken(db: Kysely<Database>, token: string, se
     note: `service ${serviceName} (from configuration)`, created: nowIso(), expires_at: null, last_activity: null,
     oauth_client_id: 'jupyterhub', session_id: null, server_key: null,
   });
+}
+
+/**
+ * Check scopes requested for a new token against what its owner holds: each must exist and be held
+ * in full (a token can never do more than its owner). Throws ScopeError naming the first that is not.
+ */
+export function checkTokenScopes(requested: readonly string[], owner: string, ownerScopes: ReadonlySet<string>, groupsOf: GroupLookup): void {
+  checkScopesExist(requested);
+  if (requested.includes('inherit')) return;
+  for (const scope of requested) {
+    const wanted = expandScopes([scope], { kind: 'user', name: owner });
+    const held = intersectScopes(wanted, ownerScopes, groupsOf);
+    if ([...wanted].some((s) => !held.has(s))) throw new ScopeError(`${owner} does not hold ${JSON.stringify(scope)}`);
+  }
 }

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Logger } from '../log.js';
 import type { Database } from '../db/tables.js';
 import type { UserRow } from '../db/users.js';
-import type { Spawner, SpawnerState } from '../spawners/spawner.js';
+import { SpawnError, type Spawner, type SpawnerState } from '../spawners/spawner.js';
 import type { RouteTable } from '../proxy/routes.js';
 import type { Metrics } from '../metrics/index.js';
 import type { IdentityResolver } from '../auth/identity.js';
@@ -125,11 +125,12 @@ export class ServerManager {
     const started = process.hrtime.bigint();
     const serverKey = this.key(user.name, row.name);
     const prefix = serverPrefix(user.name, row.name);
+    let token = '';
     try {
       await deleteTokensWhere(this.o.db, { serverKey });
-      const { token } = await issueToken(this.o.db, {
+      ({ token } = await issueToken(this.o.db, {
         userId: user.id, scopes: [...SERVER_ROLE_SCOPES], note: `Server at ${prefix}`, serverKey,
-      });
+      }));
       await upsertClient(this.o.db, {
         identifier: oauthClientId(user.name, row.name),
         description: `Server at ${prefix}`,
@@ -178,7 +179,9 @@ export class ServerManager {
         last_error: message, target: null, spawner_state: null,
       }).catch(() => false);
       this.o.identities.invalidate();
-      log.push({ progress: 100, failed: true, message: `Spawn failed: ${message}` });
+      // the server's own log says why; its API token is the one secret we know it might echo
+      const detail = error instanceof SpawnError && error.detail ? (token ? error.detail.split(token).join('[secret]') : error.detail) : undefined;
+      log.push({ progress: 100, failed: true, message: `Spawn failed: ${message}`, ...(detail ? { detail } : {}) });
     }
   }
 

@@ -9,6 +9,8 @@ export interface ProgressEvent {
   ready?: boolean;
   failed?: boolean;
   url?: string;
+  /** For failures: the last lines of the server's log, to tell the person why. */
+  detail?: string;
 }
 
 export class ProgressLog {

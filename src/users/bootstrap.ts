@@ -1,7 +1,7 @@
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { countUsers, findUser, updateUser } from '../db/users.js';
-import { newSecret } from '../auth/secrets.js';
+import { generatePassword } from '../auth/passwords.js';
 import { createOneUser, type UserServiceDeps } from './service.js';
 
 /**
@@ -28,7 +28,7 @@ export async function ensureFirstAdmins(
       continue;
     }
     const fromEnv = i === 0 ? process.env[config.auth.initial_password_env] : undefined;
-    const password = i === 0 ? (fromEnv || newSecret(9)) : undefined;
+    const password = i === 0 ? (fromEnv || generatePassword(config.auth.min_password_length)) : undefined;
     const user = await createOneUser(deps, raw, { admin: true, ...(password ? { password } : {}) });
     if (i === 0) {
       onCreated?.(user.name, fromEnv ? null : password!);

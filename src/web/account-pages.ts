@@ -4,14 +4,14 @@ import type { Access } from '../auth/access.js';
 import { findUser, type UserRow } from '../db/users.js';
 import { deleteToken, findTokenById, tokensOfUser, type TokenRow } from '../db/tokens.js';
 import { isExpired } from '../db/time.js';
-import { issueToken } from '../auth/tokens.js';
-import { checkScopesExist, expandScopes, intersectScopes, ScopeError } from '../auth/scopes.js';
+import { checkTokenScopes, issueToken } from '../auth/tokens.js';
+import { ScopeError } from '../auth/scopes.js';
 import { setPassword } from '../users/service.js';
 import { ApiError } from '../api/errors.js';
 import { html, type SafeHtml } from './html.js';
 import { checkFormCsrf, formFields, pageAccess, queryFields, sendPage, xsrfOf } from './page-auth.js';
 import { timeTag } from './format.js';
-import { endSessionsOfUser } from './account.js';
+import { endSessionsOfUser } from '../auth/sessions.js';
 
 const EXPIRY_CHOICES: ReadonlyArray<{ value: string; label: string; seconds: number | null }> = [
   { value: 'never', label: 'Never', seconds: null },
@@ -215,17 +215,7 @@ ${byClient.size
     let scopes = form.scopes ? form.scopes.split(/[\s,]+/).filter(Boolean) : ['inherit'];
     if (form.scopes) {
       try {
-        checkScopesExist(scopes);
-        // a token can never do more than its owner, checked as the API does (POST /users/:name/tokens):
-        // every expanded scope must survive the intersection with the owner's scopes unchanged
-        const owner = { kind: 'user' as const, name: user.name };
-        const ownerScopes = (await ctx.identities.scopesOfUser(user.name)) ?? new Set<string>();
-        const groupsOf = await ctx.identities.groupLookup();
-        for (const scope of scopes) {
-          const wanted = expandScopes([scope], owner);
-          const held = intersectScopes(wanted, ownerScopes, groupsOf);
-          if ([...wanted].some((s) => !held.has(s))) throw new ScopeError(`you do not hold ${JSON.stringify(scope)} yourself`);
-        }
+        checkTokenScopes(scopes, user.name, (await ctx.identities.scopesOfUser(user.name)) ?? new Set(), await ctx.identities.groupLookup());
       } catch (error) {
         if (!(error instanceof ScopeError)) throw error;
         errors.scopes = `Not a scope you can give a token: ${error.message}.`;

@@ -11,7 +11,8 @@ import { html, type SafeHtml } from './html.js';
 import { checkFormCsrf, formFields, pageAccess, queryFields, sendPage, xsrfOf } from './page-auth.js';
 import { statusPill, timeTag } from './format.js';
 import { phaseOf, showFor, spawnPath } from './server-pages.js';
-import { endSessionsOfUser, generatePassword } from './account.js';
+import { endSessionsOfUser } from '../auth/sessions.js';
+import { generatePassword } from '../auth/passwords.js';
 
 const PAGE_SIZE = 20;
 

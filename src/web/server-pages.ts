@@ -225,6 +225,7 @@ ${ctx.config.named_servers.enabled
   <div class="notice danger failure" id="progress-failure" tabindex="-1"${failure !== null ? '' : html` hidden`}>
     <h2>What went wrong</h2>
     <p id="failure-reason">${failure ?? ''}</p>
+    <details id="failure-detail-box" hidden><summary>Last lines of the server's log</summary><pre id="failure-detail"></pre></details>
     <div class="actions">
       ${mayStart ? html`<form method="post" action="/hub/spawn/${path}?next=${encodeURIComponent(next)}" class="inline"><input type="hidden" name="_xsrf" value="${xsrfOf(access)}"><button class="primary" id="try-again">Try again</button></form>` : ''}
       <a class="button" href="/hub/home">Back to home</a>

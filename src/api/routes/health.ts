@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import type { HubContext } from '../../context.js';
 import { requireScope } from '../authorize.js';
+import { countUsers } from '../../db/users.js';
 
 export function healthRoutes(app: FastifyInstance, ctx: HubContext): void {
   /** For load balancers and orchestrators: 200 when the database answers. */
@@ -16,6 +17,8 @@ export function healthRoutes(app: FastifyInstance, ctx: HubContext): void {
 
   app.get('/hub/metrics', async (req, reply) => {
     requireScope(req, 'read:metrics');
+    // counted at scrape time: users come and go through the API and the CLI between reconcile passes
+    ctx.metrics.totalUsers.set(await countUsers(ctx.db));
     const { contentType, body } = await ctx.metrics.render();
     return reply.type(contentType).send(body);
   });

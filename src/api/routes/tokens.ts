@@ -6,8 +6,9 @@ import { parseBody } from '../body.js';
 import { ApiError } from '../errors.js';
 import { userFromPath } from '../models.js';
 import { deleteToken, findTokenById, tokensOfUser } from '../../db/tokens.js';
-import { issueToken } from '../../auth/tokens.js';
-import { checkScopesExist, expandScopes, identifyScopes, intersectScopes, ScopeError } from '../../auth/scopes.js';
+import { checkTokenScopes, issueToken } from '../../auth/tokens.js';
+import { ScopeError } from '../../auth/scopes.js';
+import type { UserRow } from '../../db/users.js';
 import { isExpired } from '../../db/time.js';
 import { parseTokenApiId, presentToken } from '../presenters/token.js';
 import type { TokenRow } from '../../db/tokens.js';
@@ -20,22 +21,14 @@ const createSchema = z.strictObject({
 });
 
 export function tokenRoutes(app: FastifyInstance, ctx: HubContext): void {
-  /** A token's effective scopes, as its owner holds them now. */
-  const effectiveScopes = async (row: TokenRow, userName: string): Promise<Set<string>> => {
-    const owner = { kind: 'user' as const, name: userName };
-    const ownerScopes = (await ctx.identities.scopesOfUser(userName)) ?? new Set<string>();
-    const raw = JSON.parse(row.scopes) as string[];
-    if (raw.includes('inherit')) return ownerScopes;
-    const requested = expandScopes([...raw, ...identifyScopes(owner)], owner, row.server_key ?? undefined);
-    return intersectScopes(requested, ownerScopes, await ctx.identities.groupLookup());
-  };
+  const effectiveScopes = (row: TokenRow, user: UserRow) => ctx.identities.scopesOfUserToken(row, user);
 
   app.get<{ Params: { name: string } }>('/hub/api/users/:name/tokens', async (req) => {
     requireScope(req, 'read:tokens', { user: req.params.name });
     const user = await userFromPath(ctx, req.params.name);
     const rows = (await tokensOfUser(ctx.db, user.id)).filter((row) => !isExpired(row.expires_at));
     const models = [];
-    for (const row of rows) models.push(presentToken(row, { user: user.name }, await effectiveScopes(row, user.name)));
+    for (const row of rows) models.push(presentToken(row, { user: user.name }, await effectiveScopes(row, user)));
     return { api_tokens: models };
   });
 
@@ -51,41 +44,33 @@ export function tokenRoutes(app: FastifyInstance, ctx: HubContext): void {
     for (const role of body.roles ?? []) scopes = [...scopes, ...(role === 'token' ? ['inherit'] : role === 'user' ? ['self'] : role === 'server' ? ['users:activity!user', 'access:servers!user'] : ['inherit'])];
     if (scopes.length === 0) scopes = ['inherit'];
     try {
-      checkScopesExist(scopes);
+      checkTokenScopes(scopes, user.name, (await ctx.identities.scopesOfUser(user.name)) ?? new Set(), await ctx.identities.groupLookup());
     } catch (error) {
-      if (error instanceof ScopeError) throw new ApiError(400, `body.scopes: ${error.message}`);
-      throw error;
-    }
-    // a token can never do more than its owner (holding `tokens` on a user is what lets one mint them, as in JupyterHub)
-    const owner = { kind: 'user' as const, name: user.name };
-    if (!scopes.includes('inherit')) {
-      const ownerScopes = (await ctx.identities.scopesOfUser(user.name)) ?? new Set<string>();
-      const groupsOf = await ctx.identities.groupLookup();
-      for (const scope of scopes) {
-        const wanted = expandScopes([scope], owner);
-        if (intersectScopes(wanted, ownerScopes, groupsOf).size < wanted.size) throw new ApiError(403, `Not assigning requested scope ${scope}: ${user.name} does not hold it`);
-      }
+      if (!(error instanceof ScopeError)) throw error;
+      // unknown scopes are a malformed request; scopes the owner lacks are a refusal, as in JupyterHub
+      const unknown = /unknown scope|malformed filter/.test(error.message);
+      throw new ApiError(unknown ? 400 : 403, unknown ? `body.scopes: ${error.message}` : `Not assigning requested scopes: ${error.message}`);
     }
     const { token, row } = await issueToken(ctx.db, {
       userId: user.id, scopes, note: body.note || (access.identity.name === user.name && access.identity.kind === 'user' ? 'Requested via api' : `Requested via api by ${access.identity.kind} ${access.identity.name}`), expiresIn: body.expires_in ?? null,
     });
     ctx.identities.invalidate();
     reply.code(201);
-    return { ...presentToken(row, { user: user.name }, await effectiveScopes(row, user.name)), token };
+    return { ...presentToken(row, { user: user.name }, await effectiveScopes(row, user)), token };
   });
 
-  const findOwned = async (userName: string, apiId: string): Promise<{ row: TokenRow; userName: string }> => {
+  const findOwned = async (userName: string, apiId: string): Promise<{ row: TokenRow; user: UserRow }> => {
     const user = await userFromPath(ctx, userName);
     const id = parseTokenApiId(apiId);
     const row = id === undefined ? undefined : await findTokenById(ctx.db, id);
     if (!row || row.user_id !== user.id || isExpired(row.expires_at)) throw new ApiError(404, `No such token: ${apiId}`);
-    return { row, userName: user.name };
+    return { row, user };
   };
 
   app.get<{ Params: { name: string; id: string } }>('/hub/api/users/:name/tokens/:id', async (req) => {
     requireScope(req, 'read:tokens', { user: req.params.name });
-    const { row, userName } = await findOwned(req.params.name, req.params.id);
-    return presentToken(row, { user: userName }, await effectiveScopes(row, userName));
+    const { row, user } = await findOwned(req.params.name, req.params.id);
+    return presentToken(row, { user: user.name }, await effectiveScopes(row, user));
   });
 
   app.delete<{ Params: { name: string; id: string } }>('/hub/api/users/:name/tokens/:id', async (req, reply) => {

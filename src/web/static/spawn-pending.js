@@ -58,6 +58,10 @@
       message.textContent = 'The server failed to start.';
       if (heading) heading.textContent = heading.textContent.replace(/^Starting (.*)$/, function (_, rest) { return rest.charAt(0).toUpperCase() + rest.slice(1) + ' did not start'; });
       reason.textContent = (data.message || '').replace(/^Spawn failed:\s*/, '') || 'The server stopped before it was ready.';
+      if (data.detail) {
+        document.getElementById('failure-detail').textContent = data.detail;
+        document.getElementById('failure-detail-box').hidden = false;
+      }
       failure.hidden = false;
       failure.focus();
       document.title = 'Server did not start · Refinery';
