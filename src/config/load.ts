@@ -50,7 +50,8 @@ export function parseConfigText(text: string, file: string): LoadedConfig {
 }
 
 function fromObject(raw: unknown, source: string, baseDir: string): LoadedConfig {
-  const parsed = configSchema.safeParse(raw);
+  // reportInput: issues carry the offending value, so messages can say what was given
+  const parsed = configSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) throw new ConfigError(source, parsed.error.issues.map(describeIssue));
   const config = parsed.data;
   const problems: string[] = [];
@@ -82,14 +83,31 @@ function keyPath(path: ReadonlyArray<PropertyKey>): string {
   return out || '(top level)';
 }
 
-const KNOWN_KEYS: Record<string, string[]> = {
-  '': Object.keys(configSchema.shape),
-};
+/** The keys a mapping at `path` may have (walking through defaults, optionals and lists), for "did you mean". */
+function knownKeysAt(path: ReadonlyArray<PropertyKey>): string[] | undefined {
+  type Def = { type?: string; innerType?: unknown; in?: unknown; element?: unknown; shape?: Record<string, unknown> };
+  const defOf = (schema: unknown): Def | undefined => (schema as { _zod?: { def?: Def } } | undefined)?._zod?.def;
+  const unwrap = (schema: unknown): Def | undefined => {
+    let def = defOf(schema);
+    for (let i = 0; def && i < 10; i++) {
+      if (def.innerType !== undefined && ['default', 'optional', 'nullable', 'prefault', 'readonly', 'catch'].includes(def.type ?? '')) def = defOf(def.innerType);
+      else if (def.type === 'pipe') def = defOf(def.in);
+      else break;
+    }
+    return def;
+  };
+  let def = unwrap(configSchema);
+  for (const part of path) {
+    if (typeof part === 'number') def = def?.type === 'array' ? unwrap(def.element) : undefined;
+    else def = def?.type === 'object' ? unwrap(def.shape?.[String(part)]) : undefined;
+  }
+  return def?.type === 'object' && def.shape ? Object.keys(def.shape) : undefined;
+}
 
 function describeIssue(issue: z.core.$ZodIssue): string {
   const where = keyPath(issue.path);
   if (issue.code === 'unrecognized_keys') {
-    const parentKeys = issue.path.length === 0 ? KNOWN_KEYS[''] : undefined;
+    const parentKeys = knownKeysAt(issue.path);
     return issue.keys
       .map((key) => {
         const fullPath = issue.path.length ? `${where}.${key}` : key;

@@ -18,7 +18,7 @@ const listenAddress = z
     const text = String(value);
     const match = /^(?:\[?([^\]]*?)\]?:)?(\d{1,5})$/.exec(text);
     const port = match ? Number(match[2]) : NaN;
-    if (!match || port > 65535) {
+    if (!match || port > 65535 || /[/@]/.test(match[1] ?? '')) {
       ctx.addIssue({ code: 'custom', message: `expected "host:port" (e.g. "127.0.0.1:8000"), got ${JSON.stringify(text)}` });
       return z.NEVER;
     }

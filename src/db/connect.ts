@@ -19,6 +19,11 @@ export async function openDatabase(target: DbTarget): Promise<Db> {
   let kysely: Kysely<Database>;
   if (target.kind === 'postgres') {
     const pool = new pg.Pool({ connectionString: target.url, max: 10 });
+    // An idle pooled connection can be closed by the server at any time (PostgreSQL restarted or failed
+    // over, an idle timeout, pg_terminate_backend). pg then emits 'error' on the pool, which without a
+    // listener is an uncaught exception that ends the hub. The pool drops that connection by itself and
+    // the next query opens a new one, so there is nothing else to do.
+    pool.on('error', () => undefined);
     kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   } else {
     if (target.path !== ':memory:') mkdirSync(dirname(target.path), { recursive: true });

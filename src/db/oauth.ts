@@ -33,13 +33,13 @@ export async function insertCode(db: Kysely<Database>, code: OAuthCodeRow): Prom
   await db.insertInto('oauth_codes').values(code).execute();
 }
 
-/** Codes are single use: fetching one deletes it. */
+/**
+ * Codes are single use: fetching one deletes it. One DELETE ... RETURNING statement, so that of two
+ * simultaneous requests with the same code exactly one gets it (a select-then-delete transaction lets
+ * both read the row under PostgreSQL's READ COMMITTED, and fails with SQLITE_BUSY on SQLite).
+ */
 export async function takeCode(db: Kysely<Database>, hash: string): Promise<OAuthCodeRow | undefined> {
-  return db.transaction().execute(async (trx) => {
-    const row = await trx.selectFrom('oauth_codes').selectAll().where('hash', '=', hash).executeTakeFirst();
-    if (row) await trx.deleteFrom('oauth_codes').where('hash', '=', hash).execute();
-    return row;
-  });
+  return db.deleteFrom('oauth_codes').where('hash', '=', hash).returningAll().executeTakeFirst();
 }
 
 export async function deleteExpiredCodes(db: Kysely<Database>, now: string): Promise<void> {

@@ -35,8 +35,9 @@ export async function listUsers(
   let query = db.selectFrom('users');
   if (options.names) query = query.where('name', 'in', options.names.length ? options.names : ['']);
   if (options.nameContains) {
-    const pattern = `%${options.nameContains.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    query = query.where(sql<boolean>`users.name like ${pattern} escape '\\'`);
+    // case-insensitive on every backend, like JupyterHub's ILIKE (PostgreSQL's LIKE is case-sensitive, SQLite's is not)
+    const pattern = `%${options.nameContains.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    query = query.where(sql<boolean>`lower(users.name) like ${pattern} escape '\\'`);
   }
   if (options.state) {
     const phases = options.state === 'ready' ? (['running'] as const) : (['pending', 'running', 'stopping'] as const);
@@ -44,7 +45,16 @@ export async function listUsers(
     query = options.state === 'inactive' ? query.where('users.id', 'not in', active) : query.where('users.id', 'in', active);
   }
   const [rows, count] = await Promise.all([
-    query.selectAll('users').orderBy(`users.${options.sort?.field ?? 'id'}`, options.sort?.descending ? 'desc' : 'asc').orderBy('users.id').limit(options.limit).offset(options.offset).execute(),
+    query
+      .selectAll('users')
+      // never-active users first ascending and last descending on every backend, as JupyterHub does
+      // (PostgreSQL sorts NULL last ascending, SQLite first)
+      .$if(options.sort?.field === 'last_activity', (q) => q.orderBy(sql`users.last_activity is ${sql.raw(options.sort?.descending ? '' : 'not ')}null`))
+      .orderBy(`users.${options.sort?.field ?? 'id'}`, options.sort?.descending ? 'desc' : 'asc')
+      .orderBy('users.id')
+      .limit(options.limit)
+      .offset(options.offset)
+      .execute(),
     query.select((eb) => eb.fn.countAll<string | number>().as('n')).executeTakeFirstOrThrow(),
   ]);
   return { rows, total: Number(count.n) };

@@ -9,21 +9,23 @@ export class Metrics {
   readonly pendingOps = new Gauge({
     name: 'jupyterhub_pending_ops', help: 'Number of pending server operations', labelNames: ['operation'] as const, registers: [this.registry],
   });
+  // Bucket lists end at the last finite bound: prom-client adds the +Inf bucket itself (an explicit
+  // Infinity would be exported a second time, as le="Infinity").
   readonly spawnDuration = new Histogram({
     name: 'jupyterhub_server_spawn_duration_seconds', help: 'Time taken for server spawning operation',
-    labelNames: ['status'] as const, buckets: [0.5, 1, 2.5, 5, 10, 15, 30, 60, 120, 180, 300, 600, Infinity], registers: [this.registry],
+    labelNames: ['status'] as const, buckets: [0.5, 1, 2.5, 5, 10, 15, 30, 60, 120, 180, 300, 600], registers: [this.registry],
   });
   readonly stopDuration = new Histogram({
     name: 'jupyterhub_server_stop_seconds', help: 'Time taken for server stopping operation',
-    labelNames: ['status'] as const, buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, Infinity], registers: [this.registry],
+    labelNames: ['status'] as const, buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60], registers: [this.registry],
   });
   readonly pollDuration = new Histogram({
     name: 'jupyterhub_server_poll_duration_seconds', help: 'Time taken to poll if server is running',
-    labelNames: ['status'] as const, buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, Infinity], registers: [this.registry],
+    labelNames: ['status'] as const, buckets: [0.01, 0.05, 0.1, 0.5, 1, 5], registers: [this.registry],
   });
   readonly requestDuration = new Histogram({
     name: 'jupyterhub_request_duration_seconds', help: 'Request duration for all HTTP requests',
-    labelNames: ['method', 'handler', 'code'] as const, buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, Infinity], registers: [this.registry],
+    labelNames: ['method', 'handler', 'code'] as const, buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry],
   });
   readonly proxiedRequests = new Counter({
     name: 'refinery_proxy_requests_total', help: 'Requests forwarded to single-user servers', labelNames: ['code'] as const, registers: [this.registry],

@@ -7,11 +7,14 @@ import { ApiError } from '../errors.js';
 import { userFromPath } from '../models.js';
 import { deleteToken, findTokenById, tokensOfUser } from '../../db/tokens.js';
 import { checkTokenScopes, issueToken } from '../../auth/tokens.js';
-import { ScopeError } from '../../auth/scopes.js';
+import { ADMIN_ROLE_SCOPES, SERVER_ROLE_SCOPES, ScopeError } from '../../auth/scopes.js';
 import type { UserRow } from '../../db/users.js';
 import { isExpired } from '../../db/time.js';
 import { parseTokenApiId, presentToken } from '../presenters/token.js';
 import type { TokenRow } from '../../db/tokens.js';
+
+/** JupyterHub's built-in roles, which token requests may name instead of scopes. */
+const ROLE_SCOPES = { token: ['inherit'], user: ['self'], server: [...SERVER_ROLE_SCOPES], admin: [...ADMIN_ROLE_SCOPES] } as const;
 
 const createSchema = z.strictObject({
   expires_in: z.number().nonnegative().nullable().optional(),
@@ -37,11 +40,11 @@ export function tokenRoutes(app: FastifyInstance, ctx: HubContext): void {
     const user = await userFromPath(ctx, req.params.name);
     const body = parseBody(req, createSchema, 'body');
     if (body.roles?.length) {
-      const unknown = body.roles.filter((r) => !['user', 'admin', 'server', 'token'].includes(r));
+      const unknown = body.roles.filter((r) => !(r in ROLE_SCOPES));
       if (unknown.length) throw new ApiError(400, `body.roles: no such role ${JSON.stringify(unknown[0])}`);
     }
     let scopes = body.scopes ?? [];
-    for (const role of body.roles ?? []) scopes = [...scopes, ...(role === 'token' ? ['inherit'] : role === 'user' ? ['self'] : role === 'server' ? ['users:activity!user', 'access:servers!user'] : ['inherit'])];
+    for (const role of body.roles ?? []) scopes = [...scopes, ...ROLE_SCOPES[role as keyof typeof ROLE_SCOPES]];
     if (scopes.length === 0) scopes = ['inherit'];
     try {
       checkTokenScopes(scopes, user.name, (await ctx.identities.scopesOfUser(user.name)) ?? new Set(), await ctx.identities.groupLookup());
