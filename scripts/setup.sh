@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# Prepare this checkout to run Refinery (and, with --test/--bench, its test suite and benchmarks).
+#
+#   bash scripts/setup.sh            node deps, TypeScript build, Python env
+#   bash scripts/setup.sh --test     ... plus PostgreSQL server binaries, Chromium (and Java) via apt
+#   bash scripts/setup.sh --bench    ... plus wrk
+#
+# Idempotent: each step checks first and does nothing when already done, so a second run takes a
+# few seconds. One line per step; on failure it says what broke and what to do, and exits non-zero.
+# Starts no services: tests start their own (see test/helpers/).
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$REFINERY_ROOT"
+
+usage() { sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+
+WANT_TEST=0
+WANT_BENCH=0
+for arg in "$@"; do
+  case "$arg" in
+    --test) WANT_TEST=1 ;;
+    --bench) WANT_TEST=1; WANT_BENCH=1 ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; die "unknown option: $arg" ;;
+  esac
+done
+
+mkdir -p "$REFINERY_LOG_DIR"
+# One setup at a time per checkout: two concurrent `npm ci` or `tsc` runs would trample each other.
+exec 9>"$REFINERY_LOG_DIR/lock"
+if ! flock -n 9; then
+  echo "setup: another scripts/setup.sh is running in this checkout; waiting for it..."
+  flock 9
+fi
+
+T_ALL=$(now)
+STEP=""
+STEP_T=""
+# step NAME: start a step's line; ok/skip finish it.
+step() { STEP="$1"; STEP_T=$(now); printf 'setup: %-12s ' "$1"; }
+ok() { printf 'ok (%ss)%s\n' "$(since "$STEP_T")" "${1:+ - $1}"; }
+# fail MESSAGE HINT...: finish the step's line, then die.
+fail() { printf 'FAILED (%ss)\n' "$(since "$STEP_T")"; die "$STEP: $1" "${@:2}"; }
+
+# ---------------------------------------------------------------------------------------------
+# 0. Node itself
+step "node"
+command -v node >/dev/null || fail "node not found" "install Node.js 20 (Debian: see https://nodejs.org; the project's machines ship it)"
+NODE_MAJOR=$(node -p 'process.versions.node.split(".")[0]')
+[[ "$NODE_MAJOR" -ge 20 ]] || fail "Node.js $(node --version) is too old" "Refinery needs Node.js >= 20"
+ok "$(node --version), npm $(npm --version 2>/dev/null || echo '?')"
+
+# ---------------------------------------------------------------------------------------------
+# 1. Node dependencies
+STAMP=node_modules/.refinery-stamp
+NPM_LOG="$REFINERY_LOG_DIR/npm-ci.log"
+want_stamp() {
+  printf 'lock=%s node-abi=%s platform=%s\n' \
+    "$(sha256sum package-lock.json | cut -d' ' -f1)" \
+    "$(node -p process.versions.modules)" "$(node -p 'process.platform + "-" + process.arch')"
+}
+# The native modules must load: better-sqlite3 compiles from source here, argon2 ships prebuilds.
+native_ok() {
+  node -e "require('better-sqlite3')(':memory:').prepare('select 1').get(); require('argon2')" >"$REFINERY_LOG_DIR/native.log" 2>&1
+}
+# Does node_modules already hold exactly the versions package-lock.json asks for? True after
+# `npm install X` (which updates lock and tree together), so we can skip a needless `npm ci`.
+tree_matches_lock() {
+  # shellcheck disable=SC2016  # JavaScript, not shell
+  node -e '
+    const fs = require("fs"), path = require("path");
+    const lock = JSON.parse(fs.readFileSync("package-lock.json", "utf8"));
+    const bad = [];
+    for (const [key, entry] of Object.entries(lock.packages ?? {})) {
+      if (!key.startsWith("node_modules/") || entry.link) continue;
+      let pkg;
+      try { pkg = JSON.parse(fs.readFileSync(path.join(key, "package.json"), "utf8")); }
+      catch { if (!entry.optional && !entry.devOptional) bad.push(key + " missing"); continue; }
+      if (entry.version && pkg.version !== entry.version) bad.push(`${key} is ${pkg.version}, lock wants ${entry.version}`);
+    }
+    if (bad.length) { console.log(bad.slice(0, 3).join("; ") + (bad.length > 3 ? `; ${bad.length - 3} more` : "")); process.exit(1); }
+  '
+}
+
+step "node deps"
+WANT=$(want_stamp)
+REASON=""
+if [[ ! -d node_modules ]]; then
+  REASON="node_modules missing"
+elif [[ -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" ]]; then
+  if native_ok; then ok "up to date with package-lock.json"; else REASON="native modules fail to load"; fi
+elif MISMATCH=$(tree_matches_lock); then
+  if native_ok; then
+    printf '%s\n' "$WANT" >"$STAMP"
+    ok "node_modules already matches package-lock.json (stamp written)"
+  else
+    REASON="native modules fail to load"
+  fi
+else
+  REASON="node_modules differs from package-lock.json: $MISMATCH"
+fi
+if [[ -n "$REASON" ]]; then
+  printf 'npm ci (%s; better-sqlite3 compiles from source, ~1 min) ... ' "$REASON"
+  rm -f "$STAMP"
+  if ! npm ci --no-audit --no-fund >"$NPM_LOG" 2>&1; then
+    show_log "$NPM_LOG"
+    fail "npm ci failed (log: $NPM_LOG)" \
+      "read the npm error above; the npm registry must be reachable" \
+      "if package-lock.json is out of sync with package.json, run 'npm install' and commit package-lock.json"
+  fi
+  if ! native_ok; then
+    show_log "$REFINERY_LOG_DIR/native.log"
+    show_log "$NPM_LOG"
+    fail "better-sqlite3 or argon2 does not load after npm ci" \
+      "native builds need python3, make and g++: apt-get install -y --no-install-recommends python3 make g++" \
+      "then: npm rebuild better-sqlite3 argon2 --foreground-scripts   (and check package.json 'allowScripts')"
+  fi
+  printf '%s\n' "$WANT" >"$STAMP"
+  ok "installed"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# 2. TypeScript build (incremental: dist/.tsbuildinfo)
+step "build"
+TSC_LOG="$REFINERY_LOG_DIR/tsc.log"
+if ! node node_modules/typescript/bin/tsc -p tsconfig.json >"$TSC_LOG" 2>&1; then
+  printf 'FAILED (%ss)\n' "$(since "$STEP_T")"
+  cat "$TSC_LOG" >&2
+  die "build: TypeScript errors (above)" "fix them, then re-run; the build is: npx tsc -p tsconfig.json"
+fi
+ok "tsc -p tsconfig.json -> dist/"
+
+# ---------------------------------------------------------------------------------------------
+# 3. Python environment (envs/base), owned by scripts/setup-python.sh
+step "python env"
+PY_LOG="$REFINERY_LOG_DIR/setup-python.log"
+if [[ ! -f scripts/setup-python.sh ]]; then
+  printf 'SKIPPED - scripts/setup-python.sh does not exist yet; tests that need Jupyter/Spark/Dask will fail\n'
+elif bash scripts/setup-python.sh >"$PY_LOG" 2>&1; then
+  ok "$(grep -v '^[[:space:]]*$' "$PY_LOG" | tail -n1 | cut -c1-120)"
+else
+  show_log "$PY_LOG"
+  fail "scripts/setup-python.sh failed (log: $PY_LOG)" "read its output above; re-run: bash scripts/setup-python.sh"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# 4. System packages for tests and benchmarks (Debian), installed only when missing
+if [[ "$WANT_TEST" == 1 ]]; then
+  step "system pkgs"
+  MISSING=()
+  [[ -n "$(pg_initdb)" ]] || MISSING+=(postgresql)
+  [[ -x /usr/bin/chromium ]] || MISSING+=(chromium)
+  command -v java >/dev/null || MISSING+=(openjdk-17-jre-headless)
+  if [[ "$WANT_BENCH" == 1 ]]; then command -v wrk >/dev/null || MISSING+=(wrk); fi
+
+  if [[ ${#MISSING[@]} -gt 0 ]]; then
+    APT_CMD="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${MISSING[*]}"
+    if [[ "$(id -u)" != 0 ]]; then
+      fail "missing system packages: ${MISSING[*]}" "run as root: $APT_CMD" "then re-run this script"
+    fi
+    printf 'apt-get install %s ... ' "${MISSING[*]}"
+    APT_LOG="$REFINERY_LOG_DIR/apt.log"
+    # Package installs must not start services (postgresql's would start a cluster on :5432); tests
+    # start their own. policy-rc.d exit 101 is Debian's standard "don't start services" switch.
+    POLICY_CREATED=0
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+      printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && POLICY_CREATED=1
+      trap '[[ $POLICY_CREATED == 1 ]] && rm -f /usr/sbin/policy-rc.d' EXIT
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    if ! { apt-get update && apt-get install -y --no-install-recommends "${MISSING[@]}"; } </dev/null >"$APT_LOG" 2>&1; then
+      show_log "$APT_LOG"
+      fail "apt-get failed (log: $APT_LOG)" "read the apt error above; then run: $APT_CMD"
+    fi
+    if [[ $POLICY_CREATED == 1 ]]; then rm -f /usr/sbin/policy-rc.d; POLICY_CREATED=0; fi
+    STILL=()
+    [[ -n "$(pg_initdb)" ]] || STILL+=("postgresql (no /usr/lib/postgresql/*/bin/initdb)")
+    [[ -x /usr/bin/chromium ]] || STILL+=("chromium (no /usr/bin/chromium)")
+    command -v java >/dev/null || STILL+=("java")
+    if [[ "$WANT_BENCH" == 1 ]]; then command -v wrk >/dev/null || STILL+=(wrk); fi
+    [[ ${#STILL[@]} -eq 0 ]] || fail "still missing after apt-get install: ${STILL[*]}" "see $APT_LOG"
+    ok "installed ${MISSING[*]}"
+  else
+    ok "postgresql $(basename "$(dirname "$(dirname "$(pg_initdb)")")"), chromium, java$([[ "$WANT_BENCH" == 1 ]] && echo ', wrk')"
+  fi
+fi
+
+printf 'setup: done in %ss\n' "$(since "$T_ALL")"
