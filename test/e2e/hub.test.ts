@@ -1,162 +1,16 @@
 // The whole hub through its public port, as users and API clients see it: real jupyterhub-singleuser
 // servers (envs/base), a real ipykernel executing code over the proxied kernel WebSocket.
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import WebSocket from 'ws';
-import { launchRefinery, startServerAndWait, type RefineryProcess } from '../helpers/refinery.js';
+import { browserGet, json, launchRefinery, startServerAndWait, type RefineryProcess } from '../helpers/refinery.js';
+import { execute, upgradeStatus } from '../helpers/kernel.js';
+import { killLeftovers, processAlive, processesWithEnv } from '../helpers/processes.js';
 import { waitFor } from '../helpers/tmp.js';
 
 // ---------------------------------------------------------------------------------------------------
-// helpers (kept in this file so it stands alone; restart.test.ts has the same ones)
+// helpers
 
 const PAGINATION = 'application/jupyterhub-pagination+json';
-
-interface KernelMessage {
-  channel: string;
-  header: { msg_id: string; msg_type: string };
-  parent_header: { msg_id?: string };
-  content: Record<string, unknown>;
-}
-
-/** Connect to a kernel's channels through the proxy; rejects with the HTTP status when the upgrade is refused. */
-function openKernelSocket(hub: RefineryProcess, token: string | null, prefix: string, kernelId: string): Promise<WebSocket> {
-  const url = `${hub.url.replace(/^http/, 'ws')}${prefix}api/kernels/${kernelId}/channels?session_id=${randomUUID()}`;
-  const ws = new WebSocket(url, { headers: token ? { Authorization: `token ${token}` } : {} });
-  return new Promise((resolve, reject) => {
-    ws.once('open', () => resolve(ws));
-    ws.once('unexpected-response', (_req, res) => {
-      res.resume();
-      ws.terminate();
-      reject(Object.assign(new Error(`WebSocket upgrade refused: ${res.statusCode}`), { status: res.statusCode }));
-    });
-    ws.once('error', reject);
-  });
-}
-
-/** The HTTP status a WebSocket upgrade gets (101 when accepted). */
-async function upgradeStatus(hub: RefineryProcess, token: string | null, prefix: string, kernelId: string): Promise<number> {
-  try {
-    const ws = await openKernelSocket(hub, token, prefix, kernelId);
-    ws.close();
-    return 101;
-  } catch (error) {
-    const status = (error as { status?: number }).status;
-    if (status === undefined) throw error;
-    return status;
-  }
-}
-
-/** Run `code` in the kernel over the Jupyter messaging protocol; resolves with what it printed to stdout. */
-async function execute(hub: RefineryProcess, token: string, prefix: string, kernelId: string, code: string, timeoutMs = 60_000): Promise<string> {
-  const ws = await openKernelSocket(hub, token, prefix, kernelId);
-  try {
-    const msgId = randomUUID();
-    const session = randomUUID();
-    let stdout = '';
-    let stderr = '';
-    const done = new Promise<void>((resolve, reject) => {
-      let idle = false;
-      let replied = false;
-      const timer = setTimeout(() => reject(new Error(`no reply to ${JSON.stringify(code)} within ${timeoutMs} ms (stdout so far: ${JSON.stringify(stdout)})`)), timeoutMs);
-      ws.on('message', (data) => {
-        const msg = JSON.parse(data.toString()) as KernelMessage;
-        if (msg.parent_header?.msg_id !== msgId) return;
-        if (msg.channel === 'iopub' && msg.header.msg_type === 'stream') {
-          if (msg.content.name === 'stdout') stdout += String(msg.content.text);
-          else stderr += String(msg.content.text);
-        }
-        if (msg.channel === 'iopub' && msg.header.msg_type === 'error') stderr += `${String(msg.content.ename)}: ${String(msg.content.evalue)}`;
-        if (msg.channel === 'iopub' && msg.header.msg_type === 'status' && msg.content.execution_state === 'idle') idle = true;
-        if (msg.channel === 'shell' && msg.header.msg_type === 'execute_reply') replied = true;
-        if (idle && replied) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      ws.once('close', () => reject(new Error('kernel WebSocket closed before the reply')));
-    });
-    ws.send(JSON.stringify({
-      header: { msg_id: msgId, session, username: 'test', msg_type: 'execute_request', version: '5.3', date: new Date().toISOString() },
-      parent_header: {},
-      metadata: {},
-      content: { code, silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true },
-      channel: 'shell',
-      buffers: [],
-    }));
-    await done;
-    assert.equal(stderr, '', `the kernel reported an error for ${JSON.stringify(code)}`);
-    return stdout;
-  } finally {
-    ws.close();
-  }
-}
-
-/** Pids of live processes whose environment has NAME=value (a server and its kernels carry REFINERY_SPAWN_ID). */
-function processesWithEnv(name: string, value: string): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    try {
-      if (!readFileSync(`/proc/${entry}/environ`, 'latin1').split('\0').includes(`${name}=${value}`)) continue;
-      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
-      if (/^[ZX]$/.test(stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3))) continue; // zombies are dead
-      found.push(Number(entry));
-    } catch {
-      // gone meanwhile, or not ours to read
-    }
-  }
-  return found;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return !/^[ZX]$/.test(stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3));
-  } catch {
-    return false;
-  }
-}
-
-/** Kill (by pid) whatever server processes of this hub's data dir are still alive; returns what it found. */
-function killLeftovers(dataDir: string): number[] {
-  const pids = processesWithEnv('REFINERY_SPAWNER_DATA_DIR', dataDir);
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-  return pids;
-}
-
-/**
- * A top-level page load as a browser makes it (node:http: fetch always says `Sec-Fetch-Mode: cors`).
- * Resolves with the status and Location header.
- */
-function browserGet(hub: RefineryProcess, path: string, headers: Record<string, string> = {}): Promise<{ status: number; location: string | undefined }> {
-  return new Promise((resolve, reject) => {
-    const req = request(`${hub.url}${path}`, { headers: { Accept: 'text/html,application/xhtml+xml,*/*;q=0.8', ...headers } }, (res) => {
-      res.resume();
-      resolve({ status: res.statusCode ?? 0, location: res.headers.location });
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-async function json<T>(res: Response | Promise<Response>): Promise<T> {
-  const r = await res;
-  const text = await r.text();
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    throw new Error(`expected JSON, got ${r.status}: ${text.slice(0, 300)}`);
-  }
-}
 
 interface ServerModel {
   name: string;

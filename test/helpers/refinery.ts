@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { request } from 'node:http';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
@@ -136,4 +137,29 @@ export async function startServerAndWait(hub: RefineryProcess, token: string, us
   const last = events.at(-1);
   if (!last?.ready) throw new Error(`server ${user}/${server} did not become ready: ${JSON.stringify(events)}`);
   return events;
+}
+
+/**
+ * A top-level page load as a browser makes it (node:http: fetch always says `Sec-Fetch-Mode: cors`).
+ * Resolves with the status and Location header.
+ */
+export function browserGet(hub: RefineryProcess, path: string, headers: Record<string, string> = {}): Promise<{ status: number; location: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${hub.url}${path}`, { headers: { Accept: 'text/html,application/xhtml+xml,*/*;q=0.8', ...headers } }, (res) => {
+      res.resume();
+      resolve({ status: res.statusCode ?? 0, location: res.headers.location });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+export async function json<T>(res: Response | Promise<Response>): Promise<T> {
+  const r = await res;
+  const text = await r.text();
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new Error(`expected JSON, got ${r.status}: ${text.slice(0, 300)}`);
+  }
 }
