@@ -176,6 +176,16 @@ ${ctx.config.named_servers.enabled
     return reply.redirect(`/hub/spawn-pending/${spawnPath(user.name, server)}?next=${encodeURIComponent(next)}`, 303);
   };
 
+  // Links that work for anyone: `/hub/user-redirect/lab/tree/x.ipynb` opens the path in the visitor's
+  // own default server (JupyterLab's "Copy shareable link" makes these).
+  app.get<{ Params: { '*': string } }>('/hub/user-redirect/*', async (req, reply) => {
+    const access = pageAccess(req, reply);
+    if (!access) return reply;
+    const rest = req.params['*'].replace(/^\/+/, '');
+    const query = req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : '';
+    return reply.redirect(`${serverPrefix(access.identity.name, '')}${rest}${query}`, 302);
+  });
+
   app.get<{ Params: SpawnParams }>('/hub/spawn/:user', spawnForm);
   app.get<{ Params: SpawnParams }>('/hub/spawn/:user/:server', spawnForm);
   app.post<{ Params: SpawnParams }>('/hub/spawn/:user', spawnSubmit);

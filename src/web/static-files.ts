@@ -19,6 +19,8 @@ export function staticFiles(app: FastifyInstance, files: readonly string[]): voi
     const ext = file.slice(file.lastIndexOf('.'));
     cache.set(file, { body: readFileSync(join(dir, file)), type: TYPES[ext] ?? 'application/octet-stream' });
   }
+  // single-user servers' pages link the hub's logo here
+  app.get('/hub/logo', async (_req, reply) => reply.redirect('/hub/static/favicon.svg', 302));
   app.get<{ Params: { file: string } }>('/hub/static/:file', async (req, reply) => {
     const entry = cache.get(req.params.file);
     if (!entry) return reply.code(404).type('text/plain').send('Not Found');

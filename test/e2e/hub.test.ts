@@ -142,6 +142,15 @@ describe('the hub end to end', () => {
     assert.equal((await hub.as(null, '/user/alice/api/status')).status, 403);
   });
 
+  test('a shareable /hub/user-redirect/ link opens the path in the visitor\'s own server', async () => {
+    const res = await hub.as(bobToken, '/hub/user-redirect/lab/tree/analysis.ipynb?kernel=python3');
+    assert.equal(res.status, 302);
+    assert.equal(res.headers.get('location'), '/user/bob/lab/tree/analysis.ipynb?kernel=python3');
+    const anonymous = await hub.as(null, '/hub/user-redirect/lab');
+    assert.equal(anonymous.status, 302);
+    assert.match(anonymous.headers.get('location') ?? '', /^\/hub\/login\?next=/);
+  });
+
   test('state=active|ready|inactive filter users by their servers', async () => {
     assert.deepEqual(await names('active'), ['alice']);
     assert.deepEqual(await names('ready'), ['alice']);
