@@ -8,6 +8,7 @@ import { IdentityResolver } from './auth/identity.js';
 import { LocalAuthenticator } from './auth/authenticator.js';
 import { FailureCounter } from './auth/rate-limit.js';
 import { registerKnownToken } from './auth/tokens.js';
+import { SESSION_COOKIE } from './auth/sessions.js';
 import { RouteTable, createProxy, type ProxyHandlers } from './proxy/index.js';
 import { LocalSpawner } from './spawners/local.js';
 import { Metrics } from './metrics/index.js';
@@ -104,6 +105,8 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
     const server = http.createServer();
     server.keepAliveTimeout = 65_000;
     server.headersTimeout = 66_000;
+    // uploads through the proxy may take longer than Node's default 5 minutes; headers still must arrive in time
+    server.requestTimeout = 0;
     // placeholder until the address is known; fixed right after listen
     const urls = hubUrls(config, config.listen.port);
     const ctx = {} as HubContext;
@@ -131,6 +134,8 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
       fallback: hub.handle,
       log: log.child({ component: 'proxy' }),
       onResponse: (_route, status) => metrics.proxiedRequests.inc({ code: String(status) }),
+      // the hub's sign-in cookie is for the hub: a server runs its owner's code, and an admin visiting it must not hand it their session
+      dropCookies: [SESSION_COOKIE],
     });
     cleanups.unshift(() => proxy.close());
     server.on('request', proxy.handleRequest);

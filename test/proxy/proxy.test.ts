@@ -147,6 +147,18 @@ describe('HTTP routing', { timeout: 20_000 }, () => {
     ]);
   });
 
+  it('reuses upstream connections across requests (keep-alive)', async (t) => {
+    const ports = new Set<number>();
+    const a = await upstream(t, (req, res) => {
+      ports.add(req.socket.remotePort!);
+      res.end('ok');
+    });
+    const h = await startProxy(t);
+    h.routes.set('/user/alice/', a.target, alice);
+    for (let i = 0; i < 5; i++) assert.equal((await request(h.port, `/user/alice/api/${i}`)).body, 'ok');
+    assert.equal(ports.size, 1, 'one upstream connection for five sequential requests');
+  });
+
   it("sends '/user/alicex/' to the hub as a missing route, not to alice", async (t) => {
     const a = await upstream(t, (_req, res) => res.end('alice'));
     const h = await startProxy(t);
@@ -202,6 +214,7 @@ describe('HTTP headers', { timeout: 20_000 }, () => {
         'X-Hop', 'must not pass',
         'Keep-Alive', 'timeout=5',
         'Proxy-Authorization', 'Basic c2VjcmV0',
+        'Proxy', 'http://attacker.example:3128',
         'TE', 'trailers',
         'Cookie', 'a=1',
         'Cookie', 'b=2',
@@ -217,7 +230,7 @@ describe('HTTP headers', { timeout: 20_000 }, () => {
     assert.equal(hd['x-forwarded-port'], '8443');
     assert.equal(hd['x-end-to-end'], 'kept');
     assert.equal(hd.cookie, 'a=1; b=2');
-    for (const gone of ['x-hop', 'proxy-authorization', 'te', 'keep-alive']) assert.equal(hd[gone], undefined, gone);
+    for (const gone of ['x-hop', 'proxy-authorization', 'proxy', 'te', 'keep-alive']) assert.equal(hd[gone], undefined, gone);
   });
 
   it("never shows the hub's session cookie to the user's server", async (t) => {
@@ -403,6 +416,17 @@ describe('authorization (HTTP)', { timeout: 20_000 }, () => {
     assert.equal(r.status, 302);
     assert.equal(r.headers.location, '/hub/login?next=%2Fuser%2Falice%2F');
     assert.equal(hits(), 0);
+  });
+
+  it('a redirect whose location carries CR/LF is a 500, not an injected header', async (t) => {
+    const location = '/hub/login\r\nSet-Cookie: evil=1';
+    const { h } = await guarded(t, () => ({ action: 'redirect', location }));
+    const r = await request(h.port, '/user/alice/');
+    assert.equal(r.status, 500);
+    assert.equal(r.headers['set-cookie'], undefined);
+    const ws = await failedWs(h.port, '/user/alice/ws');
+    assert.equal(ws.status, 500);
+    assert.equal(ws.headers['set-cookie'], undefined);
   });
 
   it('is asked with the matched route and may answer with a Promise', async (t) => {
