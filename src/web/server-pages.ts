@@ -137,14 +137,21 @@ ${ctx.config.named_servers.enabled
     return html`${base}${server ? html` <code>${server}</code>` : ''}`;
   };
 
-  const spawnForm = async (req: FastifyRequest<{ Params: SpawnParams }>, reply: FastifyReply) => {
+  /** What the spawn and progress pages are about: whose server, where to go next, and its state now. */
+  const spawnTarget = async (req: FastifyRequest<{ Params: SpawnParams }>, reply: FastifyReply, scope: 'servers' | 'read:servers') => {
     const access = pageAccess(req, reply);
-    if (!access) return reply;
+    if (!access) return undefined;
     const server = req.params.server ?? '';
-    const user = await targetUser(access, req.params.user, 'servers', server);
+    const user = await targetUser(access, req.params.user, scope, server);
     const next = safeNext(queryFields(req).next, serverPrefix(user.name, server));
     const row = await findServer(ctx.db, user.id, server);
-    const phase = phaseOf(ctx, row, user.name);
+    return { access, user, server, next, row, phase: phaseOf(ctx, row, user.name) };
+  };
+
+  const spawnForm = async (req: FastifyRequest<{ Params: SpawnParams }>, reply: FastifyReply) => {
+    const target = await spawnTarget(req, reply, 'servers');
+    if (!target) return reply;
+    const { access, user, server, next, row, phase } = target;
     if (phase === 'running') return reply.redirect(next, 302);
     if (phase === 'starting') return reply.redirect(`/hub/spawn-pending/${spawnPath(user.name, server)}?next=${encodeURIComponent(next)}`, 302);
     const body = html`<section class="card narrow spawn">
@@ -211,13 +218,9 @@ ${ctx.config.named_servers.enabled
   });
 
   const pendingPage = async (req: FastifyRequest<{ Params: SpawnParams }>, reply: FastifyReply) => {
-    const access = pageAccess(req, reply);
-    if (!access) return reply;
-    const server = req.params.server ?? '';
-    const user = await targetUser(access, req.params.user, 'read:servers', server);
-    const next = safeNext(queryFields(req).next, serverPrefix(user.name, server));
-    const row = await findServer(ctx.db, user.id, server);
-    const phase = phaseOf(ctx, row, user.name);
+    const target = await spawnTarget(req, reply, 'read:servers');
+    if (!target) return reply;
+    const { access, user, server, next, row, phase } = target;
     if (phase === 'running') return reply.redirect(next, 302);
     const path = spawnPath(user.name, server);
     // not starting and nothing to report: there is no progress to follow, offer to start it
