@@ -146,9 +146,14 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
     if (report.adopted || report.markedStopped || report.orphansStopped) log.info(report, 'reconciled servers with the database');
 
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      server.once('error', (error: NodeJS.ErrnoException) => {
+        const where = `${config.listen.host}:${config.listen.port}`;
+        if (error.code === 'EADDRINUSE') reject(new Error(`cannot listen on ${where}: the address is already in use (another Refinery?). Set \`listen\` in ${loaded.source} to another address.`));
+        else if (error.code === 'EACCES') reject(new Error(`cannot listen on ${where}: permission denied (ports below 1024 need privileges). Set \`listen\` in ${loaded.source}.`));
+        else reject(error);
+      });
       server.listen(config.listen.port, config.listen.host, () => {
-        server.off('error', reject);
+        server.removeAllListeners('error');
         resolve();
       });
     });

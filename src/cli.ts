@@ -52,7 +52,7 @@ program
     const running = await startRefinery(loaded, {
       onAdminCreated: (name, password) => {
         const lines = password
-          ? [`Created the first admin account "${name}".`, `One-time password: ${password}`, 'Sign in and change it on the Tokens page, or run `refinery users passwd`.']
+          ? [`Created the first admin account "${name}".`, `One-time password: ${password}`, 'Sign in and change it at /hub/password, or run `refinery users passwd`.']
           : [`Created the first admin account "${name}" with the password from $${loaded.config.auth.initial_password_env}.`];
         process.stderr.write(`\n${lines.map((l) => `  ${l}`).join('\n')}\n\n`);
       },

@@ -1,4 +1,5 @@
 import { pino, type Logger } from 'pino';
+import pretty from 'pino-pretty';
 
 export type { Logger };
 
@@ -13,10 +14,17 @@ const REDACT = [
   'res.headers["set-cookie"]', 'env.JUPYTERHUB_API_TOKEN', '*.env.JUPYTERHUB_API_TOKEN',
 ];
 
+/**
+ * JSON lines for log collectors; readable lines when a person watches a terminal
+ * (`REFINERY_LOG_FORMAT=json|pretty` overrides).
+ */
 export function createLogger(options: { level?: string; name?: string; destination?: NodeJS.WritableStream } = {}): Logger {
   const level = options.level ?? process.env.REFINERY_LOG_LEVEL ?? 'info';
   const base = { level, name: options.name ?? 'refinery', redact: { paths: REDACT, censor: '[secret]' } };
-  return options.destination ? pino(base, options.destination as pino.DestinationStream) : pino(base);
+  if (options.destination) return pino(base, options.destination as pino.DestinationStream);
+  const format = process.env.REFINERY_LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json');
+  if (format === 'pretty') return pino(base, pretty({ colorize: true, ignore: 'pid,hostname,name', translateTime: 'HH:MM:ss', sync: true }));
+  return pino(base);
 }
 
 /** A logger that drops everything; for tests and tools that want silence. */
