@@ -1,5 +1,6 @@
 import http from 'node:http';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Config } from './config/schema.js';
 import { databaseTarget, resolveSecret, type LoadedConfig } from './config/load.js';
 import { openDatabase, type Db } from './db/connect.js';
@@ -17,6 +18,7 @@ import { Reconciler } from './reconcile/reconciler.js';
 import { createHubApp } from './http/hub-app.js';
 import { proxyPolicy } from './http/proxy-policy.js';
 import { ensureFirstAdmins } from './users/bootstrap.js';
+import { CatalogStore } from './profiles/catalog.js';
 import { deleteExpiredSessions } from './db/sessions.js';
 import { deleteExpiredCodes } from './db/oauth.js';
 import { deleteTokensWhere } from './db/tokens.js';
@@ -72,6 +74,7 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
   const log = options.log ?? createLogger({ level: config.log_level });
   const services = resolveServices(loaded);
   const extraEnv = resolveEnv(loaded);
+  const catalog = new CatalogStore(loaded, log.child({ component: 'catalog' }));
   mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
 
   let db: Db;
@@ -83,7 +86,7 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
     throw new Error(`cannot open the database at ${where}: ${(error as Error).message}`);
   }
 
-  const cleanups: (() => Promise<void> | void)[] = [() => db.close()];
+  const cleanups: (() => Promise<void> | void)[] = [() => db.close(), () => catalog.close()];
   try {
     for (const service of services) await registerKnownToken(db.kysely, service.token, service.name);
     await db.kysely.deleteFrom('api_tokens').where('service_name', 'is not', null).where('service_name', 'not in', services.length ? services.map((s) => s.name) : ['']).execute();
@@ -115,11 +118,12 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
       defaultUrl: config.spawner.default_url, extraEnv,
       startTimeoutSeconds: config.spawner.start_timeout, stopGraceSeconds: config.spawner.stop_grace,
       namedServers: { enabled: config.named_servers.enabled, limitPerUser: config.named_servers.limit_per_user },
+      catalog: () => catalog.current(),
     });
     Object.assign(ctx, {
       config, db: db.kysely, log, identities, authenticator: new LocalAuthenticator(db.kysely),
       loginFailures: new FailureCounter(config.auth.login_attempts, config.auth.login_window * 1000),
-      servers, routes, metrics, urls, version: JUPYTERHUB_API_VERSION,
+      servers, routes, metrics, urls, catalog, version: JUPYTERHUB_API_VERSION,
       secureCookies: (config.public_url ?? '').startsWith('https:'),
     } satisfies HubContext);
 
@@ -177,6 +181,17 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
     for (const timer of timers) timer.unref();
     cleanups.unshift(() => timers.forEach(clearInterval));
     cleanups.splice(1, 0, () => servers.settle());
+
+    catalog.watch();
+    // `refinery reload` (or kill -HUP) re-reads images, sizes and profiles; the pid file tells it where we are
+    const onHangup = () => void catalog.reload();
+    process.on('SIGHUP', onHangup);
+    const pidFile = join(config.data_dir, 'refinery.pid');
+    writeFileSync(pidFile, `${process.pid}\n`);
+    cleanups.unshift(() => {
+      process.off('SIGHUP', onHangup);
+      rmSync(pidFile, { force: true });
+    });
 
     metrics.startupDuration.set((Date.now() - started) / 1000);
     const shownHost = ['0.0.0.0', '::'].includes(config.listen.host) ? '127.0.0.1' : config.listen.host;

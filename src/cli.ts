@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadConfig, databaseTarget, ConfigError, type LoadedConfig } from './config/load.js';
+import { loadCatalog } from './profiles/catalog.js';
 import { startRefinery } from './app.js';
 import { openDatabase } from './db/connect.js';
 import { findUser, listUsers } from './db/users.js';
@@ -75,8 +78,31 @@ program
   .addOption(configOption())
   .action((options: { config?: string }) => {
     const loaded = load(options);
+    const catalog = loadCatalog(loaded);
     const shown = JSON.parse(JSON.stringify(loaded.config, (key, value: unknown) => (key === 'api_token' ? '(hidden)' : value))) as unknown;
-    process.stdout.write(`${loaded.source}: configuration is valid\n${JSON.stringify(shown, null, 2)}\n`);
+    process.stdout.write(`${loaded.source}: configuration is valid (${catalog.images.length} images, ${catalog.sizes.length} sizes, ${catalog.profiles.length} profiles, ${catalog.profile_list.length} offered profiles)\n${JSON.stringify(shown, null, 2)}\n`);
+  });
+
+program
+  .command('reload')
+  .description('check the configuration, then have the running hub re-read its images, sizes and profiles')
+  .addOption(configOption())
+  .action(async (options: { config?: string }) => {
+    const loaded = load(options);
+    loadCatalog(loaded); // refuse to signal the hub with a broken file: say what is wrong here instead
+    const pidFile = join(loaded.config.data_dir, 'refinery.pid');
+    let pid: number;
+    try {
+      pid = Number(readFileSync(pidFile, 'utf8').trim());
+    } catch {
+      throw new Error(`no running hub found for this configuration (no ${pidFile}); start it with \`refinery start\``);
+    }
+    try {
+      process.kill(pid, 'SIGHUP');
+    } catch {
+      throw new Error(`the hub recorded in ${pidFile} (pid ${pid}) is not running`);
+    }
+    process.stdout.write(`${loaded.source}: valid; asked the hub (pid ${pid}) to reload images, sizes and profiles\n`);
   });
 
 const users = program.command('users').description('manage user accounts');

@@ -9,6 +9,7 @@ import type { ServerManager } from './servers/manager.js';
 import type { RouteTable } from './proxy/routes.js';
 import type { Metrics } from './metrics/index.js';
 import type { HubUrls } from './servers/env.js';
+import type { CatalogStore } from './profiles/catalog.js';
 
 /** Everything request handlers may use. Built once in app.ts. */
 export interface HubContext {
@@ -22,6 +23,8 @@ export interface HubContext {
   routes: RouteTable;
   metrics: Metrics;
   urls: HubUrls;
+  /** Images, sizes and profiles in force (reloadable). */
+  catalog: CatalogStore;
   version: string;
   /** Whether cookies need the Secure flag (public URL is https). */
   secureCookies: boolean;

@@ -7,6 +7,7 @@ import { tokenRoutes } from './routes/tokens.js';
 import { groupRoutes } from './routes/groups.js';
 import { oauthRoutes } from './routes/oauth.js';
 import { healthRoutes } from './routes/health.js';
+import { spawnPlanRoutes } from './routes/spawn-plan.js';
 
 /** The REST API, compatible with JupyterHub's, plus health and metrics. */
 export function registerApi(app: FastifyInstance, ctx: HubContext): void {
@@ -17,4 +18,5 @@ export function registerApi(app: FastifyInstance, ctx: HubContext): void {
   groupRoutes(app, ctx);
   oauthRoutes(app, ctx);
   healthRoutes(app, ctx);
+  spawnPlanRoutes(app, ctx);
 }

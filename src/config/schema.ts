@@ -1,15 +1,8 @@
 import { z } from 'zod';
 
-/**
- * A value that is a secret: given inline, or read from an environment variable or a file at load
- * time, so config files can be committed without the secret in them.
- */
-export const secretRef = z.union([
-  z.string().min(1),
-  z.strictObject({ env: z.string().min(1) }),
-  z.strictObject({ file: z.string().min(1) }),
-]);
-export type SecretRef = z.infer<typeof secretRef>;
+import { secretRef } from './secret-ref.js';
+import { catalogShape } from '../profiles/schema.js';
+export { secretRef, type SecretRef } from './secret-ref.js';
 
 /** `host:port`, `:port` or a bare port number. */
 const listenAddress = z
@@ -99,6 +92,12 @@ export const configSchema = z.strictObject({
     .default({ enabled: true, limit_per_user: 5 }),
   /** How often the reconciler compares the database with what actually runs. */
   reconcile_interval: duration.default(60),
+  /**
+   * A separate YAML file with `images`, `sizes`, `profiles` and `profile_list`, re-read when it changes
+   * (and on SIGHUP / `refinery reload`) without restarting; the same keys may live here instead.
+   */
+  profiles_file: z.string().optional(),
+  ...catalogShape,
 });
 
 export type ConfigInput = z.input<typeof configSchema>;

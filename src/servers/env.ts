@@ -1,5 +1,6 @@
 import { serverAccessScopes } from '../auth/scopes.js';
 import { serverPrefix } from '../auth/names.js';
+import type { PlanResources } from '../profiles/plan.js';
 
 export interface HubUrls {
   /** How servers reach the hub API, e.g. `http://127.0.0.1:8000/hub/api`. */
@@ -28,6 +29,7 @@ export function singleUserEnv(options: {
   urls: HubUrls;
   defaultUrl: string;
   extra?: Record<string, string>;
+  resources?: PlanResources | undefined;
 }): Record<string, string> {
   const { user, server, apiToken, urls } = options;
   const prefix = serverPrefix(user, server);
@@ -53,5 +55,11 @@ export function singleUserEnv(options: {
     JUPYTERHUB_PUBLIC_HUB_URL: urls.publicOrigin ? `${urls.publicOrigin}/hub/` : '',
     JUPYTERHUB_DEFAULT_URL: options.defaultUrl,
   };
+  // what JupyterHub tells servers about their resources (jupyter-resource-usage shows these)
+  const r = options.resources;
+  if (r?.memory.limit) env.MEM_LIMIT = String(r.memory.limit);
+  if (r?.memory.guarantee) env.MEM_GUARANTEE = String(r.memory.guarantee);
+  if (r?.cpu.limit) env.CPU_LIMIT = String(r.cpu.limit);
+  if (r?.cpu.guarantee) env.CPU_GUARANTEE = String(r.cpu.guarantee);
   return env;
 }

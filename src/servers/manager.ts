@@ -17,6 +17,12 @@ import { SERVER_ROLE_SCOPES } from '../auth/scopes.js';
 import { serverNameProblem, serverPrefix } from '../auth/names.js';
 import { singleUserEnv, oauthCallbackPath, oauthClientId, type HubUrls } from './env.js';
 import { ProgressLog } from './progress.js';
+import { localCommand } from './command.js';
+import { resolvePlanEnv } from '../profiles/secrets.js';
+import type { SpawnPlan } from '../profiles/plan.js';
+import type { Catalog } from '../profiles/schema.js';
+import type { SelectionInput } from '../profiles/resolve.js';
+import { planForUser, rememberSelections } from '../profiles/for-user.js';
 import { ServerRequestError } from './errors.js';
 
 export interface ServerManagerOptions {
@@ -32,6 +38,8 @@ export interface ServerManagerOptions {
   startTimeoutSeconds: number;
   stopGraceSeconds: number;
   namedServers: { enabled: boolean; limitPerUser: number };
+  /** The catalog in force now (it may be reloaded while the hub runs). */
+  catalog: () => Catalog;
 }
 
 interface Operation {
@@ -72,10 +80,22 @@ export class ServerManager {
   }
 
   /**
+   * Start a server from what the person picked (image, size, profile, options, own env), filling the
+   * rest from their last choice and the catalog's defaults. Throws SelectionError for a choice that
+   * is not offered, ServerRequestError when the server cannot be started.
+   */
+  async launch(user: UserRow, serverName: string, selections: SelectionInput = {}, waitMs = SLOW_OPERATION_MS): Promise<{ result: 'ready' | 'pending'; plan: SpawnPlan }> {
+    const plan = await planForUser(this.o.db, this.o.catalog(), user, serverName, selections);
+    const result = await this.start(user, serverName, plan, waitMs);
+    await rememberSelections(this.o.db, user, plan);
+    return { result, plan };
+  }
+
+  /**
    * Start a server. Resolves 'ready' when it is up within `waitMs`, 'pending' when it is still starting
    * (follow `progressOf`). Throws ServerRequestError when it cannot be started at all.
    */
-  async start(user: UserRow, serverName: string, userOptions: Record<string, unknown> = {}, waitMs = SLOW_OPERATION_MS): Promise<'ready' | 'pending'> {
+  async start(user: UserRow, serverName: string, plan: SpawnPlan | null = null, waitMs = SLOW_OPERATION_MS): Promise<'ready' | 'pending'> {
     const problem = serverNameProblem(serverName);
     if (problem) throw new ServerRequestError(problem, 'invalid');
     if (serverName && !this.o.namedServers.enabled) throw new ServerRequestError('Named servers are not enabled.', 'invalid');
@@ -98,7 +118,7 @@ export class ServerManager {
     }
     // compare-and-set: a second hub request (or process) racing us loses here
     const moved = await transitionServer(this.o.db, row.id, ['stopped'], 'pending', {
-      user_options: JSON.stringify(userOptions), last_error: null, spawner_kind: this.o.spawner.kind, spawner_state: null, target: null,
+      user_options: JSON.stringify(plan?.selections ?? {}), last_error: null, spawner_kind: this.o.spawner.kind, spawner_state: null, target: null,
     });
     if (!moved) return 'pending';
 
@@ -108,7 +128,7 @@ export class ServerManager {
     this.operations.set(key, op);
     this.o.metrics.pendingOps.inc({ operation: 'spawn' });
     log.push({ progress: 0, message: 'Server requested' });
-    op.done = this.runSpawn(user, row, log, abort.signal).finally(() => {
+    op.done = this.runSpawn(user, row, plan, log, abort.signal).finally(() => {
       this.o.metrics.pendingOps.dec({ operation: 'spawn' });
       if (this.operations.get(key) === op) this.operations.delete(key);
       this.lastLogs.set(key, log);
@@ -121,7 +141,7 @@ export class ServerManager {
     throw new ServerRequestError(failure, 'conflict');
   }
 
-  private async runSpawn(user: UserRow, row: ServerRow, log: ProgressLog, signal: AbortSignal): Promise<void> {
+  private async runSpawn(user: UserRow, row: ServerRow, plan: SpawnPlan | null, log: ProgressLog, signal: AbortSignal): Promise<void> {
     const started = process.hrtime.bigint();
     const serverKey = this.key(user.name, row.name);
     const prefix = serverPrefix(user.name, row.name);
@@ -141,7 +161,22 @@ export class ServerManager {
         created: nowIso(),
       });
       this.o.identities.invalidate();
-      const env = singleUserEnv({ user: user.name, server: row.name, apiToken: token, urls: this.o.urls, defaultUrl: this.o.defaultUrl, extra: this.o.extraEnv });
+      const planEnv = plan ? resolvePlanEnv(plan) : {};
+      const env = singleUserEnv({
+        user: user.name, server: row.name, apiToken: token, urls: this.o.urls,
+        defaultUrl: plan?.default_url ?? this.o.defaultUrl,
+        extra: { ...this.o.extraEnv, ...planEnv },
+        resources: plan?.resources,
+      });
+      const command = plan ? localCommand(plan) : undefined;
+      const r = plan?.resources;
+      const resources = r ? {
+        ...(r.cpu.guarantee !== undefined ? { cpuGuarantee: r.cpu.guarantee } : {}),
+        ...(r.cpu.limit !== undefined ? { cpuLimit: r.cpu.limit } : {}),
+        ...(r.memory.guarantee !== undefined ? { memoryGuarantee: r.memory.guarantee } : {}),
+        ...(r.memory.limit !== undefined ? { memoryLimit: r.memory.limit } : {}),
+      } : undefined;
+      if (plan) log.push({ progress: 2, message: `Starting ${plan.image.display_name}${plan.size ? ` (${plan.size.display_name})` : ''}` });
       const result = await this.o.spawner.start({
         user: user.name,
         serverName: row.name,
@@ -150,6 +185,8 @@ export class ServerManager {
         startTimeoutMs: this.o.startTimeoutSeconds * 1000,
         signal,
         onProgress: (event) => log.push({ progress: 5 + event.progress * 0.9, message: event.message }),
+        ...(command ? { command } : {}),
+        ...(resources ? { resources } : {}),
       });
       const now = nowIso();
       const moved = await transitionServer(this.o.db, row.id, ['pending'], 'running', {

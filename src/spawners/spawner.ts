@@ -30,6 +30,10 @@ export interface SpawnRequest {
   onProgress: (event: SpawnProgress) => void;
   /** Aborted when the user cancels the pending spawn; the spawner cleans up and rejects. */
   signal: AbortSignal;
+  /** Program and leading arguments for this spawn (from the chosen image); default: the spawner's configured command. */
+  command?: string[];
+  /** Resources from the chosen size and profiles; enforced where the backend can. CPU in cores, memory in bytes. */
+  resources?: { cpuGuarantee?: number; cpuLimit?: number; memoryGuarantee?: number; memoryLimit?: number };
 }
 
 export interface StartedServer {

@@ -6,6 +6,7 @@ import { findUser, type UserRow } from '../db/users.js';
 import { findServer, serversOfUsers } from '../db/servers.js';
 import { serverNameProblem, serverPrefix } from '../auth/names.js';
 import { ServerRequestError } from '../servers/errors.js';
+import { SelectionError } from '../profiles/resolve.js';
 import { progressUrl } from '../api/presenters/server.js';
 import { ApiError } from '../api/errors.js';
 import { html, type SafeHtml } from './html.js';
@@ -175,8 +176,9 @@ ${ctx.config.named_servers.enabled
     const user = await targetUser(access, req.params.user, 'servers', server);
     const next = safeNext(queryFields(req).next, serverPrefix(user.name, server));
     try {
-      await ctx.servers.start(user, server, {}, 0);
+      await ctx.servers.launch(user, server, {}, 0);
     } catch (error) {
+      if (error instanceof SelectionError) throw new ApiError(400, error.message);
       if (error instanceof ServerRequestError && error.kind !== 'conflict') throw new ApiError(400, error.message);
       if (!(error instanceof ServerRequestError)) throw error;
     }
@@ -208,8 +210,9 @@ ${ctx.config.named_servers.enabled
     if (problem) return renderHome(req, reply, access, { name, error: capitalize(problem) }, 400);
     const user = await targetUser(access, access.identity.name, 'servers', name);
     try {
-      await ctx.servers.start(user, name, {}, 0);
+      await ctx.servers.launch(user, name, {}, 0);
     } catch (error) {
+      if (error instanceof SelectionError) return renderHome(req, reply, access, { name, error: capitalize(error.message) }, 400);
       if (!(error instanceof ServerRequestError)) throw error;
       if (error.kind !== 'conflict') return renderHome(req, reply, access, { name, error: capitalize(error.message) }, 400);
     }

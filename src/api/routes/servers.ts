@@ -2,11 +2,13 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { HubContext } from '../../context.js';
 import { requireScope } from '../authorize.js';
-import { jsonBody, parseBody } from '../body.js';
+import { parseBody } from '../body.js';
 import { ApiError } from '../errors.js';
 import { userFromPath } from '../models.js';
 import { findServer } from '../../db/servers.js';
 import { ServerRequestError } from '../../servers/errors.js';
+import { SelectionError } from '../../profiles/resolve.js';
+import { userOptionsSchema } from '../../profiles/selections.js';
 import type { ProgressEvent } from '../../servers/progress.js';
 import { serverPrefix } from '../../auth/names.js';
 
@@ -15,6 +17,7 @@ type ServerParams = { name: string; server?: string };
 const stopSchema = z.strictObject({ remove: z.boolean().optional() });
 
 function serverErrorToApi(error: unknown): never {
+  if (error instanceof SelectionError) throw new ApiError(400, `user_options.${error.field}: ${error.message}`);
   if (error instanceof ServerRequestError) {
     throw new ApiError(error.kind === 'not-found' ? 404 : 400, error.message);
   }
@@ -26,9 +29,8 @@ export function serverRoutes(app: FastifyInstance, ctx: HubContext): void {
     const serverName = req.params.server ?? '';
     requireScope(req, 'servers', { server: `${req.params.name}/${serverName}` });
     const user = await userFromPath(ctx, req.params.name);
-    const options = jsonBody(req) ?? {};
-    if (typeof options !== 'object' || Array.isArray(options)) throw new ApiError(400, 'body: user options must be a JSON object');
-    const result = await ctx.servers.start(user, serverName, options as Record<string, unknown>).catch(serverErrorToApi);
+    const selections = parseBody(req, userOptionsSchema, 'user_options');
+    const { result } = await ctx.servers.launch(user, serverName, selections).catch(serverErrorToApi);
     reply.code(result === 'ready' ? 201 : 202).type('text/plain');
     return '';
   };

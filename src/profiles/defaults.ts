@@ -1,0 +1,46 @@
+import type { z } from 'zod';
+import type { catalogSchema } from './schema.js';
+
+/**
+ * The catalog Refinery ships with: three local images built by `scripts/setup-python.sh` and three
+ * sizes. A configuration that lists `images` or `sizes` replaces these.
+ * Environment paths are relative to the Refinery checkout.
+ */
+export const DEFAULT_CATALOG: z.input<typeof catalogSchema> = {
+  images: [
+    {
+      name: 'python',
+      display_name: 'Python',
+      description: 'JupyterLab with a Python kernel: the essentials for scripts, notebooks and small analyses.',
+      contents: ['Python 3.11', { name: 'JupyterLab', version: '4.6' }, { name: 'IPython kernel', version: '7.4' }],
+      order: 10,
+      default: true,
+      local: { environment: 'envs/base' },
+    },
+    {
+      name: 'spark',
+      display_name: 'Spark',
+      description: 'PySpark on Java 17, for data that does not fit in one machine’s memory. Use SparkSession.builder.getOrCreate().',
+      contents: ['Python 3.11', { name: 'JupyterLab', version: '4.6' }, { name: 'PySpark', version: '4.0' }, 'Java 17'],
+      order: 20,
+      recommended: true,
+      local: { environment: 'envs/spark' },
+      env: { PYSPARK_PYTHON: 'python3' },
+    },
+    {
+      name: 'dask',
+      display_name: 'Dask',
+      description: 'Dask and distributed for parallel pandas-style work, with the dashboard.',
+      contents: ['Python 3.11', { name: 'JupyterLab', version: '4.6' }, 'Dask', 'distributed', 'pandas', 'pyarrow'],
+      order: 30,
+      local: { environment: 'envs/dask' },
+    },
+  ],
+  sizes: [
+    { name: 'small', display_name: 'Small', description: 'For editing notebooks and light work.', default: true, cpu: { guarantee: 0.5, limit: 1 }, memory: { guarantee: '1G', limit: '2G' } },
+    { name: 'medium', display_name: 'Medium', description: 'For most analyses.', cpu: { guarantee: 1, limit: 2 }, memory: { guarantee: '2G', limit: '4G' } },
+    { name: 'large', display_name: 'Large', description: 'For big data frames in memory.', cpu: { guarantee: 2, limit: 4 }, memory: { guarantee: '4G', limit: '8G' } },
+  ],
+  profiles: [],
+  profile_list: [],
+};

@@ -1,0 +1,45 @@
+import type { SecretRef } from '../config/secret-ref.js';
+import type { VolumeConfig } from './schema.js';
+
+/** Where a piece of the plan came from, shown to people so they can tell why a setting is there. */
+export type Source = `image ${string}` | `size ${string}` | `profile ${string}` | `option ${string}` | 'you';
+
+export type PlanEnvValue = { value: string; source: Source } | { secret: SecretRef; source: Source };
+
+export interface PlanResources {
+  cpu: { guarantee?: number; limit?: number };
+  /** Bytes. */
+  memory: { guarantee?: number; limit?: number };
+  gpu?: number;
+}
+
+/** What the user picked, after defaults and fallbacks: the form pre-selects this next time. */
+export interface Selections {
+  image: string;
+  size: string | null;
+  profile: string | null;
+  options: Record<string, string>;
+  env: Record<string, string>;
+}
+
+/**
+ * Everything needed to start one server, decided before anything starts: a pure function of the
+ * user, their groups, the catalog and their selections.
+ */
+export interface SpawnPlan {
+  image: { name: string; display_name: string };
+  local: { environment?: string; command?: string[] };
+  kubernetes?: { image: string; pull_policy?: string };
+  size: { name: string; display_name: string } | null;
+  resources: PlanResources;
+  env: Record<string, PlanEnvValue>;
+  volumes: (VolumeConfig & { source: Source })[];
+  clusters: (Record<string, unknown> & { source: Source })[];
+  storage: (Record<string, unknown> & { source: Source }) | null;
+  default_url: string | null;
+  /** Profiles that matched, in the order they were applied. */
+  applied: Source[];
+  selections: Selections;
+  /** Selections that no longer exist and were replaced by defaults. */
+  warnings: string[];
+}

@@ -1,0 +1,34 @@
+import { z } from 'zod';
+import type { SelectionInput } from './resolve.js';
+
+/**
+ * `user_options` as the REST API (POST /users/{name}/server) and the spawn form send them. Unknown
+ * fields are refused so a typo does not silently start the wrong thing.
+ */
+export const userOptionsSchema = z.strictObject({
+  image: z.string().optional(),
+  size: z.string().optional(),
+  profile: z.string().optional(),
+  options: z.record(z.string(), z.string()).optional(),
+  env: z.record(z.string(), z.string()).optional(),
+});
+
+/** What a user picked last time, as stored with their account; anything unreadable is ignored. */
+export function rememberedSelections(preferences: string): SelectionInput {
+  try {
+    const parsed = userOptionsSchema.safeParse((JSON.parse(preferences) as { spawn?: unknown }).spawn ?? {});
+    return parsed.success ? parsed.data : {};
+  } catch {
+    return {};
+  }
+}
+
+export function withRememberedSelections(preferences: string, selections: SelectionInput): string {
+  let current: Record<string, unknown> = {};
+  try {
+    current = JSON.parse(preferences) as Record<string, unknown>;
+  } catch {
+    // a broken value is replaced
+  }
+  return JSON.stringify({ ...current, spawn: selections });
+}
