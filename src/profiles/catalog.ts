@@ -150,7 +150,14 @@ export function validateCatalog(catalog: Catalog, readSecret?: (ref: Parameters<
     };
     catalog.images.forEach((x, i) => secrets(x, `images[${i}]`));
     catalog.profiles.forEach((x, i) => secrets(x, `profiles[${i}]`));
-    catalog.profile_list.forEach((x, i) => secrets(x.overrides, `profile_list[${i}].overrides`));
+    catalog.profile_list.forEach((x, i) => {
+      secrets(x.overrides, `profile_list[${i}].overrides`);
+      // a choice's secrets are read when someone picks it: check them now, not at that spawn
+      for (const [key, option] of Object.entries(x.profile_options)) {
+        for (const [c, choice] of Object.entries(option.choices)) secrets(choice.overrides, `profile_list[${i}].profile_options.${key}.choices.${c}.overrides`);
+        if (option.unlisted_choice) secrets(option.unlisted_choice.overrides, `profile_list[${i}].profile_options.${key}.unlisted_choice.overrides`);
+      }
+    });
   }
   return problems;
 }

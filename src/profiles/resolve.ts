@@ -164,6 +164,11 @@ export function resolvePlan(catalog: Catalog, subject: PlanSubject, requested: S
     plan.applied.push(`profile ${rule.name}`);
   }
 
+  if (!profile) {
+    // options belong to an offered profile: without one they would be silently ignored
+    const key = Object.keys(requested.options ?? {})[0];
+    if (key !== undefined) throw new SelectionError(`options.${key}`, `no profile with options is offered with ${image.display_name}, so there is no option ${JSON.stringify(key)}`);
+  }
   if (profile) {
     apply(plan, fillSettings(profile.overrides, vars), `profile ${profile.slug}`);
     plan.applied.push(`profile ${profile.slug}`);
@@ -182,7 +187,7 @@ export function resolvePlan(catalog: Catalog, subject: PlanSubject, requested: S
         if (choice) chosen = { key: value, overrides: choice.overrides };
         else if (option.unlisted_choice?.enabled) {
           const regex = option.unlisted_choice.validation_regex;
-          if (regex && !new RegExp(regex).test(value)) {
+          if (regex && !new RegExp(`^(?:${regex})$`).test(value)) { // whole value, as the form's pattern attribute checks it
             const message = option.unlisted_choice.validation_regex_error_message ?? `${JSON.stringify(value)} does not match ${regex}`;
             if (asked !== undefined) throw new SelectionError(field, message);
             warnings.push(`The ${option.display_name} you used last time (${value}) is no longer accepted; using the default.`);
@@ -227,13 +232,21 @@ function ownEnvProblem(plan: SpawnPlan, name: string, value: unknown): string | 
   return undefined;
 }
 
+/** Replace every `{secret: ...}` inside free-form settings (storage, clusters) with a marker. */
+function maskSecrets(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(maskSecrets);
+  if (!value || typeof value !== 'object') return value;
+  if ('secret' in value) return { secret: true };
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskSecrets(v)]));
+}
+
 /** The plan as people may see it: secret values replaced by where they come from. */
 export function presentPlan(plan: SpawnPlan): Record<string, unknown> {
   const env: Record<string, { value: string | null; secret: boolean; source: Source }> = {};
   for (const [name, entry] of Object.entries(plan.env)) {
     env[name] = 'secret' in entry ? { value: null, secret: true, source: entry.source } : { value: entry.value, secret: false, source: entry.source };
   }
-  return { ...plan, env };
+  return { ...plan, env, clusters: maskSecrets(plan.clusters), storage: maskSecrets(plan.storage) };
 }
 
 export type { PlanEnvValue };
