@@ -15,7 +15,8 @@ export const DEFAULT_CATALOG: z.input<typeof catalogSchema> = {
       contents: ['Python 3.11', { name: 'JupyterLab', version: '4.6' }, { name: 'IPython kernel', version: '7.4' }],
       order: 10,
       default: true,
-      local: { environment: 'envs/base' },
+      // no environment of its own: the spawner's command (spawner.command, else envs/base's jupyterhub-singleuser)
+      local: {},
     },
     {
       name: 'spark',

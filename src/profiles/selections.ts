@@ -32,3 +32,23 @@ export function withRememberedSelections(preferences: string, selections: Select
   }
   return JSON.stringify({ ...current, spawn: selections });
 }
+
+/**
+ * What a server should start with when nothing is asked: what that server ran last time, else what
+ * its owner picked last for any server.
+ */
+export function rememberedFor(preferences: string, serverUserOptions: string | null | undefined): SelectionInput {
+  if (serverUserOptions) {
+    const parsed = userOptionsSchema.safeParse(safeJson(serverUserOptions));
+    if (parsed.success && parsed.data.image) return parsed.data;
+  }
+  return rememberedSelections(preferences);
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return {};
+  }
+}

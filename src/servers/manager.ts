@@ -22,7 +22,7 @@ import { resolvePlanEnv } from '../profiles/secrets.js';
 import type { SpawnPlan } from '../profiles/plan.js';
 import type { Catalog } from '../profiles/schema.js';
 import type { SelectionInput } from '../profiles/resolve.js';
-import { planForUser, rememberSelections } from '../profiles/for-user.js';
+import { planForUser, rememberSelections, storedSelections } from '../profiles/for-user.js';
 import { ServerRequestError } from './errors.js';
 
 export interface ServerManagerOptions {
@@ -118,7 +118,7 @@ export class ServerManager {
     }
     // compare-and-set: a second hub request (or process) racing us loses here
     const moved = await transitionServer(this.o.db, row.id, ['stopped'], 'pending', {
-      user_options: JSON.stringify(plan?.selections ?? {}), last_error: null, spawner_kind: this.o.spawner.kind, spawner_state: null, target: null,
+      user_options: JSON.stringify(plan ? storedSelections(plan) : {}), last_error: null, spawner_kind: this.o.spawner.kind, spawner_state: null, target: null,
     });
     if (!moved) return 'pending';
 

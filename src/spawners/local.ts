@@ -18,6 +18,14 @@
  *
  * On systems without Linux's /proc: `poll()` falls back to `kill(pid, 0)` (no pid-reuse guard),
  * `stop()` signals the process group only, and `list()` returns nothing.
+ *
+ * Per-spawn choices: `request.command` runs another program (an image's environment, e.g.
+ * `envs/spark/bin/python -m jupyterhub.singleuser`; its bin directory goes first on PATH), and
+ * `request.resources` sets CPU and memory limits. Limits are enforced with a control group per server
+ * (resources.ts: created before the server runs, inherited by its kernels, removed after it stops;
+ * `stop()` also kills whatever is still in it, and `list()` removes empty leftovers). Where cgroups
+ * cannot be used the server starts anyway, `state.enforced` says 'none' for what was not enforced,
+ * and a warning is logged once per kind of problem.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -40,6 +48,25 @@ import {
   startTimeToDate,
   type ProcStat,
 } from './process-info.js';
+import {
+  DEFAULT_CGROUP_PARENT,
+  cgroupPids,
+  checkResources,
+  createServerCgroups,
+  detectCgroups,
+  isServerCgroupDir,
+  listServerCgroups,
+  processInCgroup,
+  removeServerCgroups,
+  requestedSettings,
+  resourceEnv,
+  serverCgroupDir,
+  sweepEmptyServerCgroups,
+  wrapCommand,
+  type CgroupLayout,
+  type EnforcedResources,
+  type ResourceSpec,
+} from './resources.js';
 import {
   SpawnError,
   type PollResult,
@@ -88,6 +115,20 @@ export interface LocalSpawnerOptions {
   envKeep?: string[];
   /** Default grace period of `stop()` between SIGTERM and SIGKILL. Default 5000 ms. */
   stopGraceMs?: number;
+  /**
+   * Control groups for `request.resources` (see resources.ts). `root`: where the hierarchies are
+   * mounted (default `/sys/fs/cgroup`); `parent`: the directory under the hub's own cgroup that holds
+   * one cgroup per server (default `refinery`); `sweepAfterMs`: `list()` removes empty server cgroups
+   * older than this (default 60 000). `false`: never use cgroups (limits are then not enforced, or
+   * by the rlimit fallback).
+   */
+  cgroups?: { root?: string; parent?: string; sweepAfterMs?: number } | false;
+  /**
+   * A memory limit that cgroups cannot enforce: 'none' (default: not enforced, reported and logged)
+   * or 'rlimit-data' (RLIMIT_DATA of that size on the server and, inherited, on each of its processes
+   * separately: not a limit for the server as a whole; resources.ts says why RLIMIT_AS is never used).
+   */
+  memoryLimitFallback?: 'none' | 'rlimit-data';
   log: Logger;
 }
 
@@ -117,6 +158,13 @@ export type LocalServerState = {
   workDir: string;
   /** ISO time the process started. */
   startedAt: string;
+  /** The server's cgroup directories (one per controller used); removed after it stops. Absent when none were made. */
+  cgroups?: string[];
+  /**
+   * How each resource setting the spawn asked for is enforced: 'cgroup-v1', 'cgroup-v2',
+   * 'rlimit-data' or 'none'. Absent when the spawn asked for no resources.
+   */
+  enforced?: EnforcedResources;
 };
 
 const DEFAULT_ENV_KEEP = ['PATH', 'LANG', 'LC_ALL', 'TZ'];
@@ -171,6 +219,8 @@ export function parseLocalState(state: SpawnerState | null | undefined): LocalSe
   if (!isPid(s.pid) || !isPid(s.pgid) || !numOrNull(s.startTime) || !str(s.spawnId)) return null;
   if (!(s.bootId === null || str(s.bootId)) || typeof s.port !== 'number') return null;
   if (!str(s.user) || !str(s.server) || !str(s.logPath) || !str(s.workDir) || !str(s.host)) return null;
+  const cgroups = Array.isArray(s.cgroups) && s.cgroups.every(str) ? (s.cgroups as string[]) : undefined;
+  const enforced = s.enforced && typeof s.enforced === 'object' && !Array.isArray(s.enforced) ? (s.enforced as EnforcedResources) : undefined;
   return {
     pid: s.pid,
     pgid: s.pgid,
@@ -184,6 +234,8 @@ export function parseLocalState(state: SpawnerState | null | undefined): LocalSe
     logPath: s.logPath as string,
     workDir: s.workDir as string,
     startedAt: str(s.startedAt) ? (s.startedAt as string) : '',
+    ...(cgroups ? { cgroups } : {}),
+    ...(enforced ? { enforced } : {}),
   };
 }
 
@@ -252,7 +304,14 @@ export class LocalSpawner implements Spawner {
   readonly binDir: string | undefined;
   readonly envKeep: string[];
   readonly stopGraceMs: number;
+  readonly cgroupRoot: string | null;
+  readonly cgroupParent: string;
+  readonly cgroupSweepAfterMs: number;
+  readonly memoryLimitFallback: 'none' | 'rlimit-data';
   private readonly log: Logger;
+  private layoutPromise: Promise<CgroupLayout> | null = null;
+  /** Problems already logged as warnings (each kind once per spawner). */
+  private readonly warned = new Set<string>();
   /** Exit statuses of servers this hub process started and saw die, keyed by `pid:startTime`, for poll(). */
   private readonly exits = new Map<string, ExitInfo>();
 
@@ -267,7 +326,39 @@ export class LocalSpawner implements Spawner {
     this.binDir = options.binDir ?? (isAbsolute(cmd0) ? dirname(cmd0) : undefined);
     this.envKeep = options.envKeep ?? DEFAULT_ENV_KEEP;
     this.stopGraceMs = options.stopGraceMs ?? 5000;
+    this.cgroupRoot = options.cgroups === false ? null : (options.cgroups?.root ?? '/sys/fs/cgroup');
+    this.cgroupParent = (options.cgroups && options.cgroups.parent) || DEFAULT_CGROUP_PARENT;
+    this.cgroupSweepAfterMs = (options.cgroups ? options.cgroups.sweepAfterMs : undefined) ?? 60_000;
+    this.memoryLimitFallback = options.memoryLimitFallback ?? 'none';
     this.log = options.log;
+  }
+
+  /** Where this spawner's cgroups go (detected once; `null` root = cgroups disabled). */
+  cgroupLayout(): Promise<CgroupLayout> {
+    if (!this.layoutPromise) {
+      this.layoutPromise = this.cgroupRoot === null
+        ? Promise.resolve({ memory: null, cpu: null, problems: ['control groups are disabled in the spawner options'] })
+        : detectCgroups({ root: this.cgroupRoot });
+    }
+    return this.layoutPromise;
+  }
+
+  private warnOnce(key: string, fields: Record<string, unknown>, message: string): void {
+    if (this.warned.has(key)) return;
+    this.warned.add(key);
+    this.log.warn(fields, message);
+  }
+
+  /** The cgroup directories of a server: those its state names (if they are server cgroups) and any found by its spawn id. */
+  private async serverCgroups(s: LocalServerState): Promise<string[]> {
+    const layout = await this.cgroupLayout();
+    const dirs = new Set((s.cgroups ?? []).filter((d) => isServerCgroupDir(layout, this.cgroupParent, d)));
+    for (const h of [layout.memory, layout.cpu]) {
+      if (!h) continue;
+      const dir = serverCgroupDir(h, this.cgroupParent, s.spawnId);
+      if (existsSync(dir)) dirs.add(dir);
+    }
+    return [...dirs];
   }
 
   /** `<dataDir>/users/<name>` */
@@ -284,18 +375,23 @@ export class LocalSpawner implements Spawner {
     return this.host.includes(':') ? `[${this.host}]` : this.host;
   }
 
-  private buildEnv(request: SpawnRequest, extra: { workDir: string; serviceUrl: string; prefix: string; spawnId: string }): Record<string, string> {
+  private buildEnv(
+    request: SpawnRequest,
+    extra: { workDir: string; serviceUrl: string; prefix: string; spawnId: string; binDir: string | undefined },
+  ): Record<string, string> {
     const env: Record<string, string> = {};
     for (const key of this.envKeep) {
       const value = process.env[key];
       if (value !== undefined) env[key] = value;
     }
-    env.PATH = [this.binDir, env.PATH || '/usr/local/bin:/usr/bin:/bin'].filter(Boolean).join(':');
+    env.PATH = [extra.binDir, env.PATH || '/usr/local/bin:/usr/bin:/bin'].filter(Boolean).join(':');
     env.LANG ??= 'C.UTF-8';
     env.SHELL = existsSync('/bin/bash') ? '/bin/bash' : '/bin/sh';
     env.JUPYTERHUB_SERVICE_PREFIX = extra.prefix;
     env.JUPYTERHUB_ROOT_DIR = extra.workDir;
     env.JUPYTERHUB_DEFAULT_URL = this.defaultUrl;
+    // What JupyterHub tells a server about its resources (jupyter-resource-usage reads these).
+    Object.assign(env, resourceEnv(request.resources));
     // The request's env (the JupyterHub variables plus whatever the profile adds) wins over the defaults above...
     Object.assign(env, request.env);
     // ...but not over what the spawner itself decides.
@@ -324,6 +420,11 @@ export class LocalSpawner implements Spawner {
       }
     };
     if (signal.aborted) throw new SpawnError('Server start was cancelled');
+    const resourceProblem = checkResources(request.resources);
+    if (resourceProblem) throw new SpawnError(`Invalid resources: ${resourceProblem}`);
+    const command = request.command?.length ? request.command : this.command;
+    if (!command.every((a) => typeof a === 'string') || !command[0]) throw new SpawnError('Invalid server command');
+    const binDir = request.command?.length ? (isAbsolute(command[0]) ? dirname(command[0]) : undefined) : this.binDir;
 
     progress(5, 'Preparing the working directory');
     const workDir = this.userDir(user);
@@ -338,19 +439,46 @@ export class LocalSpawner implements Spawner {
     if (!prefix.endsWith('/')) prefix = `${prefix}/`;
     const spawnId = randomUUID();
     const serviceUrl = `http://${this.hostForUrl()}:${port}${prefix}`;
-    const env = this.buildEnv(request, { workDir, serviceUrl, prefix, spawnId });
-    const [cmd, ...cmdArgs] = this.command as [string, ...string[]];
+    const env = this.buildEnv(request, { workDir, serviceUrl, prefix, spawnId, binDir });
+    const [cmd, ...cmdArgs] = command as [string, ...string[]];
     const argv = [...cmdArgs, ...this.args, ...(this.allowRoot ? ['--allow-root'] : [])];
+
+    // Resources: a cgroup per server, joined by the process itself before it runs (wrapCommand).
+    let cgroupDirs: string[] = [];
+    let enforced: EnforcedResources | undefined;
+    let launch: string[] = [cmd, ...argv];
+    if (requestedSettings(request.resources).length) {
+      const spec = request.resources as ResourceSpec;
+      const layout = await this.cgroupLayout();
+      const made = await createServerCgroups(layout, this.cgroupParent, spawnId, spec);
+      cgroupDirs = made.dirs;
+      enforced = made.enforced;
+      let rlimitDataBytes: number | undefined;
+      if (enforced.memoryLimit === 'none' && this.memoryLimitFallback === 'rlimit-data' && spec.memoryLimit) {
+        rlimitDataBytes = spec.memoryLimit;
+        enforced.memoryLimit = 'rlimit-data';
+      }
+      for (const [setting, how] of Object.entries(enforced)) {
+        if (how !== 'none') continue;
+        const why = made.problems.join('; ') || 'control groups are not available';
+        this.warnOnce(`${setting}:${why}`, { user, server, setting, why }, `resource setting ${setting} is not enforced for local servers: ${why}`);
+      }
+      launch = wrapCommand(launch, { procsFiles: made.procsFiles, rlimitDataBytes });
+    }
+    const removeCgroups = async () => {
+      if (cgroupDirs.length) await removeServerCgroups(cgroupDirs);
+    };
 
     progress(10, 'Starting server process');
     const logFile = await open(logPath, 'a', 0o600);
     let child: ChildProcess;
     let spawnFailure: Promise<Error>;
     try {
+      const limits = enforced ? ` (resources: ${Object.entries(enforced).map(([k, v]) => `${k} ${v}`).join(', ')})` : '';
       await logFile.write(
-        `\n${RUN_HEADER}${new Date().toISOString()} starting server ${JSON.stringify(server)} of ${user} on ${this.host}:${port}: ${[cmd, ...argv].join(' ')}\n`,
+        `\n${RUN_HEADER}${new Date().toISOString()} starting server ${JSON.stringify(server)} of ${user} on ${this.host}:${port}: ${[cmd, ...argv].join(' ')}${limits}\n`,
       );
-      child = spawn(cmd, argv, { cwd: workDir, env, detached: true, stdio: ['ignore', logFile.fd, logFile.fd] });
+      child = spawn(launch[0]!, launch.slice(1), { cwd: workDir, env, detached: true, stdio: ['ignore', logFile.fd, logFile.fd] });
       // 'error' comes on a later tick (e.g. ENOENT): listen before awaiting anything, and for good, so
       // that a late one cannot crash the hub.
       spawnFailure = new Promise<Error>((r) => child.once('error', r));
@@ -360,6 +488,7 @@ export class LocalSpawner implements Spawner {
     }
     if (child.pid === undefined) {
       const err = await spawnFailure;
+      await removeCgroups();
       throw new SpawnError(`Could not start the server: ${cmd}: ${err.message}`);
     }
     const pid = child.pid;
@@ -391,6 +520,8 @@ export class LocalSpawner implements Spawner {
       logPath,
       workDir,
       startedAt: new Date().toISOString(),
+      ...(cgroupDirs.length ? { cgroups: cgroupDirs } : {}),
+      ...(enforced ? { enforced } : {}),
     };
     exitKey = `${pid}:${state.startTime}`;
     if (exited) this.rememberExit(exitKey, exited);
@@ -436,10 +567,25 @@ export class LocalSpawner implements Spawner {
       const { code, signal: sig } = exited as ExitInfo;
       return fail(`Server process ${describeExit(code, sig)} before it answered`, 0);
     }
+    if (cgroupDirs.length && enforced) await this.verifyCgroups(state, enforced);
     const took = Date.now() - started;
-    this.log.info({ user, server, pid, port, ms: took }, 'local server is up');
+    this.log.info({ user, server, pid, port, ms: took, ...(enforced ? { enforced } : {}) }, 'local server is up');
     progress(90, `Server is up (${formatSeconds(Math.round(took / 100) * 100)}s)`);
     return { target: `http://${this.hostForUrl()}:${port}`, state };
+  }
+
+  /** The server answers, so its wrapper ran: make sure it really is in its cgroups, and say 'none' where it is not. */
+  private async verifyCgroups(state: LocalServerState, enforced: EnforcedResources): Promise<void> {
+    const layout = await this.cgroupLayout();
+    for (const h of [layout.memory, layout.cpu]) {
+      if (!h) continue;
+      const dir = serverCgroupDir(h, this.cgroupParent, state.spawnId);
+      if (!state.cgroups?.includes(dir) || (await processInCgroup(state.pid, h, dir))) continue;
+      for (const key of Object.keys(enforced) as (keyof EnforcedResources)[]) {
+        if (key.startsWith(h.controller) && enforced[key]?.startsWith('cgroup')) enforced[key] = 'none';
+      }
+      this.warnOnce(`not-in-cgroup:${h.controller}`, { user: state.user, server: state.server, dir }, 'a local server is not in the cgroup made for it; its limits are not enforced');
+    }
   }
 
   private rememberExit(key: string, info: ExitInfo): void {
@@ -513,18 +659,36 @@ export class LocalSpawner implements Spawner {
       // No way to find stragglers by marker: take the group's word for it.
       if (pidExists(-s.pgid)) sendSignal(-s.pgid, 'SIGKILL');
     }
+    const cgroups = await this.serverCgroups(s);
     const killDeadline = Date.now() + KILL_WAIT_MS;
     for (;;) {
-      const rest = HAS_PROC ? await this.descendants(s.spawnId) : [];
+      // Everything carrying the spawn id, and everything in the server's cgroups (even a process that
+      // dropped its environment cannot leave those).
+      const rest = new Set(HAS_PROC ? await this.descendants(s.spawnId) : []);
+      for (const dir of cgroups) {
+        for (const pid of await cgroupPids(dir)) {
+          const st = pid === process.pid ? null : await readProcStat(pid);
+          if (st && st.state !== 'Z' && st.state !== 'X') rest.add(pid);
+        }
+      }
       const leaderAlive = (await this.leaderStatus(s)).alive;
-      if (!rest.length && !leaderAlive) return;
+      if (!rest.size && !leaderAlive) break;
       if (Date.now() >= killDeadline) {
-        this.log.warn({ user: s.user, server: s.server, pids: rest }, 'processes of a stopped server are still there after SIGKILL');
-        return;
+        this.log.warn({ user: s.user, server: s.server, pids: [...rest] }, 'processes of a stopped server are still there after SIGKILL');
+        break;
       }
       for (const pid of rest) sendSignal(pid, 'SIGKILL');
       if (leaderAlive) sendSignal(s.pid, 'SIGKILL');
       await sleep(50);
+    }
+    if (cgroups.length) {
+      // A process that just died may keep its cgroup busy until it is reaped: retry for a moment.
+      let left = await removeServerCgroups(cgroups);
+      for (let i = 0; left.length && i < 20; i++) {
+        await sleep(100);
+        left = await removeServerCgroups(left);
+      }
+      if (left.length) this.log.warn({ user: s.user, server: s.server, cgroups: left }, 'could not remove the cgroups of a stopped server');
     }
   }
 
@@ -582,7 +746,25 @@ export class LocalSpawner implements Spawner {
         startedAt: startTimeToDate(root.stat.startTime)?.toISOString() ?? '',
       });
     }
+    await this.attachAndSweepCgroups(states);
     return states;
+  }
+
+  /** Give each listed server its cgroups (so stop() removes them), and remove empty leftovers of dead ones. */
+  private async attachAndSweepCgroups(states: LocalServerState[]): Promise<void> {
+    if (this.cgroupRoot === null) return;
+    const layout = await this.cgroupLayout();
+    if (!layout.memory && !layout.cpu) return;
+    const existing = await listServerCgroups(layout, this.cgroupParent);
+    for (const st of states) {
+      const dirs = existing.get(st.spawnId);
+      if (dirs?.length) st.cgroups = dirs;
+    }
+    const removed = await sweepEmptyServerCgroups(layout, this.cgroupParent, {
+      minAgeMs: this.cgroupSweepAfterMs,
+      keep: new Set(states.map((st) => st.spawnId)),
+    });
+    if (removed.length) this.log.info({ cgroups: removed }, 'removed empty cgroups of servers that are gone');
   }
 }
 

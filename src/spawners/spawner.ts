@@ -30,9 +30,23 @@ export interface SpawnRequest {
   onProgress: (event: SpawnProgress) => void;
   /** Aborted when the user cancels the pending spawn; the spawner cleans up and rejects. */
   signal: AbortSignal;
-  /** Program and leading arguments for this spawn (from the chosen image); default: the spawner's configured command. */
+  /**
+   * Program and leading arguments for this spawn (from the chosen image), e.g.
+   * `['/srv/refinery/envs/spark/bin/python', '-m', 'jupyterhub.singleuser']`; the spawner's own extra
+   * arguments follow. Default: the spawner's configured command. Running an environment's python
+   * (not a script of another env) matters: ipykernel's default `python3` kernel runs `sys.executable`,
+   * so kernels see exactly that environment's packages. LocalSpawner puts the directory of an absolute
+   * `command[0]` first on PATH. Secrets never go here: argv is world-readable.
+   */
   command?: string[];
-  /** Resources from the chosen size and profiles; enforced where the backend can. CPU in cores, memory in bytes. */
+  /**
+   * Resources from the chosen size and profiles: CPU in cores (fractions allowed), memory in bytes;
+   * absent or 0 = not set. Limits are enforced where the backend can (LocalSpawner: per-server Linux
+   * cgroups, see spawners/resources.ts; Kubernetes: the pod's requests and limits) and the returned
+   * state says what was (LocalSpawner: `state.enforced`). Guarantees are scheduling hints/weights.
+   * Like JupyterHub, the server also gets MEM_LIMIT, MEM_GUARANTEE (bytes), CPU_LIMIT and
+   * CPU_GUARANTEE (cores) in its environment, unless `env` already sets them.
+   */
   resources?: { cpuGuarantee?: number; cpuLimit?: number; memoryGuarantee?: number; memoryLimit?: number };
 }
 

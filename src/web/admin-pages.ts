@@ -13,6 +13,8 @@ import { statusPill, timeTag } from './format.js';
 import { phaseOf, showFor, spawnPath } from './server-pages.js';
 import { endSessionsOfUser } from '../auth/sessions.js';
 import { generatePassword } from '../auth/passwords.js';
+import type { CatalogStatus } from '../profiles/catalog.js';
+import { basename } from 'node:path';
 
 const PAGE_SIZE = 20;
 
@@ -145,9 +147,11 @@ export function adminPages(app: FastifyInstance, ctx: HubContext): void {
     const xsrf = xsrfOf(access);
     const first = total ? (view.page - 1) * PAGE_SIZE + 1 : 0;
     const last = Math.min(total, view.page * PAGE_SIZE);
+    const catalogStatus = ctx.catalog.status();
     const body = html`<div class="page-header">
   <div><h1>Admin</h1><p class="muted">People, their servers and their rights.</p></div>
 </div>
+${catalogError(catalogStatus)}
 ${options.error ? html`<div class="notice danger" role="alert"><p>${options.error}</p></div>` : ''}
 ${options.notice ? html`<div class="notice success" role="status"><p>${options.notice}</p></div>` : ''}
 ${options.secret
@@ -209,7 +213,8 @@ ${pages > 1
     ${view.page < pages ? html`<a class="button sm" rel="next" href="${adminUrl({ ...view, page: view.page + 1 })}">Next →</a>` : ''}
   </span>
 </nav>`
-    : ''}`;
+    : ''}
+${catalogSection(catalogStatus)}`;
     return sendPage(reply, access, {
       title: 'Admin', body, section: 'admin', status: options.status ?? 200,
       scripts: ['/hub/static/servers.js', '/hub/static/forms.js'], noStore: !!options.secret,
@@ -324,6 +329,36 @@ ${pages > 1
     ctx.log.info({ user: user.name, by: access.identity.name }, 'user deleted on the admin page');
     return reply.redirect(adminUrl(view, { done: 'deleted', user: user.name }), 303);
   });
+}
+
+/** The file a rejected reload was about: named first in the error, else the profiles file, else the main file. */
+function rejectedFile(status: CatalogStatus): string {
+  const named = /^(.+?): invalid configuration/.exec(status.error ?? '')?.[1];
+  const file = named ?? status.sources.at(-1);
+  return file ? basename(file) : 'the configuration';
+}
+
+/** A rejected edit of the catalog, prominently: people keep getting the previous catalog until it is fixed. */
+function catalogError(status: CatalogStatus): SafeHtml {
+  if (!status.error) return html``;
+  const file = rejectedFile(status);
+  return html`<section class="notice danger catalog-error" role="alert" id="catalog-error" aria-labelledby="catalog-error-title">
+  <h2 id="catalog-error-title">Your last edit of ${file} was rejected</h2>
+  <p>The previous configuration stays in force: people still get the images, sizes and profiles loaded ${timeTag(status.loadedAt)}. Fix the file and save it again: Refinery reloads it by itself (or run <code>refinery reload</code>).</p>
+  <pre>${status.error}</pre>
+  <p class="muted small">Rejected ${timeTag(status.errorAt)}.</p>
+</section>`;
+}
+
+/** Where the catalog in force came from, and when it was loaded. */
+function catalogSection(status: CatalogStatus): SafeHtml {
+  return html`<section class="card catalog-status section" aria-labelledby="catalog-title" id="catalog-status">
+  <h2 id="catalog-title">Images and profiles</h2>
+  <p>${status.error ? html`<span class="status status-stopping">Last edit rejected</span>` : html`<span class="status status-running">In force</span>`} Loaded ${timeTag(status.loadedAt)}${status.sources.length
+    ? html` from <span class="file-list-inline">${status.sources.map((f, i) => html`${i ? ', ' : ''}<code title="${f}">${basename(f)}</code>`)}</span>.`
+    : ' from the built-in catalog.'}</p>
+  <p class="muted small">Edits to these files are picked up automatically; <code>refinery reload</code> forces a reload. A broken edit is reported here and the previous configuration stays in force.</p>
+</section>`;
 }
 
 function sentence(text: string): string {

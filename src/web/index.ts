@@ -8,7 +8,7 @@ import { staticFiles } from './static-files.js';
 
 /** The hub's pages: sign-in, home, spawn and progress, tokens and password, admin. */
 export function registerPages(app: FastifyInstance, ctx: HubContext): void {
-  staticFiles(app, ['refinery.css', 'spawn-pending.js', 'servers.js', 'forms.js', 'favicon.svg']);
+  staticFiles(app, ['refinery.css', 'spawn-pending.js', 'spawn-form.js', 'servers.js', 'forms.js', 'favicon.svg']);
   sessionPages(app, ctx);
   serverPages(app, ctx);
   accountPages(app, ctx);

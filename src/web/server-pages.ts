@@ -2,16 +2,18 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { HubContext } from '../context.js';
 import type { Access } from '../auth/access.js';
 import type { ServerRow } from '../db/servers.js';
-import { findUser, type UserRow } from '../db/users.js';
+import { findUser, groupsOfUsers, type UserRow } from '../db/users.js';
 import { findServer, serversOfUsers } from '../db/servers.js';
 import { serverNameProblem, serverPrefix } from '../auth/names.js';
 import { ServerRequestError } from '../servers/errors.js';
-import { SelectionError } from '../profiles/resolve.js';
+import { presentPlan, resolvePlan, SelectionError, type PlanSubject, type SelectionInput } from '../profiles/resolve.js';
+import { rememberedFor } from '../profiles/selections.js';
 import { progressUrl } from '../api/presenters/server.js';
 import { ApiError } from '../api/errors.js';
 import { html, type SafeHtml } from './html.js';
 import { checkFormCsrf, formFields, pageAccess, queryFields, sendPage, xsrfOf } from './page-auth.js';
 import { statusPill, timeTag, type Phase } from './format.js';
+import { formCatalog, isSpawnForm, parseSpawnForm, renderSpawnForm, resourcesLine, valuesFromPlan, type FieldErrors, type FormValues } from './spawn-form.js';
 import { safeNext } from './next.js';
 
 type SpawnParams = { user: string; server?: string };
@@ -42,7 +44,25 @@ export function publicOrigin(ctx: HubContext, req: FastifyRequest): string {
 }
 
 export function serverPages(app: FastifyInstance, ctx: HubContext): void {
-  const serverCard = (access: Access, user: UserRow, row: ServerRow | undefined, name: string, origin: string, index: number): SafeHtml => {
+  /** Who the plan is for: the user with their groups, and which server. */
+  const subjectOf = async (user: UserRow, server: string): Promise<PlanSubject> => ({
+    user: user.name, groups: (await groupsOfUsers(ctx.db, [user.id])).get(user.id) ?? [], server,
+  });
+
+  /** What a one-click Start would start: the last settings, else the defaults (null when nothing is offered). */
+  const startPreview = async (user: UserRow, row: ServerRow | undefined): Promise<StartPreview | null> => {
+    try {
+      const catalog = ctx.catalog.current();
+      const plan = resolvePlan(catalog, await subjectOf(user, row?.name ?? ''), {}, rememberedFor(user.preferences, row?.user_options));
+      const size = plan.selections.size ? catalog.sizes.find((s) => s.name === plan.selections.size) : undefined;
+      return { image: plan.image.display_name, size: plan.size?.display_name ?? null, resources: size ? resourcesLine(size) : '', warnings: plan.warnings };
+    } catch (error) {
+      if (error instanceof SelectionError) return null;
+      throw error;
+    }
+  };
+
+  const serverCard = (access: Access, user: UserRow, row: ServerRow | undefined, name: string, origin: string, index: number, preview: StartPreview | null): SafeHtml => {
     const phase = phaseOf(ctx, row, user.name);
     const prefix = serverPrefix(user.name, name);
     const label = name ? name : 'Default server';
@@ -61,6 +81,12 @@ export function serverPages(app: FastifyInstance, ctx: HubContext): void {
     <p id="${id}-progress-message" data-role="progress-message" aria-live="polite">Starting…</p>
   </div>
   <p class="error" data-role="error"${lastError && phase === 'stopped' ? '' : html` hidden`}><span class="sr-only">Problem: </span><span data-role="error-text">The last start failed: ${lastError}</span></p>
+  ${preview
+    ? html`<div class="start-with"${showFor(phase, ['stopped'])}>
+    <p><span class="muted">Starts with</span> <strong data-role="start-image">${preview.image}</strong>${preview.size ? html` <span aria-hidden="true">·</span> <span data-role="start-size">${preview.size}</span>` : ''}${preview.resources ? html` <span class="muted">(${preview.resources})</span>` : ''}</p>
+    ${preview.warnings.map((w) => html`<p class="start-warning">${w}</p>`)}
+  </div>`
+    : ''}
   <dl class="meta">
     <div><dt>Last activity</dt><dd data-role="last-activity">${timeTag(row?.last_activity)}</dd></div>
     <div${showFor(phase, ['running'])}><dt>Started</dt><dd data-role="started">${timeTag(row?.started)}</dd></div>
@@ -69,6 +95,7 @@ export function serverPages(app: FastifyInstance, ctx: HubContext): void {
     <a class="button primary" href="${prefix}"${showFor(phase, ['running'])}>Open<span class="sr-only"> ${label}</span></a>
     <a class="button" href="/hub/spawn-pending/${path}"${showFor(phase, ['starting'])}>Show progress</a>
     <form method="post" action="/hub/spawn/${path}" class="inline"${showFor(phase, ['stopped'])}><input type="hidden" name="_xsrf" value="${xsrf}"><button class="primary">Start<span class="sr-only"> ${label}</span></button></form>
+    <a class="button" href="/hub/spawn/${path}"${showFor(phase, ['stopped'])}>Choose image…<span class="sr-only"> for ${label}</span></a>
     <form method="post" action="/hub/stop/${path}" class="inline"${showFor(phase, ['running', 'starting'])}><input type="hidden" name="_xsrf" value="${xsrf}"><button>Stop<span class="sr-only"> ${label}</span></button></form>
     ${name ? html`<form method="post" action="/hub/stop/${path}?remove=1" class="inline" data-confirm="Delete the server “${name}”? Its record goes away; start a new one with the same name any time."${showFor(phase, ['stopped'])}><input type="hidden" name="_xsrf" value="${xsrf}"><button class="danger">Delete<span class="sr-only"> ${label}</span></button></form>` : ''}
   </div>
@@ -85,11 +112,14 @@ export function serverPages(app: FastifyInstance, ctx: HubContext): void {
     const origin = publicOrigin(ctx, req);
     const xsrf = xsrfOf(access);
     const atLimit = limit > 0 && named.length >= limit;
+    const defaultRow = rows.find((r) => r.name === '');
+    const previews = new Map<string, StartPreview | null>();
+    for (const row of [defaultRow, ...named]) previews.set(row?.name ?? '', await startPreview(user, row));
     const body = html`<div class="page-header">
   <div><h1>Your servers</h1><p class="muted">Start a Jupyter server, open it in JupyterLab, stop it when you are done.</p></div>
 </div>
 <div class="servers" id="servers" data-api-url="/hub/api/users/${encodeURIComponent(user.name)}?include_stopped_servers=1">
-  ${serverCard(access, user, rows.find((r) => r.name === ''), '', origin, 0)}
+  ${serverCard(access, user, defaultRow, '', origin, 0, previews.get('') ?? null)}
 </div>
 ${ctx.config.named_servers.enabled
     ? html`<section class="section" aria-labelledby="named-heading">
@@ -98,7 +128,7 @@ ${ctx.config.named_servers.enabled
     ${limit ? html`<span class="muted small">${named.length} of ${limit} used</span>` : ''}
   </div>
   ${named.length
-    ? html`<div class="servers" id="named-servers">${named.map((row, i) => serverCard(access, user, row, row.name, origin, i + 1))}</div>`
+    ? html`<div class="servers" id="named-servers">${named.map((row, i) => serverCard(access, user, row, row.name, origin, i + 1, previews.get(row.name) ?? null))}</div>`
     : html`<div class="empty-state" id="named-empty"><h3>No named servers yet</h3><p>Named servers run side by side with your default server, each with its own URL: one per project or experiment.</p></div>`}
   <form method="post" action="/hub/spawn-named" class="card new-server" novalidate>
     <input type="hidden" name="_xsrf" value="${xsrf}">
@@ -110,7 +140,10 @@ ${ctx.config.named_servers.enabled
         ${form.error ? html`<p class="field-error" id="server-name-error">${form.error}</p>` : ''}
         <p class="hint" id="server-name-hint">Letters, digits, “.”, “_” and “-”; starts with a letter or digit.${atLimit ? ' You have reached the limit: delete one first.' : ''}</p>
       </div>
-      <button class="primary" id="create-named"${atLimit ? html` disabled` : ''}>Create and start</button>
+      <div class="form-row-buttons">
+        <button class="primary" id="create-named"${atLimit ? html` disabled` : ''}>Create and start</button>
+        <button name="choose" value="1" id="create-named-choose"${atLimit ? html` disabled` : ''}>Choose image…</button>
+      </div>
     </div>
   </form>
 </section>`
@@ -149,23 +182,62 @@ ${ctx.config.named_servers.enabled
     return { access, user, server, next, row, phase: phaseOf(ctx, row, user.name) };
   };
 
+  /**
+   * The spawn form: pre-selected with the last settings (else the defaults), or, after a post that
+   * could not be honoured, with what was posted and each problem next to its field.
+   */
+  const renderForm = async (reply: FastifyReply, target: { access: Access; user: UserRow; server: string; next: string; row: ServerRow | undefined; phase: Phase }, posted?: { values: FormValues; errors: FieldErrors }) => {
+    const { access, user, server, next, row, phase } = target;
+    const catalog = ctx.catalog.current();
+    const subject = await subjectOf(user, server);
+    let values: FormValues;
+    let warnings: string[] = [];
+    let plan: Record<string, unknown> | null = null;
+    const form = formCatalog(catalog, subject);
+    if (posted) {
+      values = posted.values;
+    } else {
+      try {
+        const resolved = resolvePlan(catalog, subject, {}, rememberedFor(user.preferences, row?.user_options));
+        values = valuesFromPlan(form, resolved.selections);
+        warnings = resolved.warnings;
+        plan = presentPlan(resolved);
+      } catch (error) {
+        if (!(error instanceof SelectionError)) throw error;
+        const body = html`<section class="card narrow"><h1>Nothing to start yet</h1><p>${capitalize(error.message)}</p><p><a class="button" href="/hub/home">Go home</a></p></section>`;
+        return sendPage(reply, access, { title: 'Start server', body, section: 'home', status: 409 });
+      }
+    }
+    const notes: SafeHtml[] = [];
+    if (phase === 'stopping') notes.push(html`<div class="notice" role="status"><p>${whose(access, user, server, true)} is still stopping. Give it a moment before starting it again.</p></div>`);
+    if (row?.last_error && !posted) notes.push(html`<div class="notice danger"><p class="error">The last start failed: ${row.last_error}</p></div>`);
+    const path = spawnPath(user.name, server);
+    const body = renderSpawnForm({
+      action: `/hub/spawn/${path}?next=${encodeURIComponent(next)}`,
+      cancelHref: '/hub/home',
+      heading: html`Start ${whose(access, user, server)}`,
+      user: user.name,
+      server,
+      xsrf: xsrfOf(access),
+      form,
+      values,
+      errors: posted?.errors ?? {},
+      warnings,
+      plan,
+      notes,
+    });
+    return sendPage(reply, access, { title: 'Start server', body, section: 'home', scripts: ['/hub/static/spawn-form.js'], status: posted ? 400 : 200 });
+  };
+
   const spawnForm = async (req: FastifyRequest<{ Params: SpawnParams }>, reply: FastifyReply) => {
     const target = await spawnTarget(req, reply, 'servers');
     if (!target) return reply;
-    const { access, user, server, next, row, phase } = target;
+    const { user, server, next, phase } = target;
+    const problem = serverNameProblem(server);
+    if (problem) throw new ApiError(400, capitalize(problem));
     if (phase === 'running') return reply.redirect(next, 302);
     if (phase === 'starting') return reply.redirect(`/hub/spawn-pending/${spawnPath(user.name, server)}?next=${encodeURIComponent(next)}`, 302);
-    const body = html`<section class="card narrow spawn">
-  <div class="card-header"><h1>${whose(access, user, server, true)} is not running</h1>${statusPill(phase)}</div>
-  ${phase === 'stopping' ? html`<p class="muted">It is still stopping. Give it a moment before starting it again.</p>` : html`<p class="muted">Start it to continue to <code>${next}</code>.</p>`}
-  ${row?.last_error ? html`<p class="error">The last start failed: ${row.last_error}</p>` : ''}
-  <form method="post" action="/hub/spawn/${spawnPath(user.name, server)}?next=${encodeURIComponent(next)}" class="form-actions">
-    <input type="hidden" name="_xsrf" value="${xsrfOf(access)}">
-    <button class="primary" id="start">Start server</button>
-    <a class="button" href="/hub/home">Cancel</a>
-  </form>
-</section>`;
-    return sendPage(reply, access, { title: 'Start server', body, section: 'home' });
+    return renderForm(reply, target);
   };
 
   const spawnSubmit = async (req: FastifyRequest<{ Params: SpawnParams }>, reply: FastifyReply) => {
@@ -175,10 +247,27 @@ ${ctx.config.named_servers.enabled
     const server = req.params.server ?? '';
     const user = await targetUser(access, req.params.user, 'servers', server);
     const next = safeNext(queryFields(req).next, serverPrefix(user.name, server));
+    const fields = formFields(req);
+    // the form says what to start; a bare Start button (home, admin, Try again) takes the last settings
+    let selections: SelectionInput = {};
+    let posted: { values: FormValues; errors: FieldErrors } | undefined;
+    const again = async (errors: FieldErrors) => {
+      const row = await findServer(ctx.db, user.id, server);
+      return renderForm(reply, { access, user, server, next, row, phase: phaseOf(ctx, row, user.name) }, { values: posted!.values, errors });
+    };
+    if (isSpawnForm(fields)) {
+      const parsed = parseSpawnForm(fields, ctx.catalog.current(), await subjectOf(user, server));
+      posted = { values: parsed.values, errors: parsed.errors };
+      if (Object.keys(parsed.errors).length) return again(parsed.errors);
+      selections = parsed.selections;
+    }
     try {
-      await ctx.servers.launch(user, server, {}, 0);
+      await ctx.servers.launch(user, server, selections, 0);
     } catch (error) {
-      if (error instanceof SelectionError) throw new ApiError(400, error.message);
+      if (error instanceof SelectionError) {
+        if (posted) return again({ [error.field]: capitalize(error.message) });
+        throw new ApiError(400, error.message);
+      }
       if (error instanceof ServerRequestError && error.kind !== 'conflict') throw new ApiError(400, error.message);
       if (!(error instanceof ServerRequestError)) throw error;
     }
@@ -209,6 +298,16 @@ ${ctx.config.named_servers.enabled
     const problem = !name ? 'Give the new server a name.' : serverNameProblem(name);
     if (problem) return renderHome(req, reply, access, { name, error: capitalize(problem) }, 400);
     const user = await targetUser(access, access.identity.name, 'servers', name);
+    if (formFields(req).choose === '1') {
+      // "Choose image…": the spawn form for the new name; the server is created when it starts
+      if (!ctx.config.named_servers.enabled) return renderHome(req, reply, access, { name, error: 'Named servers are not enabled.' }, 400);
+      const limit = ctx.config.named_servers.limit_per_user;
+      const rows = (await serversOfUsers(ctx.db, [user.id])).get(user.id) ?? [];
+      if (limit > 0 && !rows.some((r) => r.name === name) && rows.filter((r) => r.name !== '').length >= limit) {
+        return renderHome(req, reply, access, { name, error: `You already have the maximum of ${limit} named servers. Delete one before creating another.` }, 400);
+      }
+      return reply.redirect(`/hub/spawn/${spawnPath(user.name, name)}`, 303);
+    }
     try {
       await ctx.servers.launch(user, name, {}, 0);
     } catch (error) {
@@ -243,7 +342,8 @@ ${ctx.config.named_servers.enabled
     <p id="failure-reason">${failure ?? ''}</p>
     <details id="failure-detail-box" hidden><summary>Last lines of the server's log</summary><pre id="failure-detail"></pre></details>
     <div class="actions">
-      ${mayStart ? html`<form method="post" action="/hub/spawn/${path}?next=${encodeURIComponent(next)}" class="inline"><input type="hidden" name="_xsrf" value="${xsrfOf(access)}"><button class="primary" id="try-again">Try again</button></form>` : ''}
+      ${mayStart ? html`<form method="post" action="/hub/spawn/${path}?next=${encodeURIComponent(next)}" class="inline"><input type="hidden" name="_xsrf" value="${xsrfOf(access)}"><button class="primary" id="try-again">Try again</button></form>
+      <a class="button" href="/hub/spawn/${path}?next=${encodeURIComponent(next)}" data-role="choose-again">Choose another image</a>` : ''}
       <a class="button" href="/hub/home">Back to home</a>
     </div>
   </div>
@@ -279,6 +379,13 @@ ${ctx.config.named_servers.enabled
   };
   app.post<{ Params: SpawnParams }>('/hub/stop/:user', stopSubmit);
   app.post<{ Params: SpawnParams }>('/hub/stop/:user/:server', stopSubmit);
+}
+
+interface StartPreview {
+  image: string;
+  size: string | null;
+  resources: string;
+  warnings: string[];
 }
 
 function capitalize(text: string): string {

@@ -160,7 +160,8 @@ describe('loadCatalog', () => {
     const catalog = loadCatalog(loadConfig(config));
     assert.deepEqual(catalog.images.map((i) => i.name), ['python', 'spark', 'dask']);
     assert.deepEqual(catalog.sizes.map((s) => s.name), ['small', 'medium', 'large']);
-    assert.deepEqual(catalog.images.map((i) => i.local?.environment), ['base', 'spark', 'dask'].map((e) => join(REPO, 'envs', e)));
+    // python runs the spawner's own command (spawner.command, else envs/base's jupyterhub-singleuser)
+    assert.deepEqual(catalog.images.map((i) => i.local?.environment), [undefined, ...['spark', 'dask'].map((e) => join(REPO, 'envs', e))]);
     assert.deepEqual(catalog.profiles, []);
   });
 

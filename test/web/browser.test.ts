@@ -413,8 +413,9 @@ describe('hub pages in a browser', () => {
 describe('a server that fails to start', () => {
   let hub: RefineryProcess;
   before(async () => {
+    // what runs is the image's (the catalog's default image would start a working JupyterLab)
     hub = await launchRefinery({
-      config: { spawner: { command: ['/bin/sh', '-c', 'sleep 1.5; echo "no notebook environment here" >&2; exit 3'] } },
+      config: { images: [{ name: 'broken', display_name: 'Broken', default: true, local: { command: ['/bin/sh', '-c', 'sleep 1.5; echo "no notebook environment here" >&2; exit 3'] } }] },
     });
   });
   after(async () => {
@@ -430,6 +431,7 @@ describe('a server that fails to start', () => {
       await page.getByRole('heading', { name: 'Your server did not start' }).waitFor();
       assert.match(await text(page.locator('#progress-failure')), /exited with code 3/);
       await page.getByRole('button', { name: 'Try again' }).waitFor();
+      await page.getByRole('link', { name: 'Choose another image' }).waitFor();
       await saveScreenshot(page, 'spawn-failed');
 
       await submit(page, page.getByRole('button', { name: 'Try again' }));

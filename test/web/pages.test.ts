@@ -66,6 +66,7 @@ describe('hub pages over HTTP', () => {
       ['/hub/admin/users', { name: 'forged-user' }],
       ['/hub/password', { current: ADMIN_PASSWORD, password: 'forged-password', confirm: 'forged-password' }],
       ['/hub/spawn-named', { name: 'forged' }],
+      ['/hub/spawn/admin', { 'spawn-form': '1', image: 'python' }],
       ['/hub/admin/users/admin/admin', { admin: '0' }],
     ];
     for (const [path, fields] of attempts) {
@@ -168,6 +169,24 @@ describe('hub pages over HTTP', () => {
     const res = await admin.post('/hub/spawn-named', { name: '../etc' });
     assert.equal(res.status, 400);
     assert.match(await res.text(), /id="server-name-error">Server name &quot;..\/etc&quot; is not allowed/);
+  });
+
+  test('the spawn form: a refused variable is reported at its row, and what was typed comes back escaped', async () => {
+    const res = await admin.post('/hub/spawn/admin', {
+      'spawn-form': '1', image: 'python', size: 'small',
+      'env-name-0': 'OK_NAME', 'env-value-0': 'fine',
+      'env-name-3': 'BAD<script>', 'env-value-3': '<img src=x onerror=alert(1)>',
+    });
+    assert.equal(res.status, 400);
+    const page = await res.text();
+    // rows are numbered again in order: the bad one is the second
+    assert.match(page, /id="env-error-1" data-error-for="env-row.1">&quot;BAD&lt;script&gt;&quot; is not a valid environment variable name/);
+    assert.match(page, /id="env-name-1" name="env-name-1" value="BAD&lt;script&gt;"/);
+    assert.match(page, /value="&lt;img src=x onerror=alert\(1\)&gt;"/);
+    assert.ok(!page.includes('<img src=x'), 'typed text is never markup');
+    assert.ok(!page.includes('<script>'), 'typed text is never markup');
+    const model = (await (await hub.api('/hub/api/users/admin?include_stopped_servers=1')).json()) as { servers: Record<string, unknown> };
+    assert.deepEqual(Object.keys(model.servers), [], 'nothing was started');
   });
 
   test('secrets shown on pages never reach the log', () => {

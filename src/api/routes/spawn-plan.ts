@@ -7,7 +7,8 @@ import { userFromPath } from '../models.js';
 import { groupsOfUsers } from '../../db/users.js';
 import { planForUser } from '../../profiles/for-user.js';
 import { presentPlan, resolvePlan, SelectionError, type SelectionInput } from '../../profiles/resolve.js';
-import { rememberedSelections, userOptionsSchema } from '../../profiles/selections.js';
+import { rememberedFor, userOptionsSchema } from '../../profiles/selections.js';
+import { findServer } from '../../db/servers.js';
 import { presentSpawnOptions } from '../presenters/catalog.js';
 import { serverNameProblem } from '../../auth/names.js';
 
@@ -54,12 +55,14 @@ export function spawnPlanRoutes(app: FastifyInstance, ctx: HubContext): void {
 
   /** What the person may pick, and what the form should pre-select (their last choices, else defaults). */
   app.get<{ Params: Params }>('/hub/api/users/:name/spawn-options', async (req) => {
-    requireScope(req, 'servers', { user: req.params.name });
+    const server = (req.query as Record<string, string | undefined>).server ?? '';
+    requireScope(req, 'servers', { server: `${req.params.name}/${server}` });
     const user = await userFromPath(ctx, req.params.name);
     const groups = (await groupsOfUsers(ctx.db, [user.id])).get(user.id) ?? [];
-    const subject = { user: user.name, groups, server: '' };
+    const subject = { user: user.name, groups, server };
     const catalog = ctx.catalog.current();
-    const preselected = resolvePlan(catalog, subject, {}, rememberedSelections(user.preferences));
+    const row = await findServer(ctx.db, user.id, server);
+    const preselected = resolvePlan(catalog, subject, {}, rememberedFor(user.preferences, row?.user_options));
     return { ...presentSpawnOptions(catalog, subject), selected: preselected.selections, warnings: preselected.warnings };
   });
 }
