@@ -144,7 +144,7 @@ describe('the shipped images, end to end', () => {
       '    print("ImportError")',
     ].join('\n'));
     assert.equal(imported.trim(), 'ImportError', 'the python image does not carry pyspark');
-    assert.deepEqual((await serverModel('alice', 'py')).user_options, { image: 'python', size: 'small', profile: null, options: {}, env: { MY_SETTING: 'on' } });
+    assert.deepEqual((await serverModel('alice', 'py')).user_options, { image: 'python', size: 'small', options: {}, env: { MY_SETTING: 'on' } });
   });
 
   test('spark (envs/spark): imports pyspark, and Java runs from the kernel', async () => {
@@ -165,7 +165,7 @@ describe('the shipped images, end to end', () => {
     ].join('\n'))) as { code: number; out: string };
     assert.equal(java.code, 0, java.out);
     assert.match(java.out, /version "17\./, java.out);
-    assert.deepEqual((await serverModel('alice', 'spark')).user_options, { image: 'spark', size: 'medium', profile: null, options: {}, env: { MY_SETTING: 'on' } });
+    assert.deepEqual((await serverModel('alice', 'spark')).user_options, { image: 'spark', size: 'medium', options: {}, env: { MY_SETTING: 'on' } });
   });
 
   test('dask (envs/dask): imports dask.distributed, and the image\'s profile sets DASK_LABEL', async () => {
@@ -179,7 +179,7 @@ describe('the shipped images, end to end', () => {
     assert.equal(r.MY_SETTING, 'on');
     const out = (await execute(hub, tokens.alice!, k.prefix, k.kernelId, 'import dask, dask.distributed\nprint(dask.distributed.__version__)', 120_000)).trim();
     assert.match(out, /^\d{4}\.\d+\.\d+/, `distributed ${out}`);
-    assert.deepEqual((await serverModel('alice', 'dask')).user_options, { image: 'dask', size: 'large', profile: null, options: {}, env: { MY_SETTING: 'on' } });
+    assert.deepEqual((await serverModel('alice', 'dask')).user_options, { image: 'dask', size: 'large', options: {}, env: { MY_SETTING: 'on' } });
   });
 
   test('bob, not in physics, gets no PHYSICS_DATA; the dask profile applies to him too', async () => {
@@ -191,7 +191,7 @@ describe('the shipped images, end to end', () => {
     assert.equal(r.DASK_LABEL, 'x');
     assert.equal(r.MY_SETTING, null);
     assert.equal(r.MEM_LIMIT, memLimitOf('small'), 'the default size');
-    assert.deepEqual((await serverModel('bob', 'dask')).user_options, { image: 'dask', size: 'small', profile: null, options: {}, env: {} });
+    assert.deepEqual((await serverModel('bob', 'dask')).user_options, { image: 'dask', size: 'small', options: {}, env: {} });
   });
 
   test('spawn-options afterwards pre-selects what alice used last', async () => {
