@@ -22,7 +22,7 @@ export const DEFAULT_CATALOG: z.input<typeof catalogSchema> = {
       name: 'spark',
       display_name: 'Spark',
       description: 'PySpark on Java 17, for data that does not fit in one machine’s memory. Use SparkSession.builder.getOrCreate().',
-      contents: ['Python 3.11', { name: 'JupyterLab', version: '4.6' }, { name: 'PySpark', version: '4.0' }, 'Java 17'],
+      contents: ['Python 3.11', { name: 'JupyterLab', version: '4.6' }, { name: 'PySpark', version: '4.3' }, 'Spark Connect client', 'Java 17'],
       order: 20,
       recommended: true,
       local: { environment: 'envs/spark' },
@@ -32,9 +32,11 @@ export const DEFAULT_CATALOG: z.input<typeof catalogSchema> = {
       name: 'dask',
       display_name: 'Dask',
       description: 'Dask and distributed for parallel pandas-style work, with the dashboard.',
-      contents: ['Python 3.11', { name: 'JupyterLab', version: '4.6' }, 'Dask', 'distributed', 'pandas', 'pyarrow'],
+      contents: ['Python 3.11', { name: 'JupyterLab', version: '4.6' }, { name: 'Dask', version: '2026.8' }, { name: 'distributed', version: '2026.8' }, { name: 'pandas', version: '3.1' }, 'pyarrow', 'Dask JupyterLab extension'],
       order: 30,
       local: { environment: 'envs/dask' },
+      // dashboard links point through the server's own proxy, so they work behind Refinery's
+      env: { DASK_DISTRIBUTED__DASHBOARD__LINK: '{JUPYTERHUB_SERVICE_PREFIX}proxy/{port}/status' },
     },
   ],
   sizes: [

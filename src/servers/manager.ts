@@ -187,6 +187,7 @@ export class ServerManager {
         onProgress: (event) => log.push({ progress: 5 + event.progress * 0.9, message: event.message }),
         ...(command ? { command } : {}),
         ...(resources ? { resources } : {}),
+        ...(plan?.volumes.length ? { volumes: plan.volumes.map((v) => ({ name: v.name, mountPath: v.mount_path, readOnly: v.read_only, ...(v.host_path ? { hostPath: v.host_path } : {}) })) } : {}),
       });
       const now = nowIso();
       const moved = await transitionServer(this.o.db, row.id, ['pending'], 'running', {

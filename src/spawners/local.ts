@@ -30,9 +30,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, open } from 'node:fs/promises';
+import { chmod, lstat, mkdir, open, symlink, unlink } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../log.js';
 import { freePort } from '../util/ports.js';
@@ -208,6 +208,32 @@ function formatSeconds(ms: number): string {
 function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
   if (signal) return `was killed by ${signal}`;
   return `exited with code ${code ?? 'unknown'}`;
+}
+
+/**
+ * Local stand-in for mounts: each volume with a host path becomes a symbolic link in the home
+ * directory, named after the last part of its mount path (`/data/shared` → `~/shared`). Links are
+ * refreshed on every start; a real file or directory of the user's with that name is left alone.
+ * Read-only cannot be enforced this way (documented).
+ */
+async function linkVolumes(workDir: string, volumes: NonNullable<SpawnRequest['volumes']>, log: Logger): Promise<void> {
+  for (const volume of volumes) {
+    if (!volume.hostPath) continue;
+    const name = basename(volume.mountPath.replace(/\/+$/, ''));
+    if (!name || name === '.' || name === '..') continue;
+    const link = join(workDir, name);
+    try {
+      const existing = await lstat(link).catch(() => undefined);
+      if (existing && !existing.isSymbolicLink()) {
+        log.warn({ volume: volume.name, path: link }, 'not linking a volume over an existing file in the home directory');
+        continue;
+      }
+      if (existing) await unlink(link);
+      await symlink(volume.hostPath, link);
+    } catch (error) {
+      throw new SpawnError(`Cannot make volume ${volume.name} available at ~/${name}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    }
+  }
 }
 
 /** Read a LocalServerState back from JSON, or null if it is not one. */
@@ -432,6 +458,7 @@ export class LocalSpawner implements Spawner {
     await mkdir(metaDir, { recursive: true, mode: 0o700 });
     await chmod(workDir, 0o700);
     await chmod(metaDir, 0o700);
+    await linkVolumes(workDir, request.volumes ?? [], this.log);
     const logPath = this.logPath(user, server);
     const port = await freePort(this.host);
     let prefix = request.servicePrefix || '/';

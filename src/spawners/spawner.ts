@@ -47,6 +47,11 @@ export interface SpawnRequest {
    * Like JupyterHub, the server also gets MEM_LIMIT, MEM_GUARANTEE (bytes), CPU_LIMIT and
    * CPU_GUARANTEE (cores) in its environment, unless `env` already sets them.
    */
+  /**
+   * Directories to make available in the server. Backends mount them where they can; the local one
+   * links `hostPath` into the home directory under the last part of `mountPath`.
+   */
+  volumes?: { name: string; mountPath: string; hostPath?: string; readOnly: boolean }[];
   resources?: { cpuGuarantee?: number; cpuLimit?: number; memoryGuarantee?: number; memoryLimit?: number };
 }
 

@@ -2,7 +2,8 @@
 // scripts/setup-python.sh) started through the REST API with the default catalog plus two admin
 // profiles, checked from inside a real kernel: what it can import, what its environment says.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { json, launchRefinery, type RefineryProcess } from '../helpers/refinery.js';
@@ -42,8 +43,11 @@ const KERNEL_REPORT = [
   'print(json.dumps({"executable": sys.executable, **{k: os.environ.get(k) for k in ["PHYSICS_DATA", "DASK_LABEL", "MEM_LIMIT", "MY_SETTING", "JUPYTERHUB_USER"]}}))',
 ].join('\n');
 
+const SHARED = mkdtempSync(join(tmpdir(), 'refinery-shared-'));
+writeFileSync(join(SHARED, 'readme.txt'), 'shared with physics\n');
+
 const PROFILES = [
-  { name: 'physics', groups: ['physics'], env: { PHYSICS_DATA: '/data/{user}' } },
+  { name: 'physics', groups: ['physics'], env: { PHYSICS_DATA: '/data/{user}' }, volumes: [{ name: 'shared', mount_path: '/data/shared', host_path: SHARED, read_only: true }] },
   { name: 'dask-label', images: ['dask'], env: { DASK_LABEL: 'x' } },
 ];
 
@@ -65,6 +69,7 @@ describe('the shipped images, end to end', () => {
   after(async () => {
     try {
       await hub?.cleanup();
+      rmSync(SHARED, { recursive: true, force: true });
     } finally {
       if (hub) {
         const leftovers = killLeftovers(hub.dataDir);
@@ -144,6 +149,9 @@ describe('the shipped images, end to end', () => {
       '    print("ImportError")',
     ].join('\n'));
     assert.equal(imported.trim(), 'ImportError', 'the python image does not carry pyspark');
+    // the physics profile's volume: locally a link in her home directory named after the mount path
+    const shared = await execute(hub, tokens.alice!, k.prefix, k.kernelId, 'import os\nprint(open(os.path.expanduser("~/shared/readme.txt")).read(), end="")');
+    assert.equal(shared, 'shared with physics\n');
     assert.deepEqual((await serverModel('alice', 'py')).user_options, { image: 'python', size: 'small', options: {}, env: { MY_SETTING: 'on' } });
   });
 
