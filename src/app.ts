@@ -19,6 +19,8 @@ import { createHubApp } from './http/hub-app.js';
 import { proxyPolicy } from './http/proxy-policy.js';
 import { ensureFirstAdmins } from './users/bootstrap.js';
 import { CatalogStore } from './profiles/catalog.js';
+import { ClusterManager } from './clusters/manager.js';
+import { clusterBackends } from './clusters/backends.js';
 import { deleteExpiredSessions } from './db/sessions.js';
 import { deleteExpiredCodes } from './db/oauth.js';
 import { deleteTokensWhere } from './db/tokens.js';
@@ -113,17 +115,26 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
     // placeholder until the address is known; fixed right after listen
     const urls = hubUrls(config, config.listen.port);
     const ctx = {} as HubContext;
+    const clusters = new ClusterManager({
+      db: db.kysely,
+      backends: clusterBackends(config, spawner, log.child({ component: 'clusters' })),
+      log: log.child({ component: 'clusters' }),
+      quotas: () => config.quotas,
+      startTimeoutSeconds: config.clusters.start_timeout,
+      homeOf: (user) => spawner.userDir(user),
+    });
     const servers = new ServerManager({
       db: db.kysely, spawner, routes, identities, metrics, log: log.child({ component: 'servers' }), urls,
       defaultUrl: config.spawner.default_url, extraEnv,
       startTimeoutSeconds: config.spawner.start_timeout, stopGraceSeconds: config.spawner.stop_grace,
       namedServers: { enabled: config.named_servers.enabled, limitPerUser: config.named_servers.limit_per_user },
       catalog: () => catalog.current(),
+      clusters,
     });
     Object.assign(ctx, {
       config, db: db.kysely, log, identities, authenticator: new LocalAuthenticator(db.kysely),
       loginFailures: new FailureCounter(config.auth.login_attempts, config.auth.login_window * 1000),
-      servers, routes, metrics, urls, catalog, version: JUPYTERHUB_API_VERSION,
+      servers, clusters, routes, metrics, urls, catalog, version: JUPYTERHUB_API_VERSION,
       secureCookies: (config.public_url ?? '').startsWith('https:'),
     } satisfies HubContext);
 
@@ -145,7 +156,7 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
     server.on('request', proxy.handleRequest);
     server.on('upgrade', proxy.handleUpgrade);
 
-    const reconciler = new Reconciler({ db: db.kysely, spawner, routes, servers, metrics, log: log.child({ component: 'reconcile' }), stopGraceSeconds: config.spawner.stop_grace });
+    const reconciler = new Reconciler({ db: db.kysely, spawner, routes, servers, clusters, metrics, log: log.child({ component: 'reconcile' }), stopGraceSeconds: config.spawner.stop_grace });
     const report = await reconciler.run();
     if (report.adopted || report.markedStopped || report.orphansStopped) log.info(report, 'reconciled servers with the database');
 

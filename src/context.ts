@@ -10,6 +10,7 @@ import type { RouteTable } from './proxy/routes.js';
 import type { Metrics } from './metrics/index.js';
 import type { HubUrls } from './servers/env.js';
 import type { CatalogStore } from './profiles/catalog.js';
+import type { ClusterManager } from './clusters/manager.js';
 
 /** Everything request handlers may use. Built once in app.ts. */
 export interface HubContext {
@@ -20,6 +21,7 @@ export interface HubContext {
   authenticator: Authenticator;
   loginFailures: FailureCounter;
   servers: ServerManager;
+  clusters: ClusterManager;
   routes: RouteTable;
   metrics: Metrics;
   urls: HubUrls;

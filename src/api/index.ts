@@ -8,6 +8,7 @@ import { groupRoutes } from './routes/groups.js';
 import { oauthRoutes } from './routes/oauth.js';
 import { healthRoutes } from './routes/health.js';
 import { spawnPlanRoutes } from './routes/spawn-plan.js';
+import { clusterRoutes } from './routes/clusters.js';
 
 /** The REST API, compatible with JupyterHub's, plus health and metrics. */
 export function registerApi(app: FastifyInstance, ctx: HubContext): void {
@@ -19,4 +20,5 @@ export function registerApi(app: FastifyInstance, ctx: HubContext): void {
   oauthRoutes(app, ctx);
   healthRoutes(app, ctx);
   spawnPlanRoutes(app, ctx);
+  clusterRoutes(app, ctx);
 }

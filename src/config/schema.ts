@@ -2,6 +2,7 @@ import { z } from 'zod';
 
 import { secretRef } from './secret-ref.js';
 import { catalogShape } from '../profiles/schema.js';
+import { quotasSchema } from '../clusters/quota.js';
 export { secretRef, type SecretRef } from './secret-ref.js';
 
 /** `host:port`, `:port` or a bare port number. */
@@ -97,6 +98,16 @@ export const configSchema = z.strictObject({
    * (and on SIGHUP / `refinery reload`) without restarting; the same keys may live here instead.
    */
   profiles_file: z.string().optional(),
+  /** Limits on users' Spark and Dask clusters (see src/clusters/quota.ts). */
+  quotas: quotasSchema,
+  clusters: z
+    .strictObject({
+      /** Give up on a cluster that is not ready after this long. */
+      start_timeout: duration.default(180),
+      /** Stop a cluster (not the server) when its server has had no activity for this long; 0 = never. */
+      idle_timeout: duration.default(0),
+    })
+    .default({ start_timeout: 180, idle_timeout: 0 }),
   ...catalogShape,
 });
 

@@ -102,6 +102,27 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         }
       },
     },
+    '0003_clusters': {
+      async up(db: Kysely<unknown>) {
+        await idColumn(db, 'clusters')
+          .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
+          .addColumn('server_name', 'text', (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('phase', 'text', (c) => c.notNull())
+          .addColumn('request', 'text', (c) => c.notNull())
+          .addColumn('addresses', 'text', (c) => c.notNull().defaultTo('{}'))
+          .addColumn('state', 'text')
+          .addColumn('created', 'text', (c) => c.notNull())
+          .addColumn('started', 'text')
+          .addColumn('last_error', 'text')
+          .addUniqueConstraint('clusters_owner_name', ['user_id', 'server_name', 'name'])
+          .execute();
+      },
+      async down(db: Kysely<unknown>) {
+        await db.schema.dropTable('clusters').ifExists().execute();
+      },
+    },
   };
 }
 

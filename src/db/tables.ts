@@ -108,6 +108,27 @@ export interface SessionsTable {
   last_seen: string;
 }
 
+export type ClusterPhase = 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
+
+export interface ClustersTable {
+  id: Generated<number>;
+  user_id: number;
+  server_name: string;
+  /** Unique among the server's clusters (default: the kind). */
+  name: string;
+  kind: string;
+  phase: ClusterPhase;
+  /** JSON: the ClusterRequest it was started from. */
+  request: string;
+  /** JSON: reserved addresses (env for the server, UI ports). */
+  addresses: string;
+  /** JSON from the backend: enough to find the cluster again. */
+  state: string | null;
+  created: string;
+  started: string | null;
+  last_error: string | null;
+}
+
 export interface Database {
   users: UsersTable;
   groups: GroupsTable;
@@ -117,4 +138,5 @@ export interface Database {
   oauth_clients: OAuthClientsTable;
   oauth_codes: OAuthCodesTable;
   sessions: SessionsTable;
+  clusters: ClustersTable;
 }

@@ -8,6 +8,7 @@ import { parseYamlMapping } from '../config/yaml.js';
 import { loadConfig, resolveSecret, type LoadedConfig } from '../config/load.js';
 import { catalogSchema, type Catalog, type SettingsConfig } from './schema.js';
 import { DEFAULT_CATALOG } from './defaults.js';
+import { clusterRequestSchema } from '../clusters/request.js';
 
 const CATALOG_KEYS = ['images', 'sizes', 'profiles', 'profile_list'] as const;
 
@@ -78,6 +79,14 @@ export function loadCatalog(loaded: LoadedConfig): Catalog {
   return catalog;
 }
 
+/** `profiles[2].overrides` → ['profiles', 2, 'overrides'] */
+function pathOf(where: string): (string | number)[] {
+  return where.split(/\.|(?=\[)/).flatMap((part) => {
+    const index = /^\[(\d+)\]$/.exec(part);
+    return index ? [Number(index[1])] : part.split('[').map((p, k) => (k ? Number(p.replace(']', '')) : p)).filter((p) => p !== '');
+  });
+}
+
 /** A copy of `settings` whose `{secret: {file}}` references are absolute, resolved against `dir`. */
 function absoluteSecretFiles<T extends { env?: SettingsConfig['env'] }>(settings: T, dir: string): T {
   if (!settings.env) return settings;
@@ -134,6 +143,19 @@ export function validateCatalog(catalog: Catalog, readSecret?: (ref: Parameters<
         }
       }
       if (Object.keys(option.choices).length === 0 && !option.unlisted_choice?.enabled) problems.push(`profile_list[${i}].profile_options.${key}: give at least one choice or enable unlisted_choice`);
+    }
+  });
+  const checkClusters = (settings: { clusters?: Record<string, unknown>[] | undefined }, where: string) =>
+    settings.clusters?.forEach((cluster, j) => {
+      const parsed = clusterRequestSchema.safeParse(cluster, { reportInput: true });
+      if (!parsed.success) for (const issue of parsed.error.issues) problems.push(describeIssue({ ...issue, path: [...pathOf(where), 'clusters', j, ...issue.path] }, catalogSchema));
+    });
+  catalog.images.forEach((x, i) => checkClusters(x, `images[${i}]`));
+  catalog.profiles.forEach((x, i) => checkClusters(x, `profiles[${i}]`));
+  catalog.profile_list.forEach((x, i) => {
+    checkClusters(x.overrides, `profile_list[${i}].overrides`);
+    for (const [key, option] of Object.entries(x.profile_options)) {
+      for (const [c, choice] of Object.entries(option.choices)) checkClusters(choice.overrides, `profile_list[${i}].profile_options.${key}.choices.${c}.overrides`);
     }
   });
   if (readSecret) {

@@ -112,7 +112,12 @@ function apply(plan: SpawnPlan, settings: SettingsConfig, source: Source): void 
     plan.volumes = plan.volumes.filter((v) => v.name !== volume.name);
     plan.volumes.push({ ...volume, source });
   }
-  for (const cluster of settings.clusters ?? []) plan.clusters.push({ ...cluster, source });
+  for (const cluster of settings.clusters ?? []) {
+    // a later cluster with the same name (default: its kind) replaces the earlier one
+    const name = String(cluster.name ?? cluster.kind);
+    plan.clusters = plan.clusters.filter((c) => String(c.name ?? c.kind) !== name);
+    plan.clusters.push({ ...cluster, source });
+  }
   if (settings.storage) plan.storage = { ...settings.storage, source };
   if (settings.default_url) plan.default_url = settings.default_url;
 }

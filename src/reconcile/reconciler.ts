@@ -5,6 +5,7 @@ import type { Spawner, SpawnerState } from '../spawners/spawner.js';
 import type { RouteTable } from '../proxy/routes.js';
 import type { Metrics } from '../metrics/index.js';
 import type { ServerManager } from '../servers/manager.js';
+import type { ClusterManager } from '../clusters/manager.js';
 import { serversInPhase } from '../db/servers.js';
 import { countUsers } from '../db/users.js';
 import { serverPrefix } from '../auth/names.js';
@@ -29,6 +30,7 @@ export class Reconciler {
     spawner: Spawner;
     routes: RouteTable;
     servers: ServerManager;
+    clusters: ClusterManager;
     metrics: Metrics;
     log: Logger;
     stopGraceSeconds: number;
@@ -80,6 +82,10 @@ export class Reconciler {
         this.o.log.warn({ user: state.user, server: state.server }, 'stopped a server process with no owner in the database');
       }
     }
+
+    // clusters live and die with their servers: after this pass, only live servers keep theirs
+    const clusterReport = await this.o.clusters.reconcile(live);
+    report.orphansStopped += clusterReport.orphans;
 
     for (const route of this.o.routes.list()) {
       if (!live.has(`${route.data.user}/${route.data.server}`)) {

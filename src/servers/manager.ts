@@ -20,6 +20,9 @@ import { ProgressLog } from './progress.js';
 import { localCommand } from './command.js';
 import { resolvePlanEnv } from '../profiles/secrets.js';
 import type { SpawnPlan } from '../profiles/plan.js';
+import type { ClusterManager, PreparedClusters } from '../clusters/manager.js';
+import { ClusterError, type ClusterRequest } from '../clusters/backend.js';
+import { parseClusterRequest } from '../clusters/request.js';
 import type { Catalog } from '../profiles/schema.js';
 import type { SelectionInput } from '../profiles/resolve.js';
 import { planForUser, rememberSelections, storedSelections } from '../profiles/for-user.js';
@@ -40,6 +43,8 @@ export interface ServerManagerOptions {
   namedServers: { enabled: boolean; limitPerUser: number };
   /** The catalog in force now (it may be reloaded while the hub runs). */
   catalog: () => Catalog;
+  /** Private Spark/Dask clusters that live and die with servers. */
+  clusters: ClusterManager;
 }
 
 interface Operation {
@@ -111,6 +116,8 @@ export class ServerManager {
         throw new ServerRequestError(`User ${user.name} already has the maximum of ${this.o.namedServers.limitPerUser} named servers. One must be deleted before a new server can be created`, 'limit');
       }
     }
+    const clusterRequests = (plan?.clusters ?? []).map((c) => parseClusterRequest(c));
+    await this.o.clusters.checkQuota(user, serverName, clusterRequests);
     row ??= await ensureServer(this.o.db, user.id, serverName);
     if (row.phase === 'running') {
       if (await this.isAlive(row)) throw new ServerRequestError(`${describe(user.name, serverName)} is already running`, 'conflict');
@@ -128,7 +135,7 @@ export class ServerManager {
     this.operations.set(key, op);
     this.o.metrics.pendingOps.inc({ operation: 'spawn' });
     log.push({ progress: 0, message: 'Server requested' });
-    op.done = this.runSpawn(user, row, plan, log, abort.signal).finally(() => {
+    op.done = this.runSpawn(user, row, plan, clusterRequests, log, abort.signal).finally(() => {
       this.o.metrics.pendingOps.dec({ operation: 'spawn' });
       if (this.operations.get(key) === op) this.operations.delete(key);
       this.lastLogs.set(key, log);
@@ -141,11 +148,12 @@ export class ServerManager {
     throw new ServerRequestError(failure, 'conflict');
   }
 
-  private async runSpawn(user: UserRow, row: ServerRow, plan: SpawnPlan | null, log: ProgressLog, signal: AbortSignal): Promise<void> {
+  private async runSpawn(user: UserRow, row: ServerRow, plan: SpawnPlan | null, clusterRequests: ClusterRequest[], log: ProgressLog, signal: AbortSignal): Promise<void> {
     const started = process.hrtime.bigint();
     const serverKey = this.key(user.name, row.name);
     const prefix = serverPrefix(user.name, row.name);
     let token = '';
+    let clusters: PreparedClusters | undefined;
     try {
       await deleteTokensWhere(this.o.db, { serverKey });
       ({ token } = await issueToken(this.o.db, {
@@ -162,10 +170,12 @@ export class ServerManager {
       });
       this.o.identities.invalidate();
       const planEnv = plan ? resolvePlanEnv(plan) : {};
+      // cluster addresses are chosen first, so the server's environment can point at them while both start
+      clusters = await this.o.clusters.prepare(user, row.name, clusterRequests);
       const env = singleUserEnv({
         user: user.name, server: row.name, apiToken: token, urls: this.o.urls,
         defaultUrl: plan?.default_url ?? this.o.defaultUrl,
-        extra: { ...this.o.extraEnv, ...planEnv },
+        extra: { ...this.o.extraEnv, ...planEnv, ...clusters.env },
         resources: plan?.resources,
       });
       const command = plan ? localCommand(plan) : undefined;
@@ -177,18 +187,42 @@ export class ServerManager {
         ...(r.memory.limit !== undefined ? { memoryLimit: r.memory.limit } : {}),
       } : undefined;
       if (plan) log.push({ progress: 2, message: `Starting ${plan.image.display_name}${plan.size ? ` (${plan.size.display_name})` : ''}` });
-      const result = await this.o.spawner.start({
+      // one progress figure for the server and its clusters together; messages name their part
+      const parts = new Map<string, number>([['server', 0], ...clusters.names.map((n) => [n, 0] as [string, number])]);
+      const report = (part: string, progress: number, message: string) => {
+        parts.set(part, progress);
+        const overall = [...parts.values()].reduce((a, b) => a + b, 0) / parts.size;
+        log.push({ progress: 5 + overall * 0.9, message });
+      };
+      // a failing cluster cancels the server start and the other way round
+      const both = new AbortController();
+      const onAbort = () => both.abort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      const serverStart = this.o.spawner.start({
         user: user.name,
         serverName: row.name,
         env,
         servicePrefix: prefix,
         startTimeoutMs: this.o.startTimeoutSeconds * 1000,
-        signal,
-        onProgress: (event) => log.push({ progress: 5 + event.progress * 0.9, message: event.message }),
+        signal: both.signal,
+        onProgress: (event) => report('server', event.progress, event.message),
         ...(command ? { command } : {}),
         ...(resources ? { resources } : {}),
         ...(plan?.volumes.length ? { volumes: plan.volumes.map((v) => ({ name: v.name, mountPath: v.mount_path, readOnly: v.read_only, ...(v.host_path ? { hostPath: v.host_path } : {}) })) } : {}),
       });
+      const clusterStart = clusters.start((name, event) => report(name, event.progress, `${name} cluster: ${event.message}`), both.signal);
+      const [serverResult, clusterResult] = await Promise.allSettled([
+        serverStart.catch((e: unknown) => { both.abort(); throw e; }),
+        clusterStart.catch((e: unknown) => { both.abort(); throw e; }),
+      ]);
+      signal.removeEventListener('abort', onAbort);
+      if (serverResult.status === 'rejected' || clusterResult.status === 'rejected') {
+        if (serverResult.status === 'fulfilled') await this.o.spawner.stop(serverResult.value.state, { graceMs: this.o.stopGraceSeconds * 1000 }).catch(() => undefined);
+        if (clusterResult.status === 'fulfilled') await clusters.stop();
+        // the cluster's reason is the interesting one when the server was only cancelled because of it
+        throw clusterResult.status === 'rejected' ? clusterResult.reason : (serverResult as PromiseRejectedResult).reason;
+      }
+      const result = serverResult.value;
       const now = nowIso();
       const moved = await transitionServer(this.o.db, row.id, ['pending'], 'running', {
         target: result.target, spawner_state: JSON.stringify(result.state), started: now, last_activity: now,
@@ -213,12 +247,13 @@ export class ServerManager {
       this.o.metrics.spawnDuration.observe({ status: 'failure' }, seconds(started));
       this.o.log.warn({ user: user.name, server: row.name, err: message }, 'server failed to start');
       await deleteTokensWhere(this.o.db, { serverKey }).catch(() => 0);
+      await clusters?.stop().catch(() => undefined);
       await transitionServer(this.o.db, row.id, ['pending', 'stopping'], 'stopped', {
         last_error: message, target: null, spawner_state: null,
       }).catch(() => false);
       this.o.identities.invalidate();
       // the server's own log says why; its API token is the one secret we know it might echo
-      const detail = error instanceof SpawnError && error.detail ? (token ? error.detail.split(token).join('[secret]') : error.detail) : undefined;
+      const detail = (error instanceof SpawnError || error instanceof ClusterError) && error.detail ? (token ? error.detail.split(token).join('[secret]') : error.detail) : undefined;
       log.push({ progress: 100, failed: true, message: `Spawn failed: ${message}`, ...(detail ? { detail } : {}) });
     }
   }
@@ -280,6 +315,7 @@ export class ServerManager {
   async markStopped(row: ServerRow, userName: string, reason: string | null): Promise<void> {
     const wasRunning = row.phase === 'running' || row.phase === 'stopping';
     this.o.routes.delete(serverPrefix(userName, row.name));
+    await this.o.clusters.stopServerClusters(row.user_id, row.name);
     await deleteTokensWhere(this.o.db, { serverKey: this.key(userName, row.name) });
     await updateServer(this.o.db, row.id, { phase: 'stopped', target: null, spawner_state: null, last_error: reason });
     this.o.identities.invalidate();

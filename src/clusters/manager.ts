@@ -1,0 +1,221 @@
+import type { Kysely } from 'kysely';
+import type { Logger } from '../log.js';
+import type { Database } from '../db/tables.js';
+import type { UserRow } from '../db/users.js';
+import { groupsOfUsers } from '../db/users.js';
+import { clustersInPhase, clustersOfServer, clustersOfUser, deleteClustersOfServer, updateCluster, upsertCluster, type ClusterRow } from '../db/clusters.js';
+import { nowIso } from '../db/time.js';
+import { ServerRequestError } from '../servers/errors.js';
+import { ClusterError, type ClusterAddresses, type ClusterBackend, type ClusterKind, type ClusterOwner, type ClusterProgress, type ClusterRequest, type ClusterState } from './backend.js';
+import { effectiveQuota, quotaProblem, type QuotasConfig } from './quota.js';
+
+export interface ClusterManagerOptions {
+  db: Kysely<Database>;
+  backends: Partial<Record<ClusterKind, ClusterBackend>>;
+  log: Logger;
+  quotas: () => QuotasConfig;
+  startTimeoutSeconds: number;
+  /** The user's home directory on this machine (local backends keep configuration there). */
+  homeOf: (user: string) => string;
+}
+
+/** Clusters reserved for one server start: their environment, and how to start or abandon them. */
+export interface PreparedClusters {
+  /** For the notebook server: master/scheduler addresses and configuration paths. */
+  env: Record<string, string>;
+  names: string[];
+  /** Start all in parallel; on any failure everything is stopped and a ClusterError says which one failed. */
+  start(onProgress: (name: string, event: ClusterProgress) => void, signal: AbortSignal, env?: Record<string, string>): Promise<void>;
+  /** Stop whatever was started. */
+  stop(): Promise<void>;
+}
+
+const NOTHING: PreparedClusters = { env: {}, names: [], start: async () => undefined, stop: async () => undefined };
+const LIVE_PHASES = ['starting', 'running', 'stopping'] as const;
+
+function parseJson<T>(text: string | null, fallback: T): T {
+  if (!text) return fallback;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return fallback;
+  }
+}
+
+/**
+ * Users' private Spark and Dask clusters, which live and die with the server that asked for them:
+ * quotas, reservation before the server starts (so addresses go into its environment), parallel
+ * start, stop with the server, restart and resize while it runs, and repair after a crash.
+ */
+export class ClusterManager {
+  constructor(private readonly o: ClusterManagerOptions) {}
+
+  private backend(kind: string): ClusterBackend {
+    const backend = this.o.backends[kind as ClusterKind];
+    if (!backend) throw new ServerRequestError(`${kind === 'spark' ? 'Spark' : kind === 'dask' ? 'Dask' : kind} clusters are not available on this hub`, 'invalid');
+    return backend;
+  }
+
+  private owner(user: string, server: string): ClusterOwner {
+    return { user, server, homeDir: this.o.homeOf(user) };
+  }
+
+  /** Refuse a start that would exceed the user's quota, naming the limit. */
+  async checkQuota(user: UserRow, server: string, requests: readonly ClusterRequest[]): Promise<void> {
+    if (requests.length === 0) return;
+    for (const r of requests) this.backend(r.kind);
+    const groups = (await groupsOfUsers(this.o.db, [user.id])).get(user.id) ?? [];
+    const limit = effectiveQuota(this.o.quotas(), user.name, groups);
+    const running = (await clustersOfUser(this.o.db, user.id))
+      .filter((c) => c.server_name !== server && (LIVE_PHASES as readonly string[]).includes(c.phase))
+      .map((c) => parseJson<ClusterRequest>(c.request, { kind: 'spark', name: c.name, workers: 0, worker: { cores: 0, memory: 0 }, head: { cores: 0, memory: 0 }, conf: {}, connect: false }));
+    const problem = quotaProblem(limit, running, requests);
+    if (problem) throw new ServerRequestError(problem, 'limit');
+  }
+
+  /** Reserve addresses for a server's clusters and record them; nothing runs yet. */
+  async prepare(user: UserRow, server: string, requests: readonly ClusterRequest[]): Promise<PreparedClusters> {
+    await deleteClustersOfServer(this.o.db, user.id, server, requests.map((r) => r.name));
+    if (requests.length === 0) return NOTHING;
+    const owner = this.owner(user.name, server);
+    const reserved: { request: ClusterRequest; addresses: ClusterAddresses; row: ClusterRow }[] = [];
+    for (const request of requests) {
+      const addresses = await this.backend(request.kind).reserve(owner, request);
+      const row = await upsertCluster(this.o.db, {
+        user_id: user.id, server_name: server, name: request.name, kind: request.kind,
+        request: JSON.stringify(request), addresses: JSON.stringify(addresses),
+      });
+      reserved.push({ request, addresses, row });
+    }
+    const states = new Map<number, ClusterState>();
+    const stopAll = async () => {
+      await Promise.all(reserved.map(async ({ request, row }) => {
+        const state = states.get(row.id);
+        if (state) await this.backend(request.kind).stop(state).catch((e: unknown) => this.o.log.error({ cluster: row.name, err: String(e) }, 'stopping a cluster failed'));
+        await updateCluster(this.o.db, row.id, { phase: 'stopped' });
+      }));
+    };
+    return {
+      env: Object.assign({}, ...reserved.map((r) => r.addresses.env)) as Record<string, string>,
+      names: reserved.map((r) => r.request.name),
+      start: async (onProgress, signal, env) => {
+        const results = await Promise.allSettled(reserved.map(async ({ request, addresses, row }) => {
+          const state = await this.backend(request.kind).start(owner, request, addresses, {
+            timeoutMs: this.o.startTimeoutSeconds * 1000, signal, onProgress: (event) => onProgress(request.name, event), ...(env ? { env } : {}),
+          });
+          states.set(row.id, state);
+          await updateCluster(this.o.db, row.id, { phase: 'running', state: JSON.stringify(state), started: nowIso(), last_error: null });
+        }));
+        const failed = results.findIndex((r) => r.status === 'rejected');
+        if (failed === -1) return;
+        const reason = (results[failed] as PromiseRejectedResult).reason as unknown;
+        const message = reason instanceof Error ? reason.message : String(reason);
+        await stopAll();
+        await updateCluster(this.o.db, reserved[failed]!.row.id, { phase: 'failed', last_error: message });
+        throw new ClusterError(`the ${reserved[failed]!.request.kind === 'spark' ? 'Spark' : 'Dask'} cluster "${reserved[failed]!.request.name}" did not start: ${message}`, reason instanceof ClusterError ? reason.detail : undefined);
+      },
+      stop: stopAll,
+    };
+  }
+
+  /** Stop every cluster of a server (it stopped, or is stopping). */
+  async stopServerClusters(userId: number, server: string): Promise<void> {
+    const rows = await clustersOfServer(this.o.db, userId, server);
+    await Promise.all(rows.filter((r) => r.phase !== 'stopped').map((row) => this.stopRow(row)));
+  }
+
+  private async stopRow(row: ClusterRow, phase: 'stopped' | 'failed' = 'stopped', reason: string | null = null): Promise<void> {
+    await updateCluster(this.o.db, row.id, { phase: 'stopping' });
+    const state = parseJson<ClusterState | null>(row.state, null);
+    if (state) await this.backend(row.kind).stop(state).catch((e: unknown) => this.o.log.error({ cluster: row.name, err: String(e) }, 'stopping a cluster failed'));
+    await updateCluster(this.o.db, row.id, { phase, ...(reason ? { last_error: reason } : {}) });
+  }
+
+  async listOfUser(userId: number): Promise<ClusterRow[]> {
+    return clustersOfUser(this.o.db, userId);
+  }
+
+  /** How many workers are registered right now (0 when it is not running). */
+  async registeredWorkers(row: ClusterRow): Promise<number> {
+    const state = parseJson<ClusterState | null>(row.state, null);
+    if (row.phase !== 'running' || !state) return 0;
+    try {
+      return (await this.backend(row.kind).status(state)).workers;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** Change a running cluster's worker count, within the quota. */
+  async scale(user: UserRow, row: ClusterRow, workers: number): Promise<ClusterRow> {
+    if (row.phase !== 'running') throw new ServerRequestError(`cluster "${row.name}" is not running (${row.phase})`, 'conflict');
+    const request = parseJson<ClusterRequest>(row.request, null as unknown as ClusterRequest);
+    const resized = { ...request, workers };
+    this.backend(row.kind);
+    const groups = (await groupsOfUsers(this.o.db, [user.id])).get(user.id) ?? [];
+    const others = (await clustersOfUser(this.o.db, user.id))
+      .filter((c) => c.id !== row.id && (LIVE_PHASES as readonly string[]).includes(c.phase))
+      .map((c) => parseJson<ClusterRequest>(c.request, request));
+    const problem = quotaProblem(effectiveQuota(this.o.quotas(), user.name, groups), others, [resized]);
+    if (problem) throw new ServerRequestError(problem, 'limit');
+    const state = await this.backend(row.kind).scale(parseJson<ClusterState>(row.state, {}), workers, { timeoutMs: this.o.startTimeoutSeconds * 1000 });
+    await updateCluster(this.o.db, row.id, { state: JSON.stringify(state), request: JSON.stringify(resized) });
+    return { ...row, state: JSON.stringify(state), request: JSON.stringify(resized) };
+  }
+
+  /** Stop and start a cluster again on the same addresses (the server's environment still points there). */
+  async restart(user: UserRow, row: ClusterRow, onProgress: (event: ClusterProgress) => void = () => undefined): Promise<void> {
+    const request = parseJson<ClusterRequest>(row.request, null as unknown as ClusterRequest);
+    const addresses = parseJson<ClusterAddresses>(row.addresses, { env: {}, ui: {}, reservation: {} });
+    await this.stopRow(row);
+    await updateCluster(this.o.db, row.id, { phase: 'starting', state: null, last_error: null });
+    try {
+      const state = await this.backend(row.kind).start(this.owner(user.name, row.server_name), request, addresses, {
+        timeoutMs: this.o.startTimeoutSeconds * 1000, signal: new AbortController().signal, onProgress,
+      });
+      await updateCluster(this.o.db, row.id, { phase: 'running', state: JSON.stringify(state), started: nowIso() });
+    } catch (error) {
+      await updateCluster(this.o.db, row.id, { phase: 'failed', last_error: error instanceof Error ? error.message : String(error) });
+      throw error;
+    }
+  }
+
+  /**
+   * Repair: clusters whose server is gone are stopped, dead ones are recorded, and processes no
+   * record owns are stopped. `liveServers` holds `<user>/<server>` of servers that run or start.
+   */
+  async reconcile(liveServers: ReadonlySet<string>): Promise<{ stopped: number; orphans: number }> {
+    let stopped = 0;
+    let orphans = 0;
+    const rows = await clustersInPhase(this.o.db, LIVE_PHASES);
+    const owned = new Set<string>();
+    for (const row of rows) {
+      const key = `${row.user_name}/${row.server_name}`;
+      if (!liveServers.has(key)) {
+        await this.stopRow(row);
+        stopped++;
+        continue;
+      }
+      owned.add(`${key}/${row.name}`);
+      if (row.phase === 'running') {
+        const state = parseJson<ClusterState | null>(row.state, null);
+        const status = state ? await this.backend(row.kind).status(state).catch(() => ({ running: false, workers: 0 })) : { running: false, workers: 0 };
+        if (!status.running) {
+          await this.stopRow(row, 'failed', 'the cluster stopped unexpectedly');
+          this.o.log.warn({ user: row.user_name, server: row.server_name, cluster: row.name }, 'cluster stopped unexpectedly');
+        }
+      }
+    }
+    for (const backend of Object.values(this.o.backends)) {
+      if (!backend) continue;
+      for (const state of await backend.list().catch(() => [])) {
+        const key = `${String(state.user)}/${String(state.server ?? '')}/${String(state.name ?? backend.kind)}`;
+        if (owned.has(key)) continue;
+        await backend.stop(state).catch(() => undefined);
+        orphans++;
+        this.o.log.warn({ cluster: key }, 'stopped cluster processes with no running server');
+      }
+    }
+    return { stopped, orphans };
+  }
+}
