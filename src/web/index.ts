@@ -5,6 +5,7 @@ import { serverPages } from './server-pages.js';
 import { accountPages } from './account-pages.js';
 import { adminPages } from './admin-pages.js';
 import { staticFiles } from './static-files.js';
+import { clusterPages } from './cluster-panel.js';
 
 /** The hub's pages: sign-in, home, spawn and progress, tokens and password, admin. */
 export function registerPages(app: FastifyInstance, ctx: HubContext): void {
@@ -13,4 +14,5 @@ export function registerPages(app: FastifyInstance, ctx: HubContext): void {
   serverPages(app, ctx);
   accountPages(app, ctx);
   adminPages(app, ctx);
+  clusterPages(app, ctx);
 }

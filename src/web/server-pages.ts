@@ -11,6 +11,7 @@ import { rememberedFor } from '../profiles/selections.js';
 import { progressUrl } from '../api/presenters/server.js';
 import { ApiError } from '../api/errors.js';
 import { html, type SafeHtml } from './html.js';
+import { clusterPanel } from './cluster-panel.js';
 import { checkFormCsrf, formFields, pageAccess, queryFields, sendPage, xsrfOf } from './page-auth.js';
 import { statusPill, timeTag, type Phase } from './format.js';
 import { formCatalog, isSpawnForm, parseSpawnForm, renderSpawnForm, resourcesLine, valuesFromPlan, type FieldErrors, type FormValues } from './spawn-form.js';
@@ -62,7 +63,7 @@ export function serverPages(app: FastifyInstance, ctx: HubContext): void {
     }
   };
 
-  const serverCard = (access: Access, user: UserRow, row: ServerRow | undefined, name: string, origin: string, index: number, preview: StartPreview | null): SafeHtml => {
+  const serverCard = (access: Access, user: UserRow, row: ServerRow | undefined, name: string, origin: string, index: number, preview: StartPreview | null, clusters: SafeHtml = html``): SafeHtml => {
     const phase = phaseOf(ctx, row, user.name);
     const prefix = serverPrefix(user.name, name);
     const label = name ? name : 'Default server';
@@ -91,6 +92,7 @@ export function serverPages(app: FastifyInstance, ctx: HubContext): void {
     <div><dt>Last activity</dt><dd data-role="last-activity">${timeTag(row?.last_activity)}</dd></div>
     <div${showFor(phase, ['running'])}><dt>Started</dt><dd data-role="started">${timeTag(row?.started)}</dd></div>
   </dl>
+  ${phase === 'running' ? clusters : ''}
   <div class="actions">
     <a class="button primary" href="${prefix}"${showFor(phase, ['running'])}>Open<span class="sr-only"> ${label}</span></a>
     <a class="button" href="/hub/spawn-pending/${path}"${showFor(phase, ['starting'])}>Show progress</a>
@@ -115,11 +117,17 @@ export function serverPages(app: FastifyInstance, ctx: HubContext): void {
     const defaultRow = rows.find((r) => r.name === '');
     const previews = new Map<string, StartPreview | null>();
     for (const row of [defaultRow, ...named]) previews.set(row?.name ?? '', await startPreview(user, row));
+    const clusterRows = await ctx.clusters.listOfUser(user.id);
+    const panels = new Map<string, SafeHtml>();
+    for (const row of [defaultRow, ...named]) {
+      const name = row?.name ?? '';
+      panels.set(name, await clusterPanel(ctx, access, user.name, clusterRows.filter((c) => c.server_name === name && c.phase !== 'stopped')));
+    }
     const body = html`<div class="page-header">
   <div><h1>Your servers</h1><p class="muted">Start a Jupyter server, open it in JupyterLab, stop it when you are done.</p></div>
 </div>
 <div class="servers" id="servers" data-api-url="/hub/api/users/${encodeURIComponent(user.name)}?include_stopped_servers=1">
-  ${serverCard(access, user, defaultRow, '', origin, 0, previews.get('') ?? null)}
+  ${serverCard(access, user, defaultRow, '', origin, 0, previews.get('') ?? null, panels.get(''))}
 </div>
 ${ctx.config.named_servers.enabled
     ? html`<section class="section" aria-labelledby="named-heading">
@@ -128,7 +136,7 @@ ${ctx.config.named_servers.enabled
     ${limit ? html`<span class="muted small">${named.length} of ${limit} used</span>` : ''}
   </div>
   ${named.length
-    ? html`<div class="servers" id="named-servers">${named.map((row, i) => serverCard(access, user, row, row.name, origin, i + 1, previews.get(row.name) ?? null))}</div>`
+    ? html`<div class="servers" id="named-servers">${named.map((row, i) => serverCard(access, user, row, row.name, origin, i + 1, previews.get(row.name) ?? null, panels.get(row.name)))}</div>`
     : html`<div class="empty-state" id="named-empty"><h3>No named servers yet</h3><p>Named servers run side by side with your default server, each with its own URL: one per project or experiment.</p></div>`}
   <form method="post" action="/hub/spawn-named" class="card new-server" novalidate>
     <input type="hidden" name="_xsrf" value="${xsrf}">
