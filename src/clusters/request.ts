@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { byteSize } from '../profiles/byte-size.js';
 import type { ClusterRequest } from './backend.js';
+import { daskConfProblems } from './dask/conf.js';
 
 const amount = z.strictObject({ cores: z.number().positive().max(256).default(1), memory: byteSize.default(1024 ** 3) });
 
@@ -31,6 +32,8 @@ export const clusterRequestSchema = z
     if (value.kind === 'dask' && value.master) ctx.addIssue({ code: 'custom', path: ['master'], message: 'Dask clusters have a scheduler, not a master: use `scheduler`' });
     if (value.kind === 'spark' && value.scheduler) ctx.addIssue({ code: 'custom', path: ['scheduler'], message: 'Spark clusters have a master, not a scheduler: use `master`' });
     if (value.kind === 'dask' && value.connect) ctx.addIssue({ code: 'custom', path: ['connect'], message: 'Spark Connect is for Spark clusters only' });
+    // options the backend would refuse at start are refused when the profile is loaded
+    if (value.kind === 'dask') for (const problem of daskConfProblems(value.conf)) ctx.addIssue({ code: 'custom', path: ['conf'], message: problem });
   });
 
 export type ClusterRequestInput = z.input<typeof clusterRequestSchema>;

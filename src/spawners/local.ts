@@ -175,7 +175,7 @@ const RUN_HEADER = '[refinery] ';
 const KILL_WAIT_MS = 5000;
 
 /** The repository root: the nearest ancestor of this file with a package.json (works from src/ and dist/src/). */
-function repoRoot(): string {
+export function repoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     if (existsSync(join(dir, 'package.json'))) return dir;

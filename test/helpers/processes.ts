@@ -29,7 +29,8 @@ export function processAlive(pid: number): boolean {
 
 /** Kill (by pid) whatever server processes of this hub's data dir are still alive; returns what it found. */
 export function killLeftovers(dataDir: string): number[] {
-  const pids = processesWithEnv('REFINERY_SPAWNER_DATA_DIR', dataDir);
+  // servers (and their kernels) carry the spawner's marker; cluster processes the cluster backends'
+  const pids = [...new Set([...processesWithEnv('REFINERY_SPAWNER_DATA_DIR', dataDir), ...processesWithEnv('REFINERY_CLUSTER_SCOPE', dataDir)])];
   for (const pid of pids) {
     try {
       process.kill(pid, 'SIGKILL');

@@ -1,0 +1,984 @@
+/**
+ * LocalDaskBackend: a user's private Dask cluster as processes on this machine, from the `envs/dask`
+ * environment (dask/distributed 2026.8): one `dask scheduler` and one `dask worker --nworkers 1` per
+ * requested worker, all detached from the hub so that they outlive hub restarts, like the local
+ * spawner's servers.
+ *
+ * ADDRESSES. `reserve()` picks two free loopback ports: the scheduler's comm port and its dashboard
+ * (HTTP) port. The notebook server gets
+ *
+ *   DASK_SCHEDULER_ADDRESS=tcp://127.0.0.1:<comm port>
+ *       Dask maps DASK_* variables onto its configuration (DASK_SCHEDULER_ADDRESS → `scheduler-address`,
+ *       dask/config.py collect_env), and `distributed.Client()` without arguments connects to
+ *       `scheduler-address` (distributed/client.py, `Client._start`). So `Client()` in any kernel of
+ *       the server uses this cluster; `LocalCluster()` still makes a local one.
+ *   DASK_DISTRIBUTED__DASHBOARD__LINK={JUPYTERHUB_SERVICE_PREFIX}proxy/{port}/status
+ *       The template of `Client.dashboard_link` (distributed/utils.py format_dashboard_link fills it
+ *       from the environment plus host/port). `{port}` is deliberately left for Dask to fill in: it
+ *       is the dashboard port of the scheduler the client talks to, so a Client of this cluster gets
+ *       `/user/<name>/proxy/<dashboard port>/status` (through jupyter-server-proxy in the user's
+ *       server, so behind the user's own sign-in), and a LocalCluster started in a notebook still gets
+ *       a link to ITS dashboard, not to this cluster's. It is the same value the dask image sets;
+ *       the hub puts cluster env after the image's, so the cluster's wins should they ever differ.
+ *   The dask JupyterLab panel finds a dashboard from its `defaultURL` setting or, with the search
+ *   button (or autoStartClient), from `default_client().dashboard_link` in the active kernel — i.e.
+ *   from the link above once the notebook made a Client. No environment variable sets `defaultURL`.
+ *
+ * PROCESSES. Every process gets marker variables (CLUSTER_MARKER_ENV: scope = the hub's data dir,
+ * kind, cluster id, user, server, cluster name, role, worker index, and the cluster's non-secret
+ * spec as JSON). Descendants inherit them (a worker's nanny starts the real worker as a child, plus
+ * multiprocessing helpers), so `stop()` kills by marker and by cgroup, and `list()` finds clusters
+ * after a hub restart. The markers are not the local spawner's (REFINERY_SPAWN_ID), so neither
+ * backend mistakes the other's processes for its own. `/proc/<pid>/environ` is read: Linux, same
+ * Unix user (or root).
+ *
+ * Scheduler and workers start at the same time: a worker retries connecting until the scheduler
+ * listens. Readiness is asked over HTTP on the dashboard port (scheduler-api.ts: `/api/v1/get_workers`).
+ * Workers are named `worker-<i>`, listen on the same interface as the scheduler, keep no dashboard of
+ * their own unless conf asks, and exit by themselves 120 s after losing their scheduler
+ * (`--death-timeout`, unless conf sets it), so a scheduler that dies while the hub is down leaves
+ * no workers behind for long.
+ *
+ * Per-process cgroups (resources.ts, when writable): the scheduler gets head.cores / head.memory;
+ * each worker worker.cores as a CPU limit and worker.memory (+ NANNY_MEMORY_ALLOWANCE when it runs
+ * under a nanny: the nanny process lives in the same cgroup, and Dask's own limit, `--memory-limit
+ * worker.memory`, applies to the worker process alone) as a hard memory limit. The cgroups live
+ * under `<hub's cgroup>/refinery-dask/<cluster id>-s|-w<i>`, apart from the servers' `refinery/`.
+ *
+ * Files: logs in `<home>/.refinery/<server or 'default'>.<cluster name>.scheduler.log` and
+ * `.worker-<i>.log` (appended, one `[refinery] ...` header per start); workers' scratch space
+ * (spilled data) in `<tmp>/refinery-dask/<cluster id>/`, removed by stop().
+ *
+ * `conf` → worker flags / Dask configuration: see conf.ts. Extra environment (options.env, e.g.
+ * object-storage credentials) reaches the processes through their environment only, and is never
+ * written to the state; scale() copies it from the running scheduler's environment.
+ *
+ * Security note: the scheduler listens on loopback without TLS or authentication, like every local
+ * Dask cluster. On this backend all users' processes share one Unix account anyway (see
+ * spawners/local.ts), so this adds no new path between users on the same machine.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, open, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Logger } from '../../log.js';
+import { freePort } from '../../util/ports.js';
+import { MARKER_ENV, readLogTail, repoRoot } from '../../spawners/local.js';
+import { bootId, listPids, readProcEnviron, readProcStat, sendSignal, HAS_PROC, type ProcStat } from '../../spawners/process-info.js';
+import {
+  DEFAULT_CGROUP_PARENT,
+  cgroupPids,
+  createServerCgroups,
+  detectCgroups,
+  isServerCgroupDir,
+  listServerCgroups,
+  removeServerCgroups,
+  requestedSettings,
+  sweepEmptyServerCgroups,
+  wrapCommand,
+  type CgroupLayout,
+  type EnforcedResources,
+  type ResourceSpec,
+} from '../../spawners/resources.js';
+import {
+  ClusterError,
+  type ClusterAddresses,
+  type ClusterBackend,
+  type ClusterOwner,
+  type ClusterProgress,
+  type ClusterRequest,
+  type ClusterState,
+  type ClusterStatus,
+} from '../backend.js';
+import { daskConfProblems, daskWorkerOptions } from './conf.js';
+import { SCHEDULER_HTTP_ROUTES_ENV, dashboardBase, registeredWorkers, retireWorkers, schedulerIdentity } from './scheduler-api.js';
+
+/** Environment variables that mark a process as part of a local cluster (inherited by all its descendants). */
+export const CLUSTER_MARKER_ENV = {
+  /** The hub's data dir: clusters of another hub on the same machine are not this backend's. */
+  scope: 'REFINERY_CLUSTER_SCOPE',
+  kind: 'REFINERY_CLUSTER_KIND',
+  clusterId: 'REFINERY_CLUSTER_ID',
+  name: 'REFINERY_CLUSTER_NAME',
+  user: MARKER_ENV.user,
+  server: MARKER_ENV.server,
+  /** 'scheduler' or 'worker' */
+  role: 'REFINERY_CLUSTER_ROLE',
+  /** The worker's index (worker-<i>). */
+  worker: 'REFINERY_CLUSTER_WORKER',
+  /** JSON of ClusterSpec: what list() and scale() need to know about a cluster they did not start. */
+  spec: 'REFINERY_CLUSTER_SPEC',
+} as const;
+
+/** Memory added to a worker's cgroup limit for its nanny process (which Dask's memory limit does not count). */
+export const NANNY_MEMORY_ALLOWANCE = 256 * 1024 ** 2;
+/** Workers whose scheduler is gone for this long exit by themselves (unless conf sets death-timeout). */
+const DEFAULT_DEATH_TIMEOUT = '120s';
+const CGROUP_PARENT = `${DEFAULT_CGROUP_PARENT}-dask`;
+const KILL_WAIT_MS = 5000;
+const RETIRE_TIMEOUT_MS = 30_000;
+const LOG_TAIL_LINES = 15;
+
+export interface LocalDaskBackendOptions {
+  /** The hub's data directory: identifies this hub's clusters (marker scope); home directories default to `<dataDir>/users/<name>`. */
+  dataDir: string;
+  /** The Python environment with dask and distributed. Default `<repo>/envs/dask`. */
+  environment?: string;
+  /** Interface the scheduler, workers and dashboard listen on. Default `127.0.0.1`. */
+  host?: string;
+  /** Variables copied from the hub's own environment (nothing else of it is passed on). Default PATH, LANG, LC_ALL, TZ. */
+  envKeep?: string[];
+  /** SIGTERM → SIGKILL grace of stop(). Default 5000 ms. */
+  stopGraceMs?: number;
+  /** Control groups (resources.ts): `root` default `/sys/fs/cgroup`; `false` never uses them. */
+  cgroups?: { root?: string; sweepAfterMs?: number } | false;
+  /** Where workers put spilled data: `<scratchDir>/<cluster id>/`. Default `<os tmpdir>/refinery-dask`. */
+  scratchDir?: string;
+  log: Logger;
+}
+
+/** The part of a cluster's definition that the processes carry in CLUSTER_MARKER_ENV.spec (nothing secret). */
+export type ClusterSpec = {
+  host: string;
+  schedulerPort: number;
+  dashboardPort: number;
+  worker: { cores: number; memory: number };
+  head: { cores: number; memory: number };
+  conf: Record<string, string>;
+  environment: string;
+  homeDir: string;
+  startedAt: string;
+};
+
+type ProcRef = { pid: number; startTime: number | null };
+type WorkerRef = ProcRef & { index: number; name: string };
+
+/** What start() returns (and list() reports): plain JSON, stored by the hub. */
+export type LocalDaskState = {
+  backend: 'local';
+  kind: 'dask';
+  clusterId: string;
+  scope: string;
+  user: string;
+  /** '' for the default server. */
+  server: string;
+  name: string;
+  schedulerAddress: string;
+  dashboardPort: number;
+  spec: ClusterSpec;
+  /** The scheduler process (null when list() found a cluster whose scheduler is gone). */
+  scheduler: ProcRef | null;
+  /** The workers' `dask worker` processes (each runs a nanny, whose child is the worker proper). */
+  workers: WorkerRef[];
+  bootId: string | null;
+  /** Cgroup directories of the cluster's processes; removed by stop(). */
+  cgroups?: string[];
+  /** How the resource limits are enforced ('none' wins when processes differ). */
+  enforced?: EnforcedResources;
+};
+
+interface ExitInfo {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+interface Launched extends ProcRef {
+  child: ChildProcess;
+  exited: ExitInfo | null;
+  cgroups: string[];
+  enforced: EnforcedResources | undefined;
+  logPath: string;
+}
+
+interface MarkedProcess {
+  pid: number;
+  stat: ProcStat;
+  env: Map<string, string>;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const CLUSTER_NAME = /^[a-z0-9][a-z0-9-]{0,30}$/;
+
+function formatSeconds(ms: number): string {
+  const s = ms / 1000;
+  return Number.isInteger(s) ? String(s) : s.toFixed(1);
+}
+
+function describeExit(e: ExitInfo): string {
+  return e.signal ? `was killed by ${e.signal}` : `exited with code ${e.code ?? 'unknown'}`;
+}
+
+function checkSegment(kind: string, value: unknown, allowEmpty: boolean): void {
+  if (typeof value !== 'string' || (!allowEmpty && value === '') || value === '.' || value === '..' || /[/\\\0]/.test(value) || value.length > 255) {
+    throw new ClusterError(`Invalid ${kind} name: ${JSON.stringify(value)}`);
+  }
+}
+
+const isPort = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0 && v < 65536;
+
+/** A LocalDaskState read back from JSON, or null if it is not one. */
+export function parseLocalDaskState(state: ClusterState | null | undefined): LocalDaskState | null {
+  if (!state || typeof state !== 'object') return null;
+  const s = state as Record<string, unknown>;
+  if (s.kind !== 'dask' || s.backend !== 'local' || typeof s.clusterId !== 'string' || !UUID.test(s.clusterId)) return null;
+  if (typeof s.scope !== 'string' || typeof s.user !== 'string' || typeof s.server !== 'string' || typeof s.name !== 'string') return null;
+  if (typeof s.schedulerAddress !== 'string' || !isPort(s.dashboardPort) || !s.spec || typeof s.spec !== 'object') return null;
+  const ref = (v: unknown): ProcRef | null => {
+    const r = v as Record<string, unknown> | null;
+    if (!r || typeof r.pid !== 'number' || !Number.isInteger(r.pid) || r.pid <= 1) return null;
+    return { pid: r.pid, startTime: typeof r.startTime === 'number' ? r.startTime : null };
+  };
+  const workers: WorkerRef[] = [];
+  for (const w of Array.isArray(s.workers) ? s.workers : []) {
+    const r = ref(w);
+    const index = (w as Record<string, unknown>).index;
+    if (r && typeof index === 'number') workers.push({ ...r, index, name: `worker-${index}` });
+  }
+  return {
+    backend: 'local',
+    kind: 'dask',
+    clusterId: s.clusterId,
+    scope: s.scope,
+    user: s.user,
+    server: s.server,
+    name: s.name,
+    schedulerAddress: s.schedulerAddress,
+    dashboardPort: s.dashboardPort,
+    spec: s.spec as ClusterSpec,
+    scheduler: ref(s.scheduler),
+    workers,
+    bootId: typeof s.bootId === 'string' ? s.bootId : null,
+    ...(Array.isArray(s.cgroups) ? { cgroups: s.cgroups.filter((d): d is string => typeof d === 'string') } : {}),
+    ...(s.enforced && typeof s.enforced === 'object' ? { enforced: s.enforced as EnforcedResources } : {}),
+  };
+}
+
+export class LocalDaskBackend implements ClusterBackend {
+  readonly kind = 'dask' as const;
+  readonly dataDir: string;
+  readonly environment: string;
+  readonly host: string;
+  readonly envKeep: string[];
+  readonly stopGraceMs: number;
+  readonly scratchDir: string;
+  private readonly cgroupRoot: string | null;
+  private readonly cgroupSweepAfterMs: number;
+  private readonly log: Logger;
+  private layoutPromise: Promise<CgroupLayout> | null = null;
+  private readonly warned = new Set<string>();
+  /** The scale() running per cluster id, so that two of them do not pick the same worker indices. */
+  private readonly scaling = new Map<string, Promise<void>>();
+
+  constructor(options: LocalDaskBackendOptions) {
+    this.dataDir = resolve(options.dataDir);
+    this.environment = resolve(options.environment ?? join(repoRoot(), 'envs', 'dask'));
+    this.host = options.host ?? '127.0.0.1';
+    this.envKeep = options.envKeep ?? ['PATH', 'LANG', 'LC_ALL', 'TZ'];
+    this.stopGraceMs = options.stopGraceMs ?? 5000;
+    this.scratchDir = resolve(options.scratchDir ?? join(tmpdir(), 'refinery-dask'));
+    this.cgroupRoot = options.cgroups === false ? null : (options.cgroups?.root ?? '/sys/fs/cgroup');
+    this.cgroupSweepAfterMs = (options.cgroups ? options.cgroups.sweepAfterMs : undefined) ?? 60_000;
+    this.log = options.log;
+  }
+
+  private get python(): string {
+    return join(this.environment, 'bin', 'python');
+  }
+
+  private cgroupLayout(): Promise<CgroupLayout> {
+    this.layoutPromise ??= this.cgroupRoot === null
+      ? Promise.resolve({ memory: null, cpu: null, problems: ['control groups are disabled in the backend options'] })
+      : detectCgroups({ root: this.cgroupRoot });
+    return this.layoutPromise;
+  }
+
+  private warnOnce(key: string, fields: Record<string, unknown>, message: string): void {
+    if (this.warned.has(key)) return;
+    this.warned.add(key);
+    this.log.warn(fields, message);
+  }
+
+  private homeDirOf(owner: ClusterOwner): string {
+    return resolve(owner.homeDir ?? join(this.dataDir, 'users', owner.user));
+  }
+
+  private logPath(homeDir: string, server: string, name: string, role: string): string {
+    return join(homeDir, '.refinery', `${server || 'default'}.${name}.${role}.log`);
+  }
+
+  /** The workers' scratch directory; derived from the (validated) cluster id only, never read from a state. */
+  private localDirOf(clusterId: string): string {
+    return join(this.scratchDir, clusterId);
+  }
+
+  /** Throws a ClusterError for anything about the request or owner that cannot work. */
+  private checkRequest(owner: ClusterOwner, request: ClusterRequest): void {
+    checkSegment('user', owner.user, false);
+    checkSegment('server', owner.server, true);
+    if (request.kind !== 'dask') throw new ClusterError(`The local Dask backend cannot run a ${String(request.kind)} cluster`);
+    if (!CLUSTER_NAME.test(request.name)) throw new ClusterError(`Invalid cluster name: ${JSON.stringify(request.name)}`);
+    if (!Number.isInteger(request.workers) || request.workers < 0) throw new ClusterError(`Invalid number of Dask workers: ${String(request.workers)}`);
+    const problems = daskConfProblems(request.conf ?? {});
+    if (problems.length) throw new ClusterError(`Invalid Dask cluster settings: ${problems.join('; ')}`);
+  }
+
+  private checkEnvironment(): void {
+    if (!existsSync(this.python)) {
+      throw new ClusterError(
+        `The Dask environment is missing: ${this.python} does not exist (create it with \`bash scripts/setup-python.sh --only dask\`)`,
+      );
+    }
+  }
+
+  async reserve(owner: ClusterOwner, request: ClusterRequest): Promise<ClusterAddresses> {
+    this.checkRequest(owner, request);
+    this.checkEnvironment();
+    const schedulerPort = await freePort(this.host);
+    let dashboardPort = await freePort(this.host);
+    while (dashboardPort === schedulerPort) dashboardPort = await freePort(this.host);
+    const host = this.host.includes(':') ? `[${this.host}]` : this.host;
+    return {
+      env: {
+        DASK_SCHEDULER_ADDRESS: `tcp://${host}:${schedulerPort}`,
+        DASK_DISTRIBUTED__DASHBOARD__LINK: '{JUPYTERHUB_SERVICE_PREFIX}proxy/{port}/status',
+      },
+      ui: { dashboard: { port: dashboardPort, path: '/status' } },
+      reservation: { host: this.host, schedulerPort, dashboardPort },
+    };
+  }
+
+  /** Environment shared by all processes of a cluster (markers for role and worker index are added per process). */
+  private clusterEnv(c: { clusterId: string; user: string; server: string; name: string; spec: ClusterSpec; extra: Record<string, string>; configEnv: Record<string, string> }): Record<string, string> {
+    const env: Record<string, string> = {};
+    for (const key of this.envKeep) {
+      const value = process.env[key];
+      if (value !== undefined) env[key] = value;
+    }
+    env.PATH = [join(this.environment, 'bin'), env.PATH || '/usr/local/bin:/usr/bin:/bin'].join(':');
+    env.LANG ??= 'C.UTF-8';
+    for (const [key, value] of Object.entries(c.extra)) {
+      // Extra env may not pose as markers (ours or the local spawner's).
+      if (!key.startsWith('REFINERY_') && typeof value === 'string') env[key] = value;
+    }
+    Object.assign(env, c.configEnv, SCHEDULER_HTTP_ROUTES_ENV);
+    env.HOME = c.spec.homeDir;
+    env[CLUSTER_MARKER_ENV.scope] = this.dataDir;
+    env[CLUSTER_MARKER_ENV.kind] = 'dask';
+    env[CLUSTER_MARKER_ENV.clusterId] = c.clusterId;
+    env[CLUSTER_MARKER_ENV.name] = c.name;
+    env[CLUSTER_MARKER_ENV.user] = c.user;
+    env[CLUSTER_MARKER_ENV.server] = c.server;
+    env[CLUSTER_MARKER_ENV.spec] = JSON.stringify(c.spec);
+    return env;
+  }
+
+  /** Start one detached process (in its own cgroups when limits are asked for and cgroups work). */
+  private async launch(p: {
+    what: string;
+    argv: string[];
+    env: Record<string, string>;
+    cwd: string;
+    logPath: string;
+    cgroupName: string;
+    resources: ResourceSpec;
+    onExit: () => void;
+  }): Promise<Launched> {
+    let cgroups: string[] = [];
+    let enforced: EnforcedResources | undefined;
+    let launch = p.argv;
+    if (requestedSettings(p.resources).length) {
+      const layout = await this.cgroupLayout();
+      const made = await createServerCgroups(layout, CGROUP_PARENT, p.cgroupName, p.resources);
+      cgroups = made.dirs;
+      enforced = made.enforced;
+      for (const [setting, how] of Object.entries(made.enforced)) {
+        if (how !== 'none') continue;
+        const why = made.problems.join('; ') || 'control groups are not available';
+        this.warnOnce(`${setting}:${why}`, { setting, why }, `resource setting ${setting} is not enforced for local Dask clusters: ${why}`);
+      }
+      if (made.procsFiles.length) launch = wrapCommand(p.argv, { procsFiles: made.procsFiles });
+    }
+    const file = await open(p.logPath, 'a', 0o600);
+    let child: ChildProcess;
+    let spawnError: Promise<Error>;
+    try {
+      await file.write(`\n[refinery] ${new Date().toISOString()} starting ${p.what}: ${p.argv.join(' ')}\n`);
+      child = spawn(launch[0]!, launch.slice(1), { cwd: p.cwd, env: p.env, detached: true, stdio: ['ignore', file.fd, file.fd] });
+      spawnError = new Promise<Error>((r) => child.once('error', r));
+      child.on('error', (err) => this.log.debug({ err, what: p.what }, 'dask process error'));
+    } finally {
+      await file.close();
+    }
+    if (child.pid === undefined) {
+      const err = await spawnError;
+      if (cgroups.length) await removeServerCgroups(cgroups);
+      throw new ClusterError(`Could not start the ${p.what}: ${err.message}`);
+    }
+    child.unref();
+    const launched: Launched = { pid: child.pid, startTime: null, child, exited: null, cgroups, enforced, logPath: p.logPath };
+    child.once('exit', (code, signal) => {
+      launched.exited = { code, signal };
+      p.onExit();
+    });
+    launched.startTime = (await readProcStat(child.pid))?.startTime ?? null;
+    return launched;
+  }
+
+  private schedulerArgv(spec: ClusterSpec): string[] {
+    return [
+      this.python, '-m', 'distributed.cli.dask_scheduler',
+      '--host', spec.host,
+      '--port', String(spec.schedulerPort),
+      '--dashboard-address', `${spec.host}:${spec.dashboardPort}`,
+    ];
+  }
+
+  private workerArgv(spec: ClusterSpec, schedulerAddress: string, clusterId: string, index: number): { argv: string[]; nanny: boolean } {
+    const options = daskWorkerOptions(spec);
+    const argv = [
+      this.python, '-m', 'distributed.cli.dask_worker', schedulerAddress,
+      '--name', `worker-${index}`,
+      '--nworkers', '1',
+      '--nthreads', String(options.nthreads),
+      '--memory-limit', String(Math.floor(spec.worker.memory)),
+      '--host', spec.host,
+      '--dashboard-address', `${spec.host}:0`,
+      '--local-directory', this.localDirOf(clusterId),
+      ...options.args,
+    ];
+    if (!options.args.includes('--death-timeout')) argv.push('--death-timeout', DEFAULT_DEATH_TIMEOUT);
+    return { argv, nanny: options.nanny };
+  }
+
+  private launchScheduler(c: { clusterId: string; spec: ClusterSpec; env: Record<string, string>; server: string; name: string; onExit: () => void }): Promise<Launched> {
+    return this.launch({
+      what: 'Dask scheduler',
+      argv: this.schedulerArgv(c.spec),
+      env: { ...c.env, [CLUSTER_MARKER_ENV.role]: 'scheduler' },
+      cwd: c.spec.homeDir,
+      logPath: this.logPath(c.spec.homeDir, c.server, c.name, 'scheduler'),
+      cgroupName: `${c.clusterId}-s`,
+      resources: { memoryLimit: c.spec.head.memory, cpuLimit: c.spec.head.cores },
+      onExit: c.onExit,
+    });
+  }
+
+  private launchWorker(c: { clusterId: string; spec: ClusterSpec; env: Record<string, string>; server: string; name: string; schedulerAddress: string; onExit: () => void }, index: number): Promise<Launched> {
+    const { argv, nanny } = this.workerArgv(c.spec, c.schedulerAddress, c.clusterId, index);
+    const memory = c.spec.worker.memory > 0 ? c.spec.worker.memory + (nanny ? NANNY_MEMORY_ALLOWANCE : 0) : 0;
+    return this.launch({
+      what: `Dask worker ${index}`,
+      argv,
+      env: { ...c.env, [CLUSTER_MARKER_ENV.role]: 'worker', [CLUSTER_MARKER_ENV.worker]: String(index) },
+      cwd: c.spec.homeDir,
+      logPath: this.logPath(c.spec.homeDir, c.server, c.name, `worker-${index}`),
+      cgroupName: `${c.clusterId}-w${index}`,
+      resources: { ...(memory ? { memoryLimit: memory } : {}), cpuLimit: c.spec.worker.cores },
+      onExit: c.onExit,
+    });
+  }
+
+  async start(
+    owner: ClusterOwner,
+    request: ClusterRequest,
+    addresses: ClusterAddresses,
+    options: { timeoutMs: number; signal: AbortSignal; onProgress(event: ClusterProgress): void; env?: Record<string, string> },
+  ): Promise<ClusterState> {
+    const started = Date.now();
+    const deadline = started + options.timeoutMs;
+    const { signal } = options;
+    this.checkRequest(owner, request);
+    const r = addresses.reservation as Record<string, unknown>;
+    if (!isPort(r.schedulerPort) || !isPort(r.dashboardPort) || typeof r.host !== 'string') {
+      throw new ClusterError('The Dask cluster has no reserved addresses (reserve() was not called with this backend)');
+    }
+    this.checkEnvironment();
+    let lastProgress = 0;
+    const progress = (value: number, message: string) => {
+      lastProgress = Math.max(lastProgress, Math.min(100, Math.floor(value)));
+      try {
+        options.onProgress({ progress: lastProgress, message });
+      } catch (err) {
+        this.log.warn({ err }, 'onProgress listener threw');
+      }
+    };
+    if (signal.aborted) throw new ClusterError('Dask cluster start was cancelled');
+
+    const clusterId = randomUUID();
+    const homeDir = this.homeDirOf(owner);
+    try {
+      await mkdir(join(homeDir, '.refinery'), { recursive: true, mode: 0o700 });
+      await mkdir(this.localDirOf(clusterId), { recursive: true, mode: 0o700 });
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      throw new ClusterError(`Cannot prepare the Dask cluster's directories: ${e.code ?? e.message}${e.path ? ` (${e.path})` : ''}`);
+    }
+    const spec: ClusterSpec = {
+      host: r.host,
+      schedulerPort: r.schedulerPort,
+      dashboardPort: r.dashboardPort,
+      worker: { cores: request.worker.cores, memory: request.worker.memory },
+      head: { cores: request.head.cores, memory: request.head.memory },
+      conf: { ...request.conf },
+      environment: this.environment,
+      homeDir,
+      startedAt: new Date(started).toISOString(),
+    };
+    const schedulerAddress = `tcp://${spec.host.includes(':') ? `[${spec.host}]` : spec.host}:${spec.schedulerPort}`;
+    const env = this.clusterEnv({
+      clusterId, user: owner.user, server: owner.server, name: request.name, spec,
+      extra: options.env ?? {}, configEnv: daskWorkerOptions(request).env,
+    });
+    const state: LocalDaskState = {
+      backend: 'local', kind: 'dask', clusterId, scope: this.dataDir,
+      user: owner.user, server: owner.server, name: request.name,
+      schedulerAddress, dashboardPort: spec.dashboardPort, spec,
+      scheduler: null, workers: [], bootId: bootId(),
+    };
+
+    let wake: () => void = () => {};
+    const onExit = () => wake();
+    const onAbort = () => wake();
+    signal.addEventListener('abort', onAbort);
+
+    progress(5, 'Starting Dask scheduler');
+    const common = { clusterId, spec, env, server: owner.server, name: request.name, schedulerAddress, onExit };
+    const indices = Array.from({ length: request.workers }, (_, i) => i);
+    const settled = await Promise.allSettled([this.launchScheduler(common), ...indices.map((i) => this.launchWorker(common, i))]);
+    const launched: Launched[] = [];
+    for (const s of settled) if (s.status === 'fulfilled') launched.push(s.value);
+    const scheduler = settled[0]!.status === 'fulfilled' ? settled[0].value : null;
+    if (scheduler) state.scheduler = { pid: scheduler.pid, startTime: scheduler.startTime };
+    const workers = settled.slice(1).map((s) => (s.status === 'fulfilled' ? s.value : null));
+    workers.forEach((w, i) => {
+      if (w) state.workers.push({ pid: w.pid, startTime: w.startTime, index: i, name: `worker-${i}` });
+    });
+    state.cgroups = launched.flatMap((l) => l.cgroups);
+    if (!state.cgroups.length) delete state.cgroups;
+    const enforced = mergeEnforced(launched.map((l) => l.enforced));
+    if (enforced) state.enforced = enforced;
+
+    const tails = (which: (Launched | null)[]) => logExcerpts(which.filter((l): l is Launched => !!l).map((l) => l.logPath));
+    const fail = async (message: string, detailFrom: (Launched | null)[]): Promise<never> => {
+      signal.removeEventListener('abort', onAbort);
+      await this.stop(state, { graceMs: 500 });
+      const { detail, cause } = await tails(detailFrom);
+      if (cause) message = `${message}: ${cause}`;
+      this.log.warn({ user: owner.user, server: owner.server, cluster: request.name }, `local Dask cluster failed to start: ${message}`);
+      throw new ClusterError(message, detail);
+    };
+
+    const failedLaunch = settled.find((s) => s.status === 'rejected') as PromiseRejectedResult | undefined;
+    if (failedLaunch) {
+      const reason = failedLaunch.reason as unknown;
+      return fail(reason instanceof Error ? reason.message : String(reason), []);
+    }
+    this.log.info({ user: owner.user, server: owner.server, cluster: request.name, scheduler: scheduler!.pid, workers: state.workers.map((w) => w.pid) }, 'local Dask cluster processes started');
+
+    const base = dashboardBase(spec.host, spec.dashboardPort);
+    const wanted = new Set(indices.map((i) => `worker-${i}`));
+    let schedulerUp = false;
+    let registered = 0;
+    let delay = 40;
+    for (;;) {
+      if (scheduler!.exited) {
+        return fail(`The Dask scheduler ${describeExit(scheduler!.exited)} before ${schedulerUp ? 'all workers registered' : 'it answered'}`, [scheduler]);
+      }
+      const dead = workers.find((w) => w?.exited);
+      if (dead) {
+        const index = workers.indexOf(dead);
+        return fail(`Dask worker ${index} ${describeExit(dead.exited!)} before it registered with the scheduler`, [dead]);
+      }
+      if (signal.aborted) return fail('Dask cluster start was cancelled', []);
+      const now = Date.now();
+      if (now >= deadline) {
+        const waited = formatSeconds(options.timeoutMs);
+        if (!schedulerUp) return fail(`The Dask scheduler did not answer within ${waited} seconds`, [scheduler]);
+        return fail(`Only ${registered} of ${request.workers} Dask workers registered within ${waited} seconds`, [scheduler, ...workers]);
+      }
+      const list = await registeredWorkers(base, Math.min(2000, Math.max(100, deadline - now)));
+      if (list && !schedulerUp) {
+        // Make sure the scheduler on this port is ours (a reserved port can be taken before start).
+        const identity = await schedulerIdentity(base, Math.min(2000, Math.max(100, deadline - Date.now())));
+        if (!identity || identity.address !== schedulerAddress || identity.dashboardPort !== spec.dashboardPort) {
+          return fail(`Another program answers on the Dask dashboard port ${spec.dashboardPort}`, [scheduler]);
+        }
+        schedulerUp = true;
+        this.log.debug({ cluster: request.name, ms: Date.now() - started }, 'Dask scheduler up');
+        progress(40, 'Scheduler up');
+      }
+      if (list) {
+        const count = list.filter((w) => wanted.has(w.name)).length;
+        // One event per worker, also when several registered between two looks.
+        while (registered < count) {
+          registered += 1;
+          progress(40 + (55 * registered) / request.workers, `Workers registered ${registered}/${request.workers}`);
+        }
+        if (count >= request.workers) break;
+      }
+      await new Promise<void>((resolveWait) => {
+        wake = resolveWait;
+        setTimeout(resolveWait, Math.min(delay, Math.max(0, deadline - Date.now())));
+      });
+      wake = () => {};
+      delay = Math.min(delay * 1.3, 150);
+    }
+    signal.removeEventListener('abort', onAbort);
+    const took = Date.now() - started;
+    this.log.info({ user: owner.user, server: owner.server, cluster: request.name, workers: request.workers, ms: took, ...(enforced ? { enforced } : {}) }, 'local Dask cluster is ready');
+    progress(100, 'Dask cluster ready');
+    return state;
+  }
+
+  /** Is a process still the one a state recorded? */
+  private async alive(ref: ProcRef | null, boot: string | null): Promise<{ alive: boolean; reason?: string }> {
+    if (!ref) return { alive: false, reason: 'is not running' };
+    if (boot && HAS_PROC && boot !== bootId()) return { alive: false, reason: 'is gone (the machine was restarted)' };
+    const stat = await readProcStat(ref.pid);
+    if (!stat) return { alive: false, reason: 'is gone' };
+    if (ref.startTime !== null && stat.startTime !== ref.startTime) return { alive: false, reason: 'is gone (its pid now belongs to another process)' };
+    if (stat.state === 'Z' || stat.state === 'X') return { alive: false, reason: 'has exited' };
+    return { alive: true };
+  }
+
+  async status(state: ClusterState): Promise<ClusterStatus> {
+    const s = parseLocalDaskState(state);
+    if (!s) return { running: false, workers: 0, reason: 'not a local Dask cluster state' };
+    const scheduler = await this.alive(s.scheduler, s.bootId);
+    if (!scheduler.alive) return { running: false, workers: 0, reason: `the Dask scheduler ${scheduler.reason}` };
+    const list = await registeredWorkers(dashboardBase(s.spec.host, s.dashboardPort), 3000);
+    // A scheduler busy with a huge graph may not answer in time: alive, not dead.
+    if (!list) return { running: true, workers: 0, reason: 'the Dask scheduler does not answer' };
+    return { running: true, workers: list.length };
+  }
+
+  /** Live processes of this backend's clusters (of one cluster, with `clusterId`), found by their markers. */
+  private async scan(clusterId?: string): Promise<MarkedProcess[]> {
+    const found: MarkedProcess[] = [];
+    for (const pid of await listPids()) {
+      if (pid === process.pid) continue;
+      const env = await readProcEnviron(pid);
+      if (!env || env.get(CLUSTER_MARKER_ENV.kind) !== 'dask' || env.get(CLUSTER_MARKER_ENV.scope) !== this.dataDir) continue;
+      const id = env.get(CLUSTER_MARKER_ENV.clusterId);
+      if (!id || (clusterId !== undefined && id !== clusterId)) continue;
+      const stat = await readProcStat(pid);
+      if (!stat || stat.state === 'Z' || stat.state === 'X') continue;
+      found.push({ pid, stat, env });
+    }
+    return found;
+  }
+
+  /** The cgroup directories of a cluster: those its state names (when they are cluster cgroups) and any found by its id. */
+  private async clusterCgroups(s: Pick<LocalDaskState, 'clusterId' | 'cgroups'>, only?: (leaf: string) => boolean): Promise<string[]> {
+    if (this.cgroupRoot === null) return [];
+    const layout = await this.cgroupLayout();
+    const mine = (dir: string) => {
+      const leaf = dir.slice(dir.lastIndexOf('/') + 1);
+      return leaf.startsWith(`${s.clusterId}-`) && (!only || only(leaf));
+    };
+    const dirs = new Set((s.cgroups ?? []).filter((d) => isServerCgroupDir(layout, CGROUP_PARENT, d) && mine(d)));
+    for (const [leaf, found] of await listServerCgroups(layout, CGROUP_PARENT)) {
+      if (leaf.startsWith(`${s.clusterId}-`)) for (const d of found) if (mine(d)) dirs.add(d);
+    }
+    return [...dirs];
+  }
+
+  /**
+   * SIGTERM every process of the cluster that `select` picks (by marker, by state pid, by cgroup),
+   * wait up to `graceMs`, then SIGKILL until none is left (or KILL_WAIT_MS passed, logged). Then
+   * remove their cgroups.
+   */
+  private async terminate(
+    s: Pick<LocalDaskState, 'clusterId' | 'cgroups' | 'user' | 'server' | 'name' | 'bootId'>,
+    refs: ProcRef[],
+    select: (env: Map<string, string>) => boolean,
+    cgroupSelect: ((leaf: string) => boolean) | undefined,
+    graceMs: number,
+  ): Promise<void> {
+    const cgroups = await this.clusterCgroups(s, cgroupSelect);
+    const live = async (): Promise<number[]> => {
+      const pids = new Set((await this.scan(s.clusterId)).filter((p) => select(p.env)).map((p) => p.pid));
+      for (const ref of refs) if ((await this.alive(ref, s.bootId)).alive) pids.add(ref.pid);
+      for (const dir of cgroups) {
+        for (const pid of await cgroupPids(dir)) {
+          const st = pid === process.pid ? null : await readProcStat(pid);
+          if (st && st.state !== 'Z' && st.state !== 'X') pids.add(pid);
+        }
+      }
+      return [...pids];
+    };
+    let rest = await live();
+    if (rest.length) {
+      for (const pid of rest) sendSignal(pid, 'SIGTERM');
+      const until = Date.now() + graceMs;
+      while (rest.length && Date.now() < until) {
+        await sleep(Math.min(100, until - Date.now()));
+        rest = await live();
+      }
+    }
+    const killUntil = Date.now() + KILL_WAIT_MS;
+    while (rest.length) {
+      if (Date.now() >= killUntil) {
+        this.log.warn({ user: s.user, server: s.server, cluster: s.name, pids: rest }, 'processes of a stopped Dask cluster are still there after SIGKILL');
+        break;
+      }
+      for (const pid of rest) sendSignal(pid, 'SIGKILL');
+      await sleep(50);
+      rest = await live();
+    }
+    if (cgroups.length) {
+      let left = await removeServerCgroups(cgroups);
+      for (let i = 0; left.length && i < 20; i++) {
+        await sleep(100);
+        left = await removeServerCgroups(left);
+      }
+      if (left.length) this.log.warn({ user: s.user, server: s.server, cluster: s.name, cgroups: left }, 'could not remove the cgroups of a stopped Dask cluster');
+    }
+  }
+
+  /**
+   * Stop everything of the cluster: scheduler, workers, their nannies' children and anything else
+   * carrying the cluster's id; remove its cgroups and scratch directory. Idempotent.
+   */
+  async stop(state: ClusterState, options: { graceMs?: number } = {}): Promise<void> {
+    const s = parseLocalDaskState(state);
+    if (!s) {
+      this.log.warn('stop() called with a state that is not a local Dask cluster state; nothing to stop');
+      return;
+    }
+    if (s.scope !== this.dataDir) {
+      this.log.warn({ cluster: s.name, scope: s.scope }, 'stop() called with a Dask cluster of another hub data directory; nothing to stop');
+      return;
+    }
+    const refs = [...(s.scheduler ? [s.scheduler] : []), ...s.workers];
+    await this.terminate(s, refs, () => true, undefined, Math.max(0, options.graceMs ?? this.stopGraceMs));
+    await rm(this.localDirOf(s.clusterId), { recursive: true, force: true, maxRetries: 3 }).catch(() => {});
+  }
+
+  /** The `dask worker` processes (roots, not their nanny children) of a cluster, by index. */
+  private static workerRoots(procs: MarkedProcess[]): Map<number, MarkedProcess> {
+    const pids = new Set(procs.map((p) => p.pid));
+    const roots = new Map<number, MarkedProcess>();
+    for (const p of procs) {
+      if (p.env.get(CLUSTER_MARKER_ENV.role) !== 'worker' || pids.has(p.stat.ppid)) continue;
+      const index = Number(p.env.get(CLUSTER_MARKER_ENV.worker));
+      if (!Number.isInteger(index) || index < 0) continue;
+      const prev = roots.get(index);
+      if (!prev || p.stat.startTime < prev.stat.startTime) roots.set(index, p);
+    }
+    return roots;
+  }
+
+  /**
+   * Change the number of workers. New workers take the lowest free indices and get the scheduler's
+   * environment; removed ones (the highest indices) are first retired through the scheduler, so that
+   * their results move to the remaining workers, then stopped with their nanny children and cgroups.
+   * Calls for the same cluster run one after the other.
+   */
+  scale(state: ClusterState, workers: number, options: { timeoutMs: number }): Promise<ClusterState> {
+    const s = parseLocalDaskState(state);
+    if (!s) return Promise.reject(new ClusterError('Not a local Dask cluster state'));
+    const previous = this.scaling.get(s.clusterId) ?? Promise.resolve();
+    const next = previous.catch(() => {}).then(() => this.scaleNow(s, workers, options));
+    const settled = next.then(() => undefined, () => undefined);
+    this.scaling.set(s.clusterId, settled);
+    void settled.then(() => {
+      if (this.scaling.get(s.clusterId) === settled) this.scaling.delete(s.clusterId);
+    });
+    return next;
+  }
+
+  private async scaleNow(s: LocalDaskState, workers: number, options: { timeoutMs: number }): Promise<ClusterState> {
+    if (!Number.isInteger(workers) || workers < 0 || workers > 1024) throw new ClusterError(`Invalid number of Dask workers: ${String(workers)}`);
+    const deadline = Date.now() + options.timeoutMs;
+    const scheduler = await this.alive(s.scheduler, s.bootId);
+    if (!scheduler.alive) throw new ClusterError(`Cannot scale the Dask cluster: the scheduler ${scheduler.reason}`);
+    const procs = await this.scan(s.clusterId);
+    const schedulerProc = procs.find((p) => p.pid === s.scheduler!.pid);
+    if (!schedulerProc) throw new ClusterError('Cannot scale the Dask cluster: the scheduler process cannot be inspected');
+    // The environment new workers get: the scheduler's (it holds options.env, which the state must not).
+    const env = Object.fromEntries([...schedulerProc.env].filter(([k]) => k !== CLUSTER_MARKER_ENV.role && k !== CLUSTER_MARKER_ENV.worker));
+    let spec = s.spec;
+    try {
+      spec = JSON.parse(schedulerProc.env.get(CLUSTER_MARKER_ENV.spec) ?? '') as ClusterSpec;
+    } catch {
+      // keep the state's
+    }
+    const base = dashboardBase(spec.host, spec.dashboardPort);
+    const roots = LocalDaskBackend.workerRoots(procs);
+    const current = [...roots.keys()].sort((a, b) => a - b);
+
+    if (workers > current.length) {
+      const add: number[] = [];
+      for (let i = 0; add.length < workers - current.length; i++) if (!roots.has(i)) add.push(i);
+      let wake: () => void = () => {};
+      const common = { clusterId: s.clusterId, spec, env, server: s.server, name: s.name, schedulerAddress: s.schedulerAddress, onExit: () => wake() };
+      const settled = await Promise.allSettled(add.map((i) => this.launchWorker(common, i)));
+      const launched = settled.map((r) => (r.status === 'fulfilled' ? r.value : null));
+      const undo = async (message: string, detailFrom: (Launched | null)[]): Promise<never> => {
+        const addSet = new Set(add.map(String));
+        await this.terminate(s, launched.filter((l): l is Launched => !!l), (e) => e.get(CLUSTER_MARKER_ENV.role) === 'worker' && addSet.has(e.get(CLUSTER_MARKER_ENV.worker) ?? ''), (leaf) => add.some((i) => leaf === `${s.clusterId}-w${i}`), 500);
+        const { detail, cause } = await logExcerpts(detailFrom.filter((l): l is Launched => !!l).map((l) => l.logPath));
+        throw new ClusterError(cause ? `${message}: ${cause}` : message, detail);
+      };
+      const failed = settled.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
+      if (failed) return undo(failed.reason instanceof Error ? failed.reason.message : String(failed.reason), []);
+      const wanted = new Set(add.map((i) => `worker-${i}`));
+      let delay = 40;
+      for (;;) {
+        const dead = launched.find((l) => l?.exited);
+        if (dead) return undo(`Dask worker ${add[launched.indexOf(dead)]} ${describeExit(dead.exited!)} before it registered with the scheduler`, [dead]);
+        const list = await registeredWorkers(base, 2000);
+        const count = list ? list.filter((w) => wanted.has(w.name)).length : 0;
+        if (count >= wanted.size) break;
+        if (Date.now() >= deadline) return undo(`Only ${count} of ${wanted.size} new Dask workers registered within ${formatSeconds(options.timeoutMs)} seconds`, launched);
+        await new Promise<void>((r) => {
+          wake = r;
+          setTimeout(r, Math.min(delay, Math.max(0, deadline - Date.now())));
+        });
+        wake = () => {};
+        delay = Math.min(delay * 1.3, 150);
+      }
+      this.log.info({ user: s.user, server: s.server, cluster: s.name, workers }, 'local Dask cluster scaled up');
+    } else if (workers < current.length) {
+      const remove = current.slice(workers);
+      const removeNames = new Set(remove.map((i) => `worker-${i}`));
+      const list = await registeredWorkers(base, 3000);
+      const addresses = (list ?? []).filter((w) => removeNames.has(w.name)).map((w) => w.address);
+      if (addresses.length && workers > 0) {
+        // Graceful: their results move to the remaining workers first (bounded; then they just stop).
+        const retired = await retireWorkers(base, addresses, Math.max(1000, Math.min(RETIRE_TIMEOUT_MS, deadline - Date.now() - 2000)));
+        if (!retired) this.log.info({ cluster: s.name }, 'Dask workers could not be retired gracefully; stopping them');
+      }
+      const removeSet = new Set(remove.map(String));
+      await this.terminate(
+        s,
+        remove.map((i) => ({ pid: roots.get(i)!.pid, startTime: roots.get(i)!.stat.startTime })),
+        (e) => e.get(CLUSTER_MARKER_ENV.role) === 'worker' && removeSet.has(e.get(CLUSTER_MARKER_ENV.worker) ?? ''),
+        (leaf) => remove.some((i) => leaf === `${s.clusterId}-w${i}`),
+        Math.min(this.stopGraceMs, 3000),
+      );
+      // The scheduler notices closed workers at once; wait until it no longer lists them.
+      for (;;) {
+        const now = await registeredWorkers(base, 2000);
+        if (now && !now.some((w) => removeNames.has(w.name))) break;
+        if (Date.now() >= deadline) throw new ClusterError(`The Dask scheduler still lists removed workers after ${formatSeconds(options.timeoutMs)} seconds`);
+        await sleep(100);
+      }
+      this.log.info({ user: s.user, server: s.server, cluster: s.name, workers }, 'local Dask cluster scaled down');
+    }
+
+    const after = LocalDaskBackend.workerRoots(await this.scan(s.clusterId));
+    const next: LocalDaskState = {
+      ...s,
+      spec,
+      workers: [...after.entries()].sort(([a], [b]) => a - b).map(([index, p]) => ({ pid: p.pid, startTime: p.stat.startTime, index, name: `worker-${index}` })),
+    };
+    const cgroups = await this.clusterCgroups(s);
+    if (cgroups.length) next.cgroups = cgroups;
+    else delete next.cgroups;
+    return next;
+  }
+
+  /**
+   * Clusters of this backend (this data dir) with live processes, found by their markers (Linux;
+   * elsewhere always empty). A cluster whose scheduler died but whose workers live on is listed with
+   * `scheduler: null`, so that stop() on it kills the rest. Empty cgroups of clusters that are gone
+   * are removed.
+   */
+  async list(): Promise<ClusterState[]> {
+    if (!HAS_PROC) return [];
+    const byCluster = new Map<string, MarkedProcess[]>();
+    for (const p of await this.scan()) {
+      const id = p.env.get(CLUSTER_MARKER_ENV.clusterId)!;
+      byCluster.set(id, [...(byCluster.get(id) ?? []), p]);
+    }
+    const boot = bootId();
+    const states: LocalDaskState[] = [];
+    for (const [clusterId, procs] of byCluster) {
+      if (!UUID.test(clusterId)) continue;
+      const env = procs[0]!.env;
+      let spec: ClusterSpec | null = null;
+      try {
+        spec = JSON.parse(env.get(CLUSTER_MARKER_ENV.spec) ?? '') as ClusterSpec;
+      } catch {
+        spec = null;
+      }
+      if (!spec || typeof spec !== 'object' || !isPort(spec.dashboardPort)) continue;
+      const pids = new Set(procs.map((p) => p.pid));
+      const sched = procs.find((p) => p.env.get(CLUSTER_MARKER_ENV.role) === 'scheduler' && !pids.has(p.stat.ppid));
+      const host = spec.host.includes(':') ? `[${spec.host}]` : spec.host;
+      states.push({
+        backend: 'local', kind: 'dask', clusterId, scope: this.dataDir,
+        user: env.get(CLUSTER_MARKER_ENV.user) ?? '',
+        server: env.get(CLUSTER_MARKER_ENV.server) ?? '',
+        name: env.get(CLUSTER_MARKER_ENV.name) ?? 'dask',
+        schedulerAddress: `tcp://${host}:${spec.schedulerPort}`,
+        dashboardPort: spec.dashboardPort,
+        spec,
+        scheduler: sched ? { pid: sched.pid, startTime: sched.stat.startTime } : null,
+        workers: [...LocalDaskBackend.workerRoots(procs).entries()].sort(([a], [b]) => a - b)
+          .map(([index, p]) => ({ pid: p.pid, startTime: p.stat.startTime, index, name: `worker-${index}` })),
+        bootId: boot,
+      });
+    }
+    if (this.cgroupRoot !== null) {
+      const layout = await this.cgroupLayout();
+      if (layout.memory || layout.cpu) {
+        const existing = await listServerCgroups(layout, CGROUP_PARENT);
+        const keep = new Set<string>();
+        for (const st of states) {
+          const dirs: string[] = [];
+          for (const [leaf, found] of existing) {
+            if (!leaf.startsWith(`${st.clusterId}-`)) continue;
+            keep.add(leaf);
+            dirs.push(...found);
+          }
+          if (dirs.length) st.cgroups = dirs;
+        }
+        const removed = await sweepEmptyServerCgroups(layout, CGROUP_PARENT, { minAgeMs: this.cgroupSweepAfterMs, keep });
+        if (removed.length) this.log.info({ cgroups: removed }, 'removed empty cgroups of Dask clusters that are gone');
+      }
+    }
+    return states;
+  }
+}
+
+/** A Python exception line at the start of a line: `OSError: [Errno 98] ...`, `ModuleNotFoundError: No module named 'x'`. */
+const EXCEPTION_LINE = /^([A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)|Exception)(: .*)?$/;
+
+/**
+ * What a failed start shows: per log file the exception lines of this run (a chained Python
+ * traceback names the root cause first, far above its last lines) and the last lines, carets
+ * dropped; and `cause`, the first exception line, for the message.
+ */
+async function logExcerpts(paths: string[]): Promise<{ detail?: string; cause?: string }> {
+  const parts: string[] = [];
+  let cause: string | undefined;
+  for (const path of paths) {
+    const lines = (await readLogTail(path, 400)).split('\n').filter((l) => l && !/^\s*[\^~]+\s*$/.test(l));
+    if (!lines.length) continue;
+    const exceptions = [...new Set(lines.filter((l) => EXCEPTION_LINE.test(l)))];
+    cause ??= exceptions[0];
+    const last = lines.slice(-LOG_TAIL_LINES);
+    const shown = exceptions.filter((e) => !last.includes(e));
+    parts.push([`--- ${path}`, ...shown, ...(shown.length ? ['...'] : []), ...last].join('\n'));
+  }
+  return { ...(parts.length ? { detail: parts.join('\n') } : {}), ...(cause ? { cause: cause.length > 300 ? `${cause.slice(0, 300)}…` : cause } : {}) };
+}
+
+/** One summary of several processes' enforcement: a setting counts as enforced only where it is for all of them. */
+function mergeEnforced(all: (EnforcedResources | undefined)[]): EnforcedResources | undefined {
+  let out: EnforcedResources | undefined;
+  for (const e of all) {
+    if (!e) continue;
+    out ??= {};
+    for (const [k, v] of Object.entries(e) as [keyof EnforcedResources, NonNullable<EnforcedResources[keyof EnforcedResources]>][]) {
+      if (out[k] === undefined || v === 'none') out[k] = v;
+    }
+  }
+  return out;
+}
