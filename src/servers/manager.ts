@@ -116,7 +116,7 @@ export class ServerManager {
         throw new ServerRequestError(`User ${user.name} already has the maximum of ${this.o.namedServers.limitPerUser} named servers. One must be deleted before a new server can be created`, 'limit');
       }
     }
-    const clusterRequests = (plan?.clusters ?? []).map((c) => parseClusterRequest(c));
+    const clusterRequests = (plan?.clusters ?? []).map(({ source: _source, ...request }) => parseClusterRequest(request));
     await this.o.clusters.checkQuota(user, serverName, clusterRequests);
     row ??= await ensureServer(this.o.db, user.id, serverName);
     if (row.phase === 'running') {

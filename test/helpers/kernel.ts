@@ -83,3 +83,10 @@ export async function execute(hub: RefineryProcess, token: string, prefix: strin
     ws.close();
   }
 }
+
+/** Start a python3 kernel on a server through the hub; returns its id. */
+export async function openKernel(hub: RefineryProcess, token: string, prefix: string): Promise<string> {
+  const res = await hub.as(token, `${prefix}api/kernels`, { method: 'POST', body: JSON.stringify({ name: 'python3' }), headers: { 'Content-Type': 'application/json' } });
+  if (res.status !== 201) throw new Error(`starting a kernel at ${prefix}: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { id: string }).id;
+}

@@ -127,9 +127,9 @@ export async function launchRefinery(options: StartOptions = {}): Promise<Refine
 }
 
 /** Start a server through the API and wait for its progress stream to say ready. Returns the events. */
-export async function startServerAndWait(hub: RefineryProcess, token: string, user: string, server = ''): Promise<Record<string, unknown>[]> {
+export async function startServerAndWait(hub: RefineryProcess, token: string, user: string, server = '', userOptions?: Record<string, unknown>): Promise<Record<string, unknown>[]> {
   const base = `/hub/api/users/${encodeURIComponent(user)}/${server ? `servers/${encodeURIComponent(server)}` : 'server'}`;
-  const res = await hub.as(token, base, { method: 'POST' });
+  const res = await hub.as(token, base, { method: 'POST', ...(userOptions ? { body: JSON.stringify(userOptions), headers: { 'Content-Type': 'application/json' } } : {}) });
   if (res.status !== 201 && res.status !== 202) throw new Error(`starting ${user}/${server}: ${res.status} ${await res.text()}`);
   const progress = await hub.as(token, `${base}/progress`, { headers: { Accept: 'text/event-stream' } });
   const text = await progress.text();

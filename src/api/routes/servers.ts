@@ -58,7 +58,9 @@ export function serverRoutes(app: FastifyInstance, ctx: HubContext): void {
     const readyEvent: ProgressEvent = { progress: 100, ready: true, message: `Server ready at ${url}`, html_message: `Server ready at <a href="${url}">${url}</a>`, url };
 
     if (row?.phase === 'running' && pending === null) {
-      sse(reply, [readyEvent]);
+      // the whole story of the start that got it running when we still have it, else just "ready"
+      const finished = log?.events.at(-1)?.ready ? log.events : [readyEvent];
+      sse(reply, finished);
       return reply;
     }
     if (pending !== 'spawn' || !log) {
