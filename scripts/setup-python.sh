@@ -472,6 +472,17 @@ for e in "${ORDERED[@]}"; do
   SUMMARY+=("$e (built)")
 done
 
+# ---- refinery-publish >>> (Publish button and server extension; owned by python/refinery_publish/install.sh)
+# Built from labextension/ and python/refinery_publish/ and installed into envs/base (stamped: a no-op
+# when nothing changed); the layers then get links to base's new Jupyter files like to the others.
+if [ -n "${SELECTED[base]:-}" ]; then
+  bash "$REPO/python/refinery_publish/install.sh" "$ENVS_DIR/base" || fail "refinery-publish: building or installing the Publish extension failed (above)"
+  for e in "${ORDERED[@]}"; do
+    if [ "$(parent_of "$e")" = base ] && [ -n "${SELECTED[$e]:-}" ] && [ -f "$ENVS_DIR/$e/.refinery-lock-hash" ]; then link_parent "$ENVS_DIR/$e" "$ENVS_DIR/base"; fi
+  done
+fi
+# <<< refinery-publish
+
 versions="$("$ENVS_DIR/base/bin/python" -c 'import jupyterhub, jupyterlab; print("jupyterhub", jupyterhub.__version__, "jupyterlab", jupyterlab.__version__)' 2>/dev/null || true)"
 if [ $BUILT -eq 0 ]; then
   step "all up to date in $((SECONDS - T0))s: ${SUMMARY[*]} ($versions)"

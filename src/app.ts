@@ -28,6 +28,10 @@ import { nowIso } from './db/time.js';
 import { recordProxyActivity } from './servers/activity.js';
 import type { HubContext } from './context.js';
 import { JUPYTERHUB_API_VERSION } from './version.js';
+import { PublicationService } from './publish/service.js';
+import { createPublicationStore } from './publish/store.js';
+import { notebookEngine } from './publish/engine.js';
+import { publishFront } from './web/publish-pages.js';
 
 export interface RunningRefinery {
   /** e.g. `http://127.0.0.1:8000` */
@@ -131,11 +135,16 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
       catalog: () => catalog.current(),
       clusters,
     });
+    const publications = new PublicationService({
+      db: db.kysely, store: createPublicationStore(config.publish, config.data_dir), engine: notebookEngine(),
+      maxBytes: config.publish.max_size, log: log.child({ component: 'publish' }),
+    });
     Object.assign(ctx, {
       config, db: db.kysely, log, identities, authenticator: new LocalAuthenticator(db.kysely),
       loginFailures: new FailureCounter(config.auth.login_attempts, config.auth.login_window * 1000),
       servers, clusters, routes, metrics, urls, catalog, version: JUPYTERHUB_API_VERSION,
       secureCookies: (config.public_url ?? '').startsWith('https:'),
+      publications,
     } satisfies HubContext);
 
     const hub = await createHubApp(ctx, server);
@@ -153,8 +162,10 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
       dropCookies: [SESSION_COOKIE],
     });
     cleanups.unshift(() => proxy.close());
-    server.on('request', proxy.handleRequest);
-    server.on('upgrade', proxy.handleUpgrade);
+    // a separate origin for published pages (publish.public_url) serves those pages and nothing else
+    const front = publishFront(ctx);
+    server.on('request', front.request(proxy.handleRequest));
+    server.on('upgrade', front.upgrade(proxy.handleUpgrade));
 
     const reconciler = new Reconciler({ db: db.kysely, spawner, routes, servers, clusters, metrics, log: log.child({ component: 'reconcile' }), stopGraceSeconds: config.spawner.stop_grace });
     const report = await reconciler.run();

@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, databaseTarget, ConfigError, type LoadedConfig } from './config/load.js';
 import { loadCatalog } from './profiles/catalog.js';
+import { createPublicationStore } from './publish/store.js';
+import { forgetUserBlobs } from './publish/service.js';
 import { startRefinery } from './app.js';
 import { openDatabase } from './db/connect.js';
 import { findUser, listUsers } from './db/users.js';
@@ -150,10 +152,11 @@ users
   .description('delete a user (their servers must be stopped; stop them from the hub first)')
   .addOption(configOption())
   .action(async (name: string, options: { config?: string }) => {
-    await withDb(options, async ({ db }) => {
+    await withDb(options, async ({ db, loaded }) => {
       const user = await findUser(db.kysely, name);
       if (!user) throw new UserRequestError(`no such user: ${name}`, 'not-found');
-      await removeUser({ db: db.kysely, identities: new IdentityResolver(db.kysely, []) }, user);
+      const store = createPublicationStore(loaded.config.publish, loaded.config.data_dir);
+      await removeUser({ db: db.kysely, identities: new IdentityResolver(db.kysely, []), publications: { forgetUser: (id) => forgetUserBlobs(db.kysely, store, id) } }, user);
       process.stdout.write(`removed user ${user.name}\n`);
     });
   });

@@ -11,6 +11,7 @@ import type { Metrics } from './metrics/index.js';
 import type { HubUrls } from './servers/env.js';
 import type { CatalogStore } from './profiles/catalog.js';
 import type { ClusterManager } from './clusters/manager.js';
+import type { PublicationService } from './publish/service.js';
 
 /** Everything request handlers may use. Built once in app.ts. */
 export interface HubContext {
@@ -30,4 +31,6 @@ export interface HubContext {
   version: string;
   /** Whether cookies need the Secure flag (public URL is https). */
   secureCookies: boolean;
+  /** Published notebooks: store, versions, visibility, rendered pages. */
+  publications: PublicationService;
 }

@@ -9,6 +9,7 @@ import { oauthRoutes } from './routes/oauth.js';
 import { healthRoutes } from './routes/health.js';
 import { spawnPlanRoutes } from './routes/spawn-plan.js';
 import { clusterRoutes } from './routes/clusters.js';
+import { publicationRoutes } from './routes/publications.js';
 
 /** The REST API, compatible with JupyterHub's, plus health and metrics. */
 export function registerApi(app: FastifyInstance, ctx: HubContext): void {
@@ -21,4 +22,5 @@ export function registerApi(app: FastifyInstance, ctx: HubContext): void {
   healthRoutes(app, ctx);
   spawnPlanRoutes(app, ctx);
   clusterRoutes(app, ctx);
+  publicationRoutes(app, ctx);
 }

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { secretRef } from './secret-ref.js';
 import { catalogShape } from '../profiles/schema.js';
 import { quotasSchema } from '../clusters/quota.js';
+import { publishSchema, PUBLISH_DEFAULTS } from '../publish/config.js';
 export { secretRef, type SecretRef } from './secret-ref.js';
 
 /** `host:port`, `:port` or a bare port number. */
@@ -108,6 +109,8 @@ export const configSchema = z.strictObject({
       idle_timeout: duration.default(0),
     })
     .default({ start_timeout: 180, idle_timeout: 0 }),
+  /** Published notebooks: size limit, store, and an optional separate origin for their pages (src/publish/config.ts). */
+  publish: publishSchema.default(PUBLISH_DEFAULTS),
   ...catalogShape,
 });
 

@@ -123,6 +123,34 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.dropTable('clusters').ifExists().execute();
       },
     },
+    '0002_publications': {
+      async up(db: Kysely<unknown>) {
+        await idColumn(db, 'publications')
+          .addColumn('slug', 'text', (c) => c.notNull().unique())
+          .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
+          .addColumn('title', 'text', (c) => c.notNull())
+          .addColumn('visibility', 'text', (c) => c.notNull())
+          .addColumn('created', 'text', (c) => c.notNull())
+          .addColumn('updated', 'text', (c) => c.notNull())
+          .addColumn('deleted_at', 'text')
+          .execute();
+        await db.schema.createIndex('publications_user').on('publications').column('user_id').execute();
+        await idColumn(db, 'publication_versions')
+          .addColumn('publication_id', 'integer', (c) => c.notNull().references('publications.id').onDelete('cascade'))
+          .addColumn('version', 'integer', (c) => c.notNull())
+          .addColumn('blob_key', 'text', (c) => c.notNull())
+          .addColumn('size', 'integer', (c) => c.notNull())
+          .addColumn('sha256', 'text', (c) => c.notNull())
+          .addColumn('created', 'text', (c) => c.notNull())
+          .addColumn('source_path', 'text', (c) => c.notNull().defaultTo(''))
+          .addUniqueConstraint('publication_versions_number', ['publication_id', 'version'])
+          .execute();
+      },
+      async down(db: Kysely<unknown>) {
+        await db.schema.dropTable('publication_versions').ifExists().execute();
+        await db.schema.dropTable('publications').ifExists().execute();
+      },
+    },
   };
 }
 
@@ -136,7 +164,9 @@ class CodeMigrationProvider implements MigrationProvider {
 /** Bring the schema up to date. Throws with the failing migration's name and cause. */
 export async function migrateToLatest(db: Kysely<Database>, dialect: Dialect): Promise<string[]> {
   if (dialect === 'sqlite') await sql`PRAGMA foreign_keys = ON`.execute(db);
-  const migrator = new Migrator({ db, provider: new CodeMigrationProvider(dialect), migrationTableName: 'refinery_migrations', migrationLockTableName: 'refinery_migrations_lock' });
+  // allowUnorderedMigrations: 0002_publications landed after 0003_clusters; databases migrated in
+  // between must still take it (Kysely refuses a pending migration named before an executed one otherwise)
+  const migrator = new Migrator({ db, provider: new CodeMigrationProvider(dialect), migrationTableName: 'refinery_migrations', migrationLockTableName: 'refinery_migrations_lock', allowUnorderedMigrations: true });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
   if (error) {

@@ -139,4 +139,39 @@ export interface Database {
   oauth_codes: OAuthCodesTable;
   sessions: SessionsTable;
   clusters: ClustersTable;
+  publications: PublicationsTable;
+  publication_versions: PublicationVersionsTable;
+}
+
+/** `public` (anyone with the link), `users` (signed-in hub users) or `group:<name>` (that group's members). */
+export type PublicationVisibility = 'public' | 'users' | `group:${string}`;
+
+/** A published notebook: one stable link, any number of versions. */
+export interface PublicationsTable {
+  id: Generated<number>;
+  /** Random, unguessable: the link is /p/<slug>. Also the publication's id in the API. */
+  slug: string;
+  user_id: number;
+  title: string;
+  visibility: string;
+  created: string;
+  /** When the latest version was published (or title/visibility changed). */
+  updated: string;
+  /** Unpublished: the link answers 410 Gone; the blobs are deleted, this row stays. */
+  deleted_at: string | null;
+}
+
+/** One uploaded notebook of a publication, numbered 1, 2, ... */
+export interface PublicationVersionsTable {
+  id: Generated<number>;
+  publication_id: number;
+  version: number;
+  /** Where the exact uploaded bytes are in the PublicationStore (never shown to anyone). */
+  blob_key: string;
+  size: number;
+  /** sha256 hex of the uploaded bytes. */
+  sha256: string;
+  created: string;
+  /** The notebook's path in its owner's server when it was published ('' when uploaded otherwise). */
+  source_path: string;
 }

@@ -21,6 +21,8 @@ export interface UserServiceDeps {
   identities: IdentityResolver;
   /** Absent in the CLI, which does not run servers. */
   servers?: ServerManager;
+  /** Deletes a removed user's published notebooks from the blob store. */
+  publications?: { forgetUser(userId: number): Promise<void> };
 }
 
 /**
@@ -87,6 +89,8 @@ export async function removeUser(deps: UserServiceDeps, user: UserRow): Promise<
     await deps.servers.removeAll(user, servers);
   }
   await deleteSessionsOfUser(deps.db, user.id);
+  // blobs first: their keys are found through the rows that go with the user
+  await deps.publications?.forgetUser(user.id);
   await deleteUser(deps.db, user.id);
   deps.identities.invalidate();
 }

@@ -6,6 +6,7 @@ import { accountPages } from './account-pages.js';
 import { adminPages } from './admin-pages.js';
 import { staticFiles } from './static-files.js';
 import { clusterPages } from './cluster-panel.js';
+import { publishPages } from './publish-pages.js';
 
 /** The hub's pages: sign-in, home, spawn and progress, tokens and password, admin. */
 export function registerPages(app: FastifyInstance, ctx: HubContext): void {
@@ -15,4 +16,5 @@ export function registerPages(app: FastifyInstance, ctx: HubContext): void {
   accountPages(app, ctx);
   adminPages(app, ctx);
   clusterPages(app, ctx);
+  publishPages(app, ctx);
 }
