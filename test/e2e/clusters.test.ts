@@ -19,6 +19,7 @@ interface ClusterModel {
 }
 
 const PROFILES = [
+  { name: 'spark-cluster', images: ['spark'], clusters: [{ kind: 'spark', workers: 2, worker: { cores: 1, memory: '512M' } }] },
   { name: 'dask-cluster', images: ['dask'], clusters: [{ kind: 'dask', workers: 2, worker: { cores: 1, memory: '512M' } }] },
 ];
 const PROFILE_LIST = [
@@ -133,5 +134,51 @@ describe('clusters that live and die with the server', () => {
     assert.ok(clusterProcesses(hub).length >= 2, 'the cluster outlived the hub and its server');
     await hub.restart();
     await waitFor(() => clusterProcesses(hub).length === 0, { timeoutMs: 60_000, message: 'the reconciler to stop the orphaned cluster' });
+  });
+  test('Spark: SparkSession.builder.getOrCreate() with no arguments runs a job on the user\'s own workers', { timeout: 300_000 }, async () => {
+    const events = await startServerAndWait(hub, tokens.alice!, 'alice', 'sp', { image: 'spark' });
+    const messages = events.map((e) => String(e.message));
+    assert.ok(messages.some((m) => /spark cluster: .*2\/2/i.test(m)), `progress shows the workers registering: ${messages.join(' | ')}`);
+    const cluster = (await json<ClusterModel[]>(hub.as(tokens.alice!, '/hub/api/users/alice/clusters'))).find((c) => c.kind === 'spark' && c.state === 'running');
+    assert.ok(cluster, 'the Spark cluster runs');
+    assert.equal(cluster.server, 'sp');
+    assert.deepEqual(cluster.workers, { requested: 2, registered: 2 });
+    const kernel = await openKernel(hub, tokens.alice!, '/user/alice/sp/');
+    const out = await execute(hub, tokens.alice!, '/user/alice/sp/', kernel, [
+      'from pyspark.sql import SparkSession',
+      'from pyspark.sql.functions import col',
+      'spark = SparkSession.builder.getOrCreate()',
+      'rows = spark.range(100000).groupBy((col("id") % 7).alias("k")).count().collect()',
+      'print(sum(r["count"] for r in rows), len(rows))',
+      'print(spark.sparkContext.applicationId)',
+      'print(spark.sparkContext.master)',
+    ].join('\n'), 240_000, { allowStderr: true });
+    const [totals, appId, master] = out.trim().split('\n');
+    assert.equal(totals, '100000 7');
+    assert.equal(master, cluster.addresses.SPARK_MASTER_URL);
+    // the master's own account of it: the application ran on this cluster's two workers
+    const port = /\/proxy\/(\d+)\//.exec(cluster.ui.master ?? '')?.[1];
+    assert.ok(port, `a master UI link: ${JSON.stringify(cluster.ui)}`);
+    const status = (await (await fetch(`http://127.0.0.1:${port}/json/`)).json()) as { aliveworkers?: number; workers: { state: string }[]; activeapps: { id: string; cores: number }[]; completedapps: { id: string }[] };
+    assert.equal(status.workers.filter((w) => w.state === 'ALIVE').length, 2);
+    assert.ok([...status.activeapps, ...status.completedapps].some((a) => a.id === appId), `application ${appId} is known to the master`);
+  });
+
+  test('two users get separate Spark clusters; neither can open the other\'s cluster UI', { timeout: 300_000 }, async () => {
+    await startServerAndWait(hub, tokens.bob!, 'bob', 'sp', { image: 'spark' });
+    const alice = (await json<ClusterModel[]>(hub.as(tokens.alice!, '/hub/api/users/alice/clusters'))).find((c) => c.kind === 'spark' && c.state === 'running')!;
+    const bob = (await json<ClusterModel[]>(hub.as(tokens.bob!, '/hub/api/users/bob/clusters'))).find((c) => c.kind === 'spark' && c.state === 'running')!;
+    assert.notEqual(alice.addresses.SPARK_MASTER_URL, bob.addresses.SPARK_MASTER_URL);
+    assert.match(alice.ui.master!, /^\/user\/alice\/sp\/proxy\/\d+\/$/);
+    assert.equal((await hub.as(tokens.bob!, alice.ui.master!)).status, 403);
+    assert.equal((await hub.as(tokens.alice!, bob.ui.master!)).status, 403);
+    const own = await hub.as(tokens.alice!, alice.ui.master!);
+    assert.equal(own.status, 200);
+    assert.match(await own.text(), /Spark Master/);
+    for (const user of ['alice', 'bob']) {
+      const res = await hub.as(tokens[user]!, `/hub/api/users/${user}/servers/sp`, { method: 'DELETE' });
+      assert.ok(res.status === 204 || res.status === 202);
+    }
+    await waitFor(() => clusterProcesses(hub).length === 0, { timeoutMs: 60_000, message: 'every Spark process to end' });
   });
 });

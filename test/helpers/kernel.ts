@@ -39,14 +39,18 @@ export async function upgradeStatus(hub: RefineryProcess, token: string | null, 
   }
 }
 
-/** Run `code` in the kernel over the Jupyter messaging protocol; resolves with what it printed to stdout. */
-export async function execute(hub: RefineryProcess, token: string, prefix: string, kernelId: string, code: string, timeoutMs = 60_000): Promise<string> {
+/**
+ * Run `code` in the kernel over the Jupyter messaging protocol; resolves with what it printed to stdout.
+ * An exception fails; so does anything on stderr unless `allowStderr` (JVMs such as Spark's log there).
+ */
+export async function execute(hub: RefineryProcess, token: string, prefix: string, kernelId: string, code: string, timeoutMs = 60_000, options: { allowStderr?: boolean } = {}): Promise<string> {
   const ws = await openKernelSocket(hub, token, prefix, kernelId);
   try {
     const msgId = randomUUID();
     const session = randomUUID();
     let stdout = '';
     let stderr = '';
+    let error = '';
     const done = new Promise<void>((resolve, reject) => {
       let idle = false;
       let replied = false;
@@ -58,7 +62,7 @@ export async function execute(hub: RefineryProcess, token: string, prefix: strin
           if (msg.content.name === 'stdout') stdout += String(msg.content.text);
           else stderr += String(msg.content.text);
         }
-        if (msg.channel === 'iopub' && msg.header.msg_type === 'error') stderr += `${String(msg.content.ename)}: ${String(msg.content.evalue)}`;
+        if (msg.channel === 'iopub' && msg.header.msg_type === 'error') error += `${String(msg.content.ename)}: ${String(msg.content.evalue)}`;
         if (msg.channel === 'iopub' && msg.header.msg_type === 'status' && msg.content.execution_state === 'idle') idle = true;
         if (msg.channel === 'shell' && msg.header.msg_type === 'execute_reply') replied = true;
         if (idle && replied) {
@@ -77,7 +81,8 @@ export async function execute(hub: RefineryProcess, token: string, prefix: strin
       buffers: [],
     }));
     await done;
-    assert.equal(stderr, '', `the kernel reported an error for ${JSON.stringify(code)}`);
+    assert.equal(error, '', `the kernel raised an exception for ${JSON.stringify(code)} (stderr: ${stderr.slice(-2000)})`);
+    if (!options.allowStderr) assert.equal(stderr, '', `the kernel wrote to stderr for ${JSON.stringify(code)}`);
     return stdout;
   } finally {
     ws.close();

@@ -1,0 +1,1356 @@
+/**
+ * LocalSparkBackend: a user's private Spark standalone cluster as processes on this machine, from the
+ * `pyspark` package of `envs/spark` (its directory is SPARK_HOME: jars, bin/spark-class) on Java 17:
+ * one master, one worker per requested worker and, when the profile asks for `connect: true`, a Spark
+ * Connect server. All detached from the hub, so they outlive hub restarts like the local spawner's
+ * servers.
+ *
+ * ADDRESSES. `reserve()` picks loopback ports for the master (RPC, web UI), the notebook's driver UI
+ * and, with `connect`, the Connect server (gRPC, its driver UI); workers get theirs when they start
+ * (nothing outside the cluster needs them, and a port picked long before it is bound is more likely
+ * to be taken meanwhile). It writes the cluster's configuration directory
+ * `<home>/.refinery/<server or 'default'>.<name>/conf/` (0700; spark-defaults.conf 0600, see conf.ts):
+ *
+ *   spark.master=spark://127.0.0.1:<port>     so SparkSession.builder.getOrCreate() without arguments
+ *                                             joins this cluster: pyspark starts its driver with
+ *                                             spark-submit, which reads SPARK_CONF_DIR/spark-defaults.conf
+ *   spark.driver.host / bindAddress=127.0.0.1 executors reach the driver on loopback, nothing listens outside
+ *   spark.ui.port=<reserved>                  the driver's UI at a known port: the `app` UI link
+ *   spark.executor.cores / .memory            one executor fills one worker (the profile's conf may change it)
+ *   spark.authenticate=true + a secret        only holders of this file (the notebook's kernels, the cluster)
+ *                                             can use the master and executors: any local Unix account
+ *                                             could otherwise run code as the hub's account through them
+ *   spark.connect.authenticate.token          (connect only) the Connect server's pre-shared token
+ *   spark.master.rest.enabled=false           no unauthenticated REST submission server (and no port 6066)
+ *   ... then the profile's `conf` (keys Refinery owns are refused: conf.ts RESERVED_CONF)
+ *
+ * The same directory is the SPARK_CONF_DIR of the master, the workers (and so of their executors) and
+ * the Connect server, so every process of the cluster shares one secret and one set of defaults.
+ * The notebook server gets
+ *
+ *   SPARK_MASTER_URL=spark://127.0.0.1:<port>  for spark-submit --master and for people to read
+ *   SPARK_CONF_DIR=<conf dir>                   the file above
+ *   SPARK_LOCAL_IP=127.0.0.1                    the driver's UI binds to loopback (Spark's WebUI binds
+ *                                               SPARK_LOCAL_IP, else 0.0.0.0)
+ *   PYSPARK_PYTHON=<envs/spark>/bin/python      the Python of executors' Python workers: must match the
+ *                                               kernel's version, and it is the one the workers have
+ *   JAVA_HOME                                   only when the backend is configured with one
+ *   with connect: SPARK_REMOTE=sc://localhost:<port> and SPARK_CONNECT_AUTHENTICATE_TOKEN=<token>
+ *       When SPARK_REMOTE is set, pyspark's `SparkSession.builder.getOrCreate()` returns a Spark
+ *       Connect session (pyspark/sql/session.py: "SPARK_REMOTE" in os.environ → RemoteSparkSession),
+ *       so a `connect: true` profile means Connect by default and classic otherwise. (Classic stays
+ *       reachable in a Connect profile: `os.environ.pop("SPARK_REMOTE")` before the first session.)
+ *       The host is `localhost`, not 127.0.0.1, on purpose: pyspark's Connect client sends a token
+ *       without TLS only to "localhost" (client/core.py: local_channel_credentials), and with
+ *       127.0.0.1 it would insist on TLS. The Connect server listens on 127.0.0.1 only.
+ *
+ * WEB UIs (`ui`): `master` (the master's UI; `/json/` is its JSON), `app` (the UI of the notebook's
+ * driver while a session runs) and with connect `connect` (the Connect server's driver UI). Spark's
+ * pages honour the X-Forwarded-Context header that jupyter-server-proxy sends (UIUtils.uiRoot), so
+ * they render with correct links under `/user/<name>/proxy/<port>/` (checked with jupyter-server-proxy
+ * 4.6). An application UI's redirect from / is an absolute http://127.0.0.1:<port>/jobs/ that no proxy
+ * maps back, hence the path /jobs/ for `app` and `connect`. Links the master UI shows to worker and
+ * application UIs are absolute (http://127.0.0.1:<port>) and do not work from a browser; Spark's own
+ * reverse proxy cannot help: it refuses a reverse proxy URL containing "proxy".
+ *
+ * PROCESSES. Spark's JVMs are started without spark-class, with flags that cut their start-up on a
+ * small machine by more than half (jvm.ts), and with class data sharing archives once those exist
+ * (cds.ts: made once per machine by a background training run). Master and workers start at the same
+ * time. A worker that asks to register while the master is not yet ALIVE is ignored by the master and
+ * only tries again after 5–15 s (Worker: INITIAL_REGISTRATION_RETRY_INTERVAL, fixed in Spark); such a
+ * worker is restarted at once instead (its log shows it tried; it is not registered 2 s after the master
+ * became ALIVE). The Connect server, an application of the cluster, starts once the master is ALIVE for
+ * the same reason (an application client retries only after 20 s). Ready means: the master's
+ * `/json/` lists every worker (by RPC port) ALIVE, and the Connect server logged that it listens.
+ *
+ * Every process carries marker variables (SPARK_MARKER_ENV; the same names as the Dask backend's:
+ * scope = the hub's data dir, kind 'spark', cluster id, user, server, cluster name, role, worker
+ * index, and the cluster's non-secret spec as JSON). Executors are children of their worker (in its
+ * process group and cgroup) and inherit its environment, markers included, as do the Python workers
+ * they fork; so `stop()` finds everything by marker (and by cgroup), and `list()` finds clusters
+ * after a hub restart. Extra environment (start's `options.env`, e.g. object-storage credentials)
+ * reaches the processes, and through the workers the executors, only through their environment.
+ *
+ * Per-process cgroups (resources.ts, when writable) sized as conf.ts explains, under
+ * `<hub's cgroup>/refinery-spark/<cluster id>-m|-w<i>|-c`.
+ *
+ * Files: logs `<home>/.refinery/<server or 'default'>.<name>.master.log`, `.worker-<i>.log`,
+ * `.connect.log` (appended, one `[refinery] ...` header per start); the workers' work directory
+ * (executors' stdout/stderr, application files) and local directories (shuffle and spill files) in
+ * `<scratch>/<cluster id>/`, removed by stop().
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
+import { chmod, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { homedir, tmpdir, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Logger } from '../../log.js';
+import { freePort } from '../../util/ports.js';
+import { MARKER_ENV, readLogTail, repoRoot } from '../../spawners/local.js';
+import { HAS_PROC, bootId, listPids, readProcEnviron, readProcStat, sendSignal, type ProcStat } from '../../spawners/process-info.js';
+import {
+  DEFAULT_CGROUP_PARENT,
+  cgroupPids,
+  createServerCgroups,
+  detectCgroups,
+  isServerCgroupDir,
+  listServerCgroups,
+  removeServerCgroups,
+  requestedSettings,
+  sweepEmptyServerCgroups,
+  wrapCommand,
+  type CgroupLayout,
+  type EnforcedResources,
+  type ResourceSpec,
+} from '../../spawners/resources.js';
+import {
+  ClusterError,
+  type ClusterAddresses,
+  type ClusterBackend,
+  type ClusterOwner,
+  type ClusterProgress,
+  type ClusterRequest,
+  type ClusterState,
+  type ClusterStatus,
+} from '../backend.js';
+import { SparkClassArchives } from './cds.js';
+import { parseSparkDefaults, renderSparkDefaults, sparkDefaults, sparkRequestProblems, sparkSizing, type SparkSizing } from './conf.js';
+import { CONNECT_SERVER_CLASS, DAEMON_LOG4J2, MAIN_CLASS, findJava, jvmArgv, sparkJvm, type JavaInstallation, type SparkJvm, type SparkRole } from './jvm.js';
+import { aliveWorkerPorts, masterStatus } from './master-api.js';
+
+/** Environment variables that mark a process as part of a local cluster (inherited by all its descendants); the Dask backend's names. */
+export const SPARK_MARKER_ENV = {
+  /** The hub's data dir: clusters of another hub on the same machine are not this backend's. */
+  scope: 'REFINERY_CLUSTER_SCOPE',
+  kind: 'REFINERY_CLUSTER_KIND',
+  clusterId: 'REFINERY_CLUSTER_ID',
+  name: 'REFINERY_CLUSTER_NAME',
+  user: MARKER_ENV.user,
+  server: MARKER_ENV.server,
+  /** 'master', 'worker' or 'connect' (executors inherit their worker's) */
+  role: 'REFINERY_CLUSTER_ROLE',
+  /** The worker's index. */
+  worker: 'REFINERY_CLUSTER_WORKER',
+  /** JSON of SparkSpec: what list() and scale() need to know about a cluster they did not start. */
+  spec: 'REFINERY_CLUSTER_SPEC',
+} as const;
+
+const CGROUP_PARENT = `${DEFAULT_CGROUP_PARENT}-spark`;
+const KILL_WAIT_MS = 5000;
+const LOG_TAIL_LINES = 15;
+/** A worker that tried to register and is not registered this long after the master became ALIVE lost the race: restart it. */
+const LOST_REGISTRATION_MS = 1500;
+/** Restarts per worker during one start (lost registration, port taken). */
+const MAX_WORKER_RESTARTS = 2;
+/** How long after a start without class archives their training begins (in the background). */
+const ARCHIVE_TRAINING_DELAY_MS = 30_000;
+
+export interface LocalSparkBackendOptions {
+  /** The hub's data directory: identifies this hub's clusters (marker scope); home directories default to `<dataDir>/users/<name>`. */
+  dataDir: string;
+  /** The Python environment with pyspark. Default `<repo>/envs/spark`. */
+  environment?: string;
+  /** Spark's installation. Default: the pyspark package of `environment` (`lib/python3.*\/site-packages/pyspark`). */
+  sparkHome?: string;
+  /** Java to use. Default: $JAVA_HOME of the hub, else `java` on PATH. start()'s `options.env.JAVA_HOME` wins over both. */
+  javaHome?: string;
+  /** Interface everything listens on. Default `127.0.0.1`. */
+  host?: string;
+  /** Variables copied from the hub's own environment (nothing else of it is passed on). Default PATH, LANG, LC_ALL, TZ. */
+  envKeep?: string[];
+  /** SIGTERM → SIGKILL grace of stop(). Default 3000 ms. */
+  stopGraceMs?: number;
+  /** Control groups (resources.ts): `root` default `/sys/fs/cgroup`; `false` never uses them. */
+  cgroups?: { root?: string; sweepAfterMs?: number } | false;
+  /** Workers' work and local directories go to `<scratchDir>/<cluster id>/`. Default `<os tmpdir>/refinery-spark`. */
+  scratchDir?: string;
+  /**
+   * Class data sharing archives for the JVMs (cds.ts). `dir`: where (default
+   * `$XDG_CACHE_HOME/refinery/spark-cds`, else `~/.cache/refinery/spark-cds`); `train`: make missing
+   * ones in the background after a cluster started (default true; prepareClassArchives() makes them
+   * on demand). `false`: never use them.
+   */
+  classArchives?: { dir?: string; train?: boolean } | false;
+  log: Logger;
+}
+
+/** The part of a cluster's definition that its processes carry in SPARK_MARKER_ENV.spec (nothing secret). */
+export type SparkSpec = {
+  host: string;
+  masterPort: number;
+  masterWebPort: number;
+  appUiPort: number;
+  connectPort: number | null;
+  connectUiPort: number | null;
+  worker: { cores: number; memory: number };
+  head: { cores: number; memory: number };
+  sizing: SparkSizing;
+  homeDir: string;
+  clusterDir: string;
+  confDir: string;
+  environment: string;
+  sparkHome: string;
+  startedAt: string;
+};
+
+type ProcRef = { pid: number; startTime: number | null };
+type WorkerRef = ProcRef & { index: number; port: number; webPort: number };
+
+/** What start() returns (and list() reports): plain JSON, stored by the hub. */
+export type LocalSparkState = {
+  backend: 'local';
+  kind: 'spark';
+  clusterId: string;
+  scope: string;
+  user: string;
+  /** '' for the default server. */
+  server: string;
+  name: string;
+  masterUrl: string;
+  masterWebPort: number;
+  /** sc://... when the cluster has a Connect server. */
+  connectUrl: string | null;
+  spec: SparkSpec;
+  /** The master process (null when list() found a cluster whose master is gone). */
+  master: ProcRef | null;
+  workers: WorkerRef[];
+  connect: ProcRef | null;
+  bootId: string | null;
+  /** Cgroup directories of the cluster's processes; removed by stop(). */
+  cgroups?: string[];
+  /** How the resource limits are enforced ('none' wins when processes differ). */
+  enforced?: EnforcedResources;
+};
+
+/** What reserve() hands to start(). Secrets stay in the configuration file, not here (the hub stores this). */
+type Reservation = {
+  host: string;
+  masterPort: number;
+  masterWebPort: number;
+  appUiPort: number;
+  connectPort: number | null;
+  connectUiPort: number | null;
+  clusterDir: string;
+  confDir: string;
+};
+
+interface ExitInfo {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+interface Launched extends ProcRef {
+  child: ChildProcess;
+  exited: ExitInfo | null;
+  cgroups: string[];
+  enforced: EnforcedResources | undefined;
+  logPath: string;
+  /** Where this run's output starts in the (appended) log. */
+  logOffset: number;
+}
+
+interface LaunchedWorker extends Launched {
+  index: number;
+  port: number;
+  webPort: number;
+  restarts: number;
+  /** When its log first showed a registration attempt (ms since the epoch), or null. */
+  triedAt: number | null;
+}
+
+interface MarkedProcess {
+  pid: number;
+  stat: ProcStat;
+  env: Map<string, string>;
+}
+
+interface StartOptions {
+  timeoutMs: number;
+  signal: AbortSignal;
+  onProgress(event: ClusterProgress): void;
+  env?: Record<string, string>;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const CLUSTER_NAME = /^[a-z0-9][a-z0-9-]{0,30}$/;
+const isPort = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0 && v < 65536;
+
+function formatSeconds(ms: number): string {
+  const s = ms / 1000;
+  return Number.isInteger(s) ? String(s) : s.toFixed(1);
+}
+
+function describeExit(e: ExitInfo): string {
+  return e.signal ? `was killed by ${e.signal}` : `exited with code ${e.code ?? 'unknown'}`;
+}
+
+function checkSegment(kind: string, value: unknown, allowEmpty: boolean): void {
+  if (typeof value !== 'string' || (!allowEmpty && value === '') || value === '.' || value === '..' || /[/\\\0]/.test(value) || value.length > 255) {
+    throw new ClusterError(`Invalid ${kind} name: ${JSON.stringify(value)}`);
+  }
+}
+
+/** The text a process appended to its log since `offset` (at most the last 256 KiB of it). */
+async function logSince(path: string, offset: number): Promise<string> {
+  let handle;
+  try {
+    handle = await open(path, 'r');
+    const { size } = await handle.stat();
+    const start = Math.max(offset, size - 256 * 1024);
+    if (size <= start) return '';
+    const buf = Buffer.alloc(size - start);
+    await handle.read(buf, 0, buf.length, start);
+    return buf.toString('utf8');
+  } catch {
+    return '';
+  } finally {
+    await handle?.close();
+  }
+}
+
+/** Does something accept TCP connections on host:port right now? */
+function acceptsConnections(host: string, port: number, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolvePromise) => {
+    const socket = connect({ host, port });
+    const done = (ok: boolean) => {
+      socket.removeAllListeners();
+      socket.on('error', () => undefined);
+      socket.destroy();
+      resolvePromise(ok);
+    };
+    socket.setTimeout(Math.max(50, timeoutMs), () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+/** Why a Spark JVM died, in words, from its log (null when nothing known is there). */
+function causeFromLog(text: string, ports: number[]): string | null {
+  if (/BindException|Address already in use|Failed to bind|Service .* could not bind/i.test(text)) {
+    const port = ports.find((p) => text.includes(String(p)));
+    return port ? `port ${port} is already in use` : 'a port it needs is already in use';
+  }
+  const heap = /(Could not reserve enough space for [^\n.]*|Invalid (?:maximum|initial) heap size[^\n]*|Cannot allocate memory[^\n]*|insufficient memory[^\n]*)/i.exec(text);
+  if (heap) return `the JVM could not get its memory (${heap[1]!.trim()})`;
+  const unsupported = /UnsupportedClassVersionError[^\n]*|Unrecognized option: [^\n]*|Error: Could not find or load main class[^\n]*/.exec(text);
+  if (unsupported) return `Java cannot run Spark (${unsupported[0].trim()}); Spark needs Java 17 or later`;
+  const killed = /OutOfMemoryError[^\n]*/.exec(text);
+  if (killed) return killed[0].trim();
+  return null;
+}
+
+/** A LocalSparkState read back from JSON, or null if it is not one. */
+export function parseLocalSparkState(state: ClusterState | null | undefined): LocalSparkState | null {
+  if (!state || typeof state !== 'object') return null;
+  const s = state as Record<string, unknown>;
+  if (s.kind !== 'spark' || s.backend !== 'local' || typeof s.clusterId !== 'string' || !UUID.test(s.clusterId)) return null;
+  if (typeof s.scope !== 'string' || typeof s.user !== 'string' || typeof s.server !== 'string' || typeof s.name !== 'string') return null;
+  if (typeof s.masterUrl !== 'string' || !isPort(s.masterWebPort) || !s.spec || typeof s.spec !== 'object') return null;
+  const spec = s.spec as SparkSpec;
+  if (!isPort(spec.masterPort) || typeof spec.host !== 'string' || !spec.sizing || typeof spec.homeDir !== 'string') return null;
+  const ref = (v: unknown): ProcRef | null => {
+    const r = v as Record<string, unknown> | null;
+    if (!r || typeof r.pid !== 'number' || !Number.isInteger(r.pid) || r.pid <= 1) return null;
+    return { pid: r.pid, startTime: typeof r.startTime === 'number' ? r.startTime : null };
+  };
+  const workers: WorkerRef[] = [];
+  for (const w of Array.isArray(s.workers) ? s.workers : []) {
+    const r = ref(w);
+    const x = w as Record<string, unknown>;
+    if (r && typeof x.index === 'number' && isPort(x.port)) workers.push({ ...r, index: x.index, port: x.port, webPort: isPort(x.webPort) ? x.webPort : 0 });
+  }
+  return {
+    backend: 'local',
+    kind: 'spark',
+    clusterId: s.clusterId,
+    scope: s.scope,
+    user: s.user,
+    server: s.server,
+    name: s.name,
+    masterUrl: s.masterUrl,
+    masterWebPort: s.masterWebPort,
+    connectUrl: typeof s.connectUrl === 'string' ? s.connectUrl : null,
+    spec,
+    master: ref(s.master),
+    workers,
+    connect: ref(s.connect),
+    bootId: typeof s.bootId === 'string' ? s.bootId : null,
+    ...(Array.isArray(s.cgroups) ? { cgroups: s.cgroups.filter((d): d is string => typeof d === 'string') } : {}),
+    ...(s.enforced && typeof s.enforced === 'object' ? { enforced: s.enforced as EnforcedResources } : {}),
+  };
+}
+
+/** `<environment>/lib/python3.*\/site-packages/pyspark`, or the first candidate when none exists. */
+function findSparkHome(environment: string): string {
+  const lib = join(environment, 'lib');
+  try {
+    for (const name of readdirSync(lib).filter((n) => /^python3\.\d+$/.test(n)).sort().reverse()) {
+      const dir = join(lib, name, 'site-packages', 'pyspark');
+      if (existsSync(join(dir, 'jars'))) return dir;
+    }
+  } catch {
+    // no lib/: reported when used
+  }
+  return join(lib, 'python3.11', 'site-packages', 'pyspark');
+}
+
+function defaultArchiveDir(): string {
+  const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
+  return join(base, 'refinery', 'spark-cds');
+}
+
+export class LocalSparkBackend implements ClusterBackend {
+  readonly kind = 'spark' as const;
+  readonly dataDir: string;
+  readonly environment: string;
+  readonly sparkHome: string;
+  readonly host: string;
+  readonly envKeep: string[];
+  readonly stopGraceMs: number;
+  readonly scratchDir: string;
+  /** Class data sharing archives, or null when disabled. */
+  readonly archives: SparkClassArchives | null;
+  private readonly trainArchives: boolean;
+  private readonly javaHome: string | undefined;
+  private readonly cgroupRoot: string | null;
+  private readonly cgroupSweepAfterMs: number;
+  private readonly log: Logger;
+  private layoutPromise: Promise<CgroupLayout> | null = null;
+  private readonly warned = new Set<string>();
+
+  constructor(options: LocalSparkBackendOptions) {
+    this.dataDir = resolve(options.dataDir);
+    this.environment = resolve(options.environment ?? join(repoRoot(), 'envs', 'spark'));
+    this.sparkHome = resolve(options.sparkHome ?? findSparkHome(this.environment));
+    this.host = options.host ?? '127.0.0.1';
+    this.envKeep = options.envKeep ?? ['PATH', 'LANG', 'LC_ALL', 'TZ'];
+    this.stopGraceMs = options.stopGraceMs ?? 3000;
+    this.scratchDir = resolve(options.scratchDir ?? join(tmpdir(), 'refinery-spark'));
+    this.javaHome = options.javaHome ?? (process.env.JAVA_HOME || undefined);
+    this.cgroupRoot = options.cgroups === false ? null : (options.cgroups?.root ?? '/sys/fs/cgroup');
+    this.cgroupSweepAfterMs = (options.cgroups ? options.cgroups.sweepAfterMs : undefined) ?? 60_000;
+    this.log = options.log;
+    this.archives = options.classArchives === false ? null : new SparkClassArchives({ dir: resolve(options.classArchives?.dir ?? defaultArchiveDir()), host: this.host, log: this.log });
+    this.trainArchives = options.classArchives !== false && (options.classArchives?.train ?? true);
+  }
+
+  private get python(): string {
+    return join(this.environment, 'bin', 'python');
+  }
+
+  private cgroupLayout(): Promise<CgroupLayout> {
+    this.layoutPromise ??= this.cgroupRoot === null
+      ? Promise.resolve({ memory: null, cpu: null, problems: ['control groups are disabled in the backend options'] })
+      : detectCgroups({ root: this.cgroupRoot });
+    return this.layoutPromise;
+  }
+
+  private warnOnce(key: string, fields: Record<string, unknown>, message: string): void {
+    if (this.warned.has(key)) return;
+    this.warned.add(key);
+    this.log.warn(fields, message);
+  }
+
+  private homeDirOf(owner: ClusterOwner): string {
+    return resolve(owner.homeDir ?? join(this.dataDir, 'users', owner.user));
+  }
+
+  /** `<home>/.refinery/<server or 'default'>.<name>` (cluster names have no dots, so this cannot collide between servers). */
+  private clusterDirOf(homeDir: string, server: string, name: string): string {
+    return join(homeDir, '.refinery', `${server || 'default'}.${name}`);
+  }
+
+  private logPath(homeDir: string, server: string, name: string, role: string): string {
+    return join(homeDir, '.refinery', `${server || 'default'}.${name}.${role}.log`);
+  }
+
+  /** The workers' work and local directories; derived from the (validated) cluster id only, never read from a state. */
+  private scratchOf(clusterId: string): string {
+    return join(this.scratchDir, clusterId);
+  }
+
+  private java(extra?: Record<string, string>): JavaInstallation {
+    return findJava(extra?.JAVA_HOME || this.javaHome, process.env.PATH);
+  }
+
+  /** Throws a ClusterError for anything about the request or owner that cannot work. */
+  private checkRequest(owner: ClusterOwner, request: ClusterRequest): void {
+    checkSegment('user', owner.user, false);
+    checkSegment('server', owner.server, true);
+    if (request.kind !== 'spark') throw new ClusterError(`The local Spark backend cannot run a ${String(request.kind)} cluster`);
+    if (!CLUSTER_NAME.test(request.name)) throw new ClusterError(`Invalid cluster name: ${JSON.stringify(request.name)}`);
+    const problems = sparkRequestProblems(request, totalmem());
+    if (problems.length) throw new ClusterError(`Invalid Spark cluster request: ${problems.join('; ')}`);
+  }
+
+  private checkEnvironment(): void {
+    if (!existsSync(join(this.sparkHome, 'jars'))) {
+      throw new ClusterError(`Spark was not found: ${join(this.sparkHome, 'jars')} does not exist (create envs/spark with \`bash scripts/setup-python.sh --only spark\`)`);
+    }
+    if (!existsSync(this.python)) throw new ClusterError(`The Spark environment's Python is missing: ${this.python}`);
+  }
+
+  /**
+   * Make the class data sharing archives now if they are missing (a training run of about 10 s of CPU;
+   * resolves when done, never rejects). Without it they are made in the background after the first
+   * cluster started.
+   */
+  async prepareClassArchives(): Promise<SparkRole[]> {
+    if (!this.archives) return [];
+    const jvm = await sparkJvm(this.java(), this.sparkHome);
+    return Object.keys(await this.archives.prepare(jvm, { retry: true })) as SparkRole[];
+  }
+
+  async reserve(owner: ClusterOwner, request: ClusterRequest): Promise<ClusterAddresses> {
+    this.checkRequest(owner, request);
+    this.checkEnvironment();
+    this.java();
+    const taken = new Set<number>();
+    const port = async () => {
+      for (;;) {
+        const p = await freePort(this.host);
+        if (!taken.has(p)) {
+          taken.add(p);
+          return p;
+        }
+      }
+    };
+    const masterPort = await port();
+    const masterWebPort = await port();
+    const appUiPort = await port();
+    const connectPort = request.connect ? await port() : null;
+    const connectUiPort = request.connect ? await port() : null;
+    const homeDir = this.homeDirOf(owner);
+    const clusterDir = this.clusterDirOf(homeDir, owner.server, request.name);
+    const confDir = join(clusterDir, 'conf');
+    await mkdir(join(homeDir, '.refinery'), { recursive: true, mode: 0o700 });
+    await mkdir(confDir, { recursive: true, mode: 0o700 });
+    await chmod(clusterDir, 0o700);
+    await chmod(confDir, 0o700);
+    const connectToken = request.connect ? randomBytes(32).toString('base64url') : null;
+    const text = renderSparkDefaults(
+      sparkDefaults({
+        host: this.host, masterPort, appUiPort, sizing: sparkSizing(request), workers: request.workers,
+        conf: request.conf, authSecret: randomBytes(32).toString('base64url'), connectToken,
+      }),
+      [
+        `Written by Refinery for the Spark cluster "${request.name}" of ${owner.server ? `server "${owner.server}"` : 'the default server'}: rewritten whenever the server starts.`,
+        'SparkSession.builder.getOrCreate() reads it through SPARK_CONF_DIR; so do the cluster\'s master, workers and executors.',
+      ],
+    );
+    const file = join(confDir, 'spark-defaults.conf');
+    const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+    await writeFile(tmp, text, { mode: 0o600 });
+    await rename(tmp, file);
+    const host = this.host.includes(':') ? `[${this.host}]` : this.host;
+    const env: Record<string, string> = {
+      SPARK_MASTER_URL: `spark://${host}:${masterPort}`,
+      SPARK_CONF_DIR: confDir,
+      SPARK_LOCAL_IP: this.host,
+      PYSPARK_PYTHON: this.python,
+    };
+    if (this.javaHome) env.JAVA_HOME = this.javaHome;
+    if (connectPort && connectToken) {
+      env.SPARK_REMOTE = `sc://localhost:${connectPort}`;
+      env.SPARK_CONNECT_AUTHENTICATE_TOKEN = connectToken;
+    }
+    const reservation: Reservation = { host: this.host, masterPort, masterWebPort, appUiPort, connectPort, connectUiPort, clusterDir, confDir };
+    return {
+      env,
+      ui: {
+        master: { port: masterWebPort, path: '/' },
+        // An application UI redirects / to an absolute http://127.0.0.1:<port>/jobs/ (which no proxy
+        // maps back), so its link goes to /jobs/ directly; its pages link correctly from there.
+        app: { port: appUiPort, path: '/jobs/' },
+        ...(connectUiPort ? { connect: { port: connectUiPort, path: '/jobs/' } } : {}),
+      },
+      reservation,
+    };
+  }
+
+  /** Environment shared by all processes of a cluster (role and worker index are added per process). */
+  private clusterEnv(c: { clusterId: string; user: string; server: string; name: string; spec: SparkSpec; jvm: SparkJvm; extra: Record<string, string> }): Record<string, string> {
+    const env: Record<string, string> = {};
+    for (const key of this.envKeep) {
+      const value = process.env[key];
+      if (value !== undefined) env[key] = value;
+    }
+    for (const [key, value] of Object.entries(c.extra)) {
+      // Extra env may not pose as markers (ours or the local spawner's).
+      if (!key.startsWith('REFINERY_') && typeof value === 'string') env[key] = value;
+    }
+    env.PATH = [join(this.environment, 'bin'), env.PATH || '/usr/local/bin:/usr/bin:/bin'].join(':');
+    env.LANG ??= 'C.UTF-8';
+    Object.assign(env, {
+      HOME: c.spec.homeDir,
+      JAVA_HOME: c.jvm.javaHome,
+      SPARK_HOME: c.jvm.sparkHome,
+      SPARK_CONF_DIR: c.spec.confDir,
+      SPARK_SCALA_VERSION: c.jvm.scalaVersion,
+      SPARK_LOCAL_IP: c.spec.host,
+      SPARK_LOCAL_HOSTNAME: c.spec.host,
+      SPARK_LOCAL_DIRS: join(this.scratchOf(c.clusterId), 'local'),
+      SPARK_CONNECT_MODE: '0',
+      PYSPARK_PYTHON: this.python,
+    });
+    env[SPARK_MARKER_ENV.scope] = this.dataDir;
+    env[SPARK_MARKER_ENV.kind] = 'spark';
+    env[SPARK_MARKER_ENV.clusterId] = c.clusterId;
+    env[SPARK_MARKER_ENV.name] = c.name;
+    env[SPARK_MARKER_ENV.user] = c.user;
+    env[SPARK_MARKER_ENV.server] = c.server;
+    env[SPARK_MARKER_ENV.spec] = JSON.stringify(c.spec);
+    return env;
+  }
+
+  /** Start one detached process (in its own cgroups when limits are asked for and cgroups work). */
+  private async launch(p: {
+    what: string;
+    argv: string[];
+    env: Record<string, string>;
+    cwd: string;
+    logPath: string;
+    cgroupName: string;
+    resources: ResourceSpec;
+    onExit: () => void;
+  }): Promise<Launched> {
+    let cgroups: string[] = [];
+    let enforced: EnforcedResources | undefined;
+    let launch = p.argv;
+    if (requestedSettings(p.resources).length) {
+      const layout = await this.cgroupLayout();
+      const made = await createServerCgroups(layout, CGROUP_PARENT, p.cgroupName, p.resources);
+      cgroups = made.dirs;
+      enforced = made.enforced;
+      for (const [setting, how] of Object.entries(made.enforced)) {
+        if (how !== 'none') continue;
+        const why = made.problems.join('; ') || 'control groups are not available';
+        this.warnOnce(`${setting}:${why}`, { setting, why }, `resource setting ${setting} is not enforced for local Spark clusters: ${why}`);
+      }
+      if (made.procsFiles.length) launch = wrapCommand(p.argv, { procsFiles: made.procsFiles });
+    }
+    const file = await open(p.logPath, 'a', 0o600);
+    let child: ChildProcess;
+    let spawnError: Promise<Error>;
+    let logOffset = 0;
+    try {
+      await file.write(`\n[refinery] ${new Date().toISOString()} starting ${p.what}: ${p.argv.join(' ')}\n`);
+      logOffset = (await file.stat()).size;
+      child = spawn(launch[0]!, launch.slice(1), { cwd: p.cwd, env: p.env, detached: true, stdio: ['ignore', file.fd, file.fd] });
+      spawnError = new Promise<Error>((r) => child.once('error', r));
+      child.on('error', (err) => this.log.debug({ err, what: p.what }, 'spark process error'));
+    } finally {
+      await file.close();
+    }
+    if (child.pid === undefined) {
+      const err = await spawnError;
+      if (cgroups.length) await removeServerCgroups(cgroups);
+      throw new ClusterError(`Could not start the ${p.what}: ${err.message}`);
+    }
+    child.unref();
+    const launched: Launched = { pid: child.pid, startTime: null, child, exited: null, cgroups, enforced, logPath: p.logPath, logOffset };
+    child.once('exit', (code, signal) => {
+      launched.exited = { code, signal };
+      p.onExit();
+    });
+    launched.startTime = (await readProcStat(child.pid))?.startTime ?? null;
+    return launched;
+  }
+
+  private log4jPath(spec: SparkSpec): string {
+    return join(spec.clusterDir, 'log4j2-daemons.properties');
+  }
+
+  private launchMaster(c: ClusterContext): Promise<Launched> {
+    const { spec } = c;
+    return this.launch({
+      what: 'Spark master',
+      argv: jvmArgv(c.jvm, {
+        role: 'master',
+        heapMiB: spec.sizing.masterHeapMiB,
+        args: ['--host', spec.host, '--port', String(spec.masterPort), '--webui-port', String(spec.masterWebPort)],
+        sysProps: { 'spark.port.maxRetries': '0' },
+        log4jConfig: this.log4jPath(spec),
+        ...(c.archives.master ? { archive: c.archives.master } : {}),
+      }),
+      env: { ...c.env, [SPARK_MARKER_ENV.role]: 'master' },
+      cwd: spec.homeDir,
+      logPath: this.logPath(spec.homeDir, c.server, c.name, 'master'),
+      cgroupName: `${c.clusterId}-m`,
+      resources: { memoryLimit: spec.sizing.masterMemoryLimit, cpuLimit: spec.sizing.masterCpuLimit },
+      onExit: c.onExit,
+    });
+  }
+
+  private async launchWorker(c: ClusterContext, index: number, restarts = 0): Promise<LaunchedWorker> {
+    const { spec } = c;
+    const port = await freePort(spec.host);
+    let webPort = await freePort(spec.host);
+    while (webPort === port) webPort = await freePort(spec.host);
+    const launched = await this.launch({
+      what: `Spark worker ${index}`,
+      argv: jvmArgv(c.jvm, {
+        role: 'worker',
+        heapMiB: spec.sizing.workerDaemonHeapMiB,
+        args: [
+          '--host', spec.host,
+          '--port', String(port),
+          '--webui-port', String(webPort),
+          '--cores', String(spec.sizing.workerCores),
+          '--memory', `${spec.sizing.executorMemoryMiB}m`,
+          '--work-dir', join(this.scratchOf(c.clusterId), 'work'),
+          `spark://${spec.host.includes(':') ? `[${spec.host}]` : spec.host}:${spec.masterPort}`,
+        ],
+        sysProps: { 'spark.port.maxRetries': '0' },
+        log4jConfig: this.log4jPath(spec),
+        ...(c.archives.worker ? { archive: c.archives.worker } : {}),
+      }),
+      env: { ...c.env, [SPARK_MARKER_ENV.role]: 'worker', [SPARK_MARKER_ENV.worker]: String(index) },
+      cwd: spec.homeDir,
+      logPath: this.logPath(spec.homeDir, c.server, c.name, `worker-${index}`),
+      cgroupName: `${c.clusterId}-w${index}`,
+      resources: { memoryLimit: spec.sizing.workerMemoryLimit, cpuLimit: spec.sizing.workerCpuLimit },
+      onExit: c.onExit,
+    });
+    return { ...launched, index, port, webPort, restarts, triedAt: null };
+  }
+
+  private launchConnect(c: ClusterContext): Promise<Launched> {
+    const { spec } = c;
+    return this.launch({
+      what: 'Spark Connect server',
+      argv: jvmArgv(c.jvm, {
+        role: 'connect',
+        heapMiB: spec.sizing.connectHeapMiB,
+        args: [
+          '--class', CONNECT_SERVER_CLASS,
+          '--name', 'Spark Connect server',
+          '--conf', `spark.connect.grpc.binding.address=${spec.host}`,
+          '--conf', `spark.connect.grpc.binding.port=${spec.connectPort}`,
+          '--conf', `spark.ui.port=${spec.connectUiPort}`,
+          'spark-internal',
+        ],
+        sysProps: { 'spark.port.maxRetries': '0' },
+        log4jConfig: this.log4jPath(spec),
+        ...(c.archives.connect ? { archive: c.archives.connect } : {}),
+      }),
+      env: { ...c.env, [SPARK_MARKER_ENV.role]: 'connect' },
+      cwd: spec.homeDir,
+      logPath: this.logPath(spec.homeDir, c.server, c.name, 'connect'),
+      cgroupName: `${c.clusterId}-c`,
+      resources: { memoryLimit: spec.sizing.connectMemoryLimit, cpuLimit: spec.sizing.connectCpuLimit },
+      onExit: c.onExit,
+    });
+  }
+
+  /** The configuration file reserve() wrote, checked: start() never runs a cluster without its secret. */
+  private async checkConf(confDir: string): Promise<void> {
+    const file = join(confDir, 'spark-defaults.conf');
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch {
+      throw new ClusterError(`The Spark cluster's configuration ${file} is missing; start the server again to make a new one`);
+    }
+    const conf = parseSparkDefaults(text);
+    if (conf.get('spark.authenticate') !== 'true' || !conf.get('spark.authenticate.secret')) {
+      throw new ClusterError(`The Spark cluster's configuration ${file} has no authentication secret; start the server again to make a new one`);
+    }
+  }
+
+  async start(owner: ClusterOwner, request: ClusterRequest, addresses: ClusterAddresses, options: StartOptions): Promise<ClusterState> {
+    const started = Date.now();
+    const deadline = started + options.timeoutMs;
+    const { signal } = options;
+    this.checkRequest(owner, request);
+    const r = addresses.reservation as Partial<Reservation>;
+    if (!isPort(r.masterPort) || !isPort(r.masterWebPort) || !isPort(r.appUiPort) || typeof r.host !== 'string' || typeof r.confDir !== 'string' || typeof r.clusterDir !== 'string') {
+      throw new ClusterError('The Spark cluster has no reserved addresses (reserve() was not called with this backend)');
+    }
+    if (request.connect && (!isPort(r.connectPort) || !isPort(r.connectUiPort))) throw new ClusterError('The Spark cluster has no reserved Spark Connect address');
+    let lastProgress = 0;
+    const progress = (value: number, message: string) => {
+      lastProgress = Math.max(lastProgress, Math.min(100, Math.floor(value)));
+      try {
+        options.onProgress({ progress: lastProgress, message });
+      } catch (err) {
+        this.log.warn({ err }, 'onProgress listener threw');
+      }
+    };
+    if (signal.aborted) throw new ClusterError('Spark cluster start was cancelled');
+    this.checkEnvironment();
+    await this.checkConf(r.confDir);
+    const jvm = await sparkJvm(this.java(options.env), this.sparkHome);
+    if (signal.aborted) throw new ClusterError('Spark cluster start was cancelled');
+
+    const clusterId = randomUUID();
+    const homeDir = this.homeDirOf(owner);
+    const spec: SparkSpec = {
+      host: r.host,
+      masterPort: r.masterPort,
+      masterWebPort: r.masterWebPort,
+      appUiPort: r.appUiPort,
+      connectPort: request.connect ? r.connectPort! : null,
+      connectUiPort: request.connect ? r.connectUiPort! : null,
+      worker: { cores: request.worker.cores, memory: request.worker.memory },
+      head: { cores: request.head.cores, memory: request.head.memory },
+      sizing: sparkSizing(request),
+      homeDir,
+      clusterDir: r.clusterDir,
+      confDir: r.confDir,
+      environment: this.environment,
+      sparkHome: this.sparkHome,
+      startedAt: new Date(started).toISOString(),
+    };
+    await mkdir(join(homeDir, '.refinery'), { recursive: true, mode: 0o700 });
+    for (const sub of ['work', 'local']) await mkdir(join(this.scratchOf(clusterId), sub), { recursive: true, mode: 0o700 });
+    await writeFile(this.log4jPath(spec), DAEMON_LOG4J2, { mode: 0o600 });
+    const host = spec.host.includes(':') ? `[${spec.host}]` : spec.host;
+    const masterUrl = `spark://${host}:${spec.masterPort}`;
+    const state: LocalSparkState = {
+      backend: 'local', kind: 'spark', clusterId, scope: this.dataDir,
+      user: owner.user, server: owner.server, name: request.name,
+      masterUrl, masterWebPort: spec.masterWebPort,
+      connectUrl: spec.connectPort ? `sc://localhost:${spec.connectPort}` : null,
+      spec, master: null, workers: [], connect: null, bootId: bootId(),
+    };
+
+    let wake: () => void = () => {};
+    const onExit = () => wake();
+    const onAbort = () => wake();
+    signal.addEventListener('abort', onAbort);
+    const c: ClusterContext = {
+      clusterId, spec, jvm, server: owner.server, name: request.name, onExit,
+      archives: this.archives?.available(jvm) ?? {},
+      env: this.clusterEnv({ clusterId, user: owner.user, server: owner.server, name: request.name, spec, jvm, extra: options.env ?? {} }),
+    };
+    let master: Launched | null = null;
+    const workers: (LaunchedWorker | null)[] = [];
+    let connect: Launched | null = null;
+    const all = (): Launched[] => [master, ...workers, connect].filter((l): l is Launched => !!l);
+    const record = () => {
+      state.master = master ? { pid: master.pid, startTime: master.startTime } : null;
+      state.workers = workers.filter((w): w is LaunchedWorker => !!w).map((w) => ({ pid: w.pid, startTime: w.startTime, index: w.index, port: w.port, webPort: w.webPort }));
+      state.connect = connect ? { pid: connect.pid, startTime: connect.startTime } : null;
+      const cgroups = [...new Set(all().flatMap((l) => l.cgroups))];
+      if (cgroups.length) state.cgroups = cgroups;
+      const enforced = mergeEnforced(all().map((l) => l.enforced));
+      if (enforced) state.enforced = enforced;
+    };
+    const tails = async (which: (Launched | null)[]): Promise<string | undefined> => {
+      const parts: string[] = [];
+      for (const l of which) {
+        if (!l) continue;
+        const tail = await readLogTail(l.logPath, LOG_TAIL_LINES);
+        if (tail) parts.push(`--- ${l.logPath}\n${tail}`);
+      }
+      return parts.join('\n') || undefined;
+    };
+    const fail = async (message: string, detailFrom: (Launched | null)[]): Promise<never> => {
+      signal.removeEventListener('abort', onAbort);
+      record();
+      await this.stop(state, { graceMs: 500 });
+      const detail = await tails(detailFrom);
+      this.log.warn({ user: owner.user, server: owner.server, cluster: request.name }, `local Spark cluster failed to start: ${message}`);
+      throw new ClusterError(message, detail);
+    };
+    const died = async (l: Launched, what: string, before: string, ports: number[]): Promise<string> => {
+      const cause = causeFromLog(await logSince(l.logPath, l.logOffset), ports);
+      return `The ${what} ${describeExit(l.exited!)} ${before}${cause ? `: ${cause}` : ''}`;
+    };
+
+    progress(5, 'Starting Spark master');
+    try {
+      master = await this.launchMaster(c);
+    } catch (err) {
+      return fail(err instanceof Error ? err.message : String(err), []);
+    }
+    record();
+    const indices = Array.from({ length: request.workers }, (_, i) => i);
+    let workersLaunched = false;
+    const launchWorkers = async (): Promise<string | null> => {
+      workersLaunched = true;
+      if (!indices.length) return null;
+      progress(10, `Starting ${request.workers} Spark worker${request.workers === 1 ? '' : 's'}`);
+      const settled = await Promise.allSettled(indices.map((i) => this.launchWorker(c, i)));
+      for (const s of settled) workers.push(s.status === 'fulfilled' ? s.value : null);
+      record();
+      const failedLaunch = settled.find((s) => s.status === 'rejected') as PromiseRejectedResult | undefined;
+      if (failedLaunch) return failedLaunch.reason instanceof Error ? failedLaunch.reason.message : String(failedLaunch.reason);
+      this.log.debug({ cluster: request.name, workers: state.workers.map((w) => w.pid), ms: Date.now() - started }, 'Spark workers started');
+      return null;
+    };
+    /** Workers and the Connect server (an application of the cluster: its client also gives up for 20 s when the master ignores it). */
+    const launchOthers = async (): Promise<string | null> => {
+      const problem = await launchWorkers();
+      if (problem || !request.connect) return problem;
+      progress(12, 'Starting Spark Connect server');
+      try {
+        connect = await this.launchConnect(c);
+      } catch (err) {
+        return err instanceof Error ? err.message : String(err);
+      }
+      record();
+      return null;
+    };
+    this.log.info({ user: owner.user, server: owner.server, cluster: request.name, master: master.pid, archives: Object.keys(c.archives) }, 'local Spark cluster master started');
+
+    const share = request.connect ? 55 : 65;
+    let masterAliveAt: number | null = null;
+    let registered = 0;
+    let connectUp = !request.connect;
+    let delay = 25;
+    for (;;) {
+      if (master!.exited) return fail(await died(master!, 'Spark master', masterAliveAt ? 'while the cluster was starting' : 'before it was ready', [spec.masterPort, spec.masterWebPort]), [master]);
+      const connectNow = connect as Launched | null;
+      if (connectNow?.exited) return fail(await died(connectNow, 'Spark Connect server', 'before it was ready', [spec.connectPort!, spec.connectUiPort!]), [connectNow]);
+      if (signal.aborted) return fail('Spark cluster start was cancelled', []);
+      const now = Date.now();
+      if (now >= deadline) {
+        const waited = formatSeconds(options.timeoutMs);
+        if (!masterAliveAt) return fail(`The Spark master was not up within ${waited} seconds`, [master]);
+        if (registered < request.workers) return fail(`Only ${Math.max(0, registered)} of ${request.workers} Spark workers registered within ${waited} seconds`, [master, ...workers]);
+        return fail(`The Spark Connect server was not up within ${waited} seconds`, [connect]);
+      }
+      // Workers start as soon as the master accepts connections: by the time a worker's JVM asks to
+      // register (about a second later), the master is ALIVE. Earlier, the master would ignore it.
+      if (!workersLaunched && (await acceptsConnections(spec.host, spec.masterPort, Math.min(1000, deadline - now)))) {
+        const problem = await launchOthers();
+        if (problem) return fail(problem, []);
+      }
+      const status = await masterStatus(spec.host, spec.masterWebPort, Math.min(2000, Math.max(100, deadline - Date.now())));
+      if (status && status.url !== masterUrl) return fail(`Another program answers on the Spark master's web UI port ${spec.masterWebPort}`, [master]);
+      if (status?.status === 'ALIVE' && !masterAliveAt) {
+        masterAliveAt = Date.now();
+        this.log.debug({ cluster: request.name, ms: masterAliveAt - started }, 'Spark master up');
+        progress(30, 'Spark master up');
+        if (!workersLaunched) {
+          const problem = await launchOthers();
+          if (problem) return fail(problem, []);
+        }
+      }
+      // workers: registered, dead (restart once or twice: a port taken meanwhile), or lost the race with the master
+      const alive = status ? aliveWorkerPorts(status) : new Set<number>();
+      let count = 0;
+      for (const [i, w] of workers.entries()) {
+        if (!w) continue;
+        if (alive.has(w.port)) {
+          count++;
+          continue;
+        }
+        let why: string | null = null;
+        if (w.exited) {
+          why = await died(w, `Spark worker ${w.index}`, 'before it registered with the master', [w.port, w.webPort]);
+        } else if (masterAliveAt) {
+          if (w.triedAt === null && /Connecting to master|Failed to connect to master/.test(await logSince(w.logPath, w.logOffset))) w.triedAt = Date.now();
+          if (w.triedAt !== null && Date.now() - Math.max(masterAliveAt, w.triedAt) > LOST_REGISTRATION_MS) why = `Spark worker ${w.index} did not register with the master (it tried before the master was ready)`;
+        }
+        if (!why) continue;
+        if (w.restarts >= MAX_WORKER_RESTARTS) return fail(why, [w, master]);
+        this.log.info({ cluster: request.name, worker: w.index, why }, 'restarting a Spark worker');
+        await this.terminate(state, [w], (e) => e.get(SPARK_MARKER_ENV.role) === 'worker' && e.get(SPARK_MARKER_ENV.worker) === String(w.index), () => false, 0);
+        try {
+          workers[i] = await this.launchWorker(c, w.index, w.restarts + 1);
+        } catch (err) {
+          workers[i] = null;
+          record();
+          return fail(err instanceof Error ? err.message : String(err), [w]);
+        }
+        record();
+      }
+      if (masterAliveAt && count !== registered) {
+        // One event per worker, also when several registered between two looks.
+        for (let k = count > registered ? registered + 1 : count; k <= count; k++) {
+          if (request.workers) progress(30 + (share * k) / request.workers, `Workers registered ${k}/${request.workers}`);
+        }
+        registered = count;
+      }
+      if (connectNow && !connectUp && new RegExp(`Spark Connect server started at: \\S*:${spec.connectPort}\\b`).test(await logSince(connectNow.logPath, connectNow.logOffset))) {
+        connectUp = true;
+        progress(95, 'Spark Connect server up');
+      }
+      if (masterAliveAt && registered >= request.workers && connectUp) break;
+      await new Promise<void>((resolveWait) => {
+        wake = resolveWait;
+        setTimeout(resolveWait, Math.min(delay, Math.max(0, deadline - Date.now())));
+      });
+      wake = () => {};
+      delay = Math.min(delay * 1.3, 150);
+    }
+    signal.removeEventListener('abort', onAbort);
+    record();
+    const took = Date.now() - started;
+    this.log.info({ user: owner.user, server: owner.server, cluster: request.name, workers: request.workers, ms: took, archives: Object.keys(c.archives), ...(state.enforced ? { enforced: state.enforced } : {}) }, 'local Spark cluster is ready');
+    progress(100, 'Spark cluster ready');
+    if (this.archives && this.trainArchives && Object.keys(c.archives).length < 3) {
+      // Later, not now: the notebook server this cluster belongs to may still be starting.
+      const archives = this.archives;
+      setTimeout(() => void archives.prepare(jvm), ARCHIVE_TRAINING_DELAY_MS).unref();
+    }
+    return state;
+  }
+
+  /** Is a process still the one a state recorded? */
+  private async alive(ref: ProcRef | null, boot: string | null): Promise<{ alive: boolean; reason?: string }> {
+    if (!ref) return { alive: false, reason: 'is not running' };
+    if (boot && HAS_PROC && boot !== bootId()) return { alive: false, reason: 'is gone (the machine was restarted)' };
+    const stat = await readProcStat(ref.pid);
+    if (!stat) return { alive: false, reason: 'is gone' };
+    if (ref.startTime !== null && stat.startTime !== ref.startTime) return { alive: false, reason: 'is gone (its pid now belongs to another process)' };
+    if (stat.state === 'Z' || stat.state === 'X') return { alive: false, reason: 'has exited' };
+    return { alive: true };
+  }
+
+  async status(state: ClusterState): Promise<ClusterStatus> {
+    const s = parseLocalSparkState(state);
+    if (!s) return { running: false, workers: 0, reason: 'not a local Spark cluster state' };
+    const master = await this.alive(s.master, s.bootId);
+    if (!master.alive) return { running: false, workers: 0, reason: `the Spark master ${master.reason}` };
+    if (s.spec.connectPort) {
+      const connect = await this.alive(s.connect, s.bootId);
+      if (!connect.alive) return { running: false, workers: 0, reason: `the Spark Connect server ${connect.reason}` };
+    }
+    const status = await masterStatus(s.spec.host, s.masterWebPort, 3000);
+    if (!status) {
+      // A master busy with a long GC pause may not answer in time: alive, not dead.
+      let workers = 0;
+      for (const w of s.workers) if ((await this.alive(w, s.bootId)).alive) workers++;
+      return { running: true, workers, reason: 'the Spark master does not answer; counting worker processes' };
+    }
+    const ports = aliveWorkerPorts(status);
+    return { running: true, workers: s.workers.filter((w) => ports.has(w.port)).length };
+  }
+
+  /** Live processes of this backend's clusters (of one cluster, with `clusterId`), found by their markers. */
+  private async scan(clusterId?: string): Promise<MarkedProcess[]> {
+    const found: MarkedProcess[] = [];
+    for (const pid of await listPids()) {
+      if (pid === process.pid) continue;
+      const env = await readProcEnviron(pid);
+      if (!env || env.get(SPARK_MARKER_ENV.kind) !== 'spark' || env.get(SPARK_MARKER_ENV.scope) !== this.dataDir) continue;
+      const id = env.get(SPARK_MARKER_ENV.clusterId);
+      if (!id || (clusterId !== undefined && id !== clusterId)) continue;
+      const stat = await readProcStat(pid);
+      if (!stat || stat.state === 'Z' || stat.state === 'X') continue;
+      found.push({ pid, stat, env });
+    }
+    return found;
+  }
+
+  /** The cgroup directories of a cluster: those its state names (when they are cluster cgroups) and any found by its id. */
+  private async clusterCgroups(s: Pick<LocalSparkState, 'clusterId' | 'cgroups'>, only?: (leaf: string) => boolean): Promise<string[]> {
+    if (this.cgroupRoot === null) return [];
+    const layout = await this.cgroupLayout();
+    const mine = (dir: string) => {
+      const leaf = dir.slice(dir.lastIndexOf('/') + 1);
+      return leaf.startsWith(`${s.clusterId}-`) && (!only || only(leaf));
+    };
+    const dirs = new Set((s.cgroups ?? []).filter((d) => isServerCgroupDir(layout, CGROUP_PARENT, d) && mine(d)));
+    for (const [leaf, found] of await listServerCgroups(layout, CGROUP_PARENT)) {
+      if (leaf.startsWith(`${s.clusterId}-`)) for (const d of found) if (mine(d)) dirs.add(d);
+    }
+    return [...dirs];
+  }
+
+  /**
+   * SIGTERM the process groups of `refs` (while their leaders are provably the recorded processes) and
+   * every process of the cluster that `select` picks (by marker) or that is in a picked cgroup; wait up
+   * to `graceMs`; then SIGKILL until none is left (or KILL_WAIT_MS passed, logged). Then remove the
+   * picked cgroups. `cgroupSelect` undefined = all of the cluster's cgroups.
+   */
+  private async terminate(
+    s: Pick<LocalSparkState, 'clusterId' | 'cgroups' | 'user' | 'server' | 'name' | 'bootId'>,
+    refs: ProcRef[],
+    select: (env: Map<string, string>) => boolean,
+    cgroupSelect: ((leaf: string) => boolean) | undefined,
+    graceMs: number,
+    removeCgroups = true,
+  ): Promise<void> {
+    const cgroups = await this.clusterCgroups(s, cgroupSelect);
+    const live = async (): Promise<number[]> => {
+      const pids = new Set((await this.scan(s.clusterId)).filter((p) => select(p.env)).map((p) => p.pid));
+      for (const ref of refs) if ((await this.alive(ref, s.bootId)).alive) pids.add(ref.pid);
+      for (const dir of cgroups) {
+        for (const pid of await cgroupPids(dir)) {
+          const st = pid === process.pid ? null : await readProcStat(pid);
+          if (st && st.state !== 'Z' && st.state !== 'X') pids.add(pid);
+        }
+      }
+      return [...pids];
+    };
+    const groups: number[] = [];
+    for (const ref of refs) if ((await this.alive(ref, s.bootId)).alive) groups.push(ref.pid);
+    let rest = await live();
+    if (rest.length) {
+      const sig: NodeJS.Signals = graceMs > 0 ? 'SIGTERM' : 'SIGKILL';
+      for (const pgid of groups) sendSignal(-pgid, sig);
+      for (const pid of rest) sendSignal(pid, sig);
+      const until = Date.now() + graceMs;
+      while (rest.length && Date.now() < until) {
+        await sleep(Math.min(100, until - Date.now()));
+        rest = await live();
+      }
+    }
+    const killUntil = Date.now() + KILL_WAIT_MS;
+    let first = true;
+    while (rest.length) {
+      if (Date.now() >= killUntil) {
+        this.log.warn({ user: s.user, server: s.server, cluster: s.name, pids: rest }, 'processes of a stopped Spark cluster are still there after SIGKILL');
+        break;
+      }
+      if (first) for (const pgid of groups) sendSignal(-pgid, 'SIGKILL');
+      first = false;
+      for (const pid of rest) sendSignal(pid, 'SIGKILL');
+      await sleep(50);
+      rest = await live();
+    }
+    if (removeCgroups && cgroups.length) {
+      let left = await removeServerCgroups(cgroups);
+      for (let i = 0; left.length && i < 20; i++) {
+        await sleep(100);
+        left = await removeServerCgroups(left);
+      }
+      if (left.length) this.log.warn({ user: s.user, server: s.server, cluster: s.name, cgroups: left }, 'could not remove the cgroups of a stopped Spark cluster');
+    }
+  }
+
+  /**
+   * Stop everything of the cluster: master, workers, their executors (and the Python workers those
+   * forked), the Connect server, anything else carrying the cluster's id; remove its cgroups and
+   * scratch directory. Idempotent.
+   */
+  async stop(state: ClusterState, options: { graceMs?: number } = {}): Promise<void> {
+    const s = parseLocalSparkState(state);
+    if (!s) {
+      this.log.warn('stop() called with a state that is not a local Spark cluster state; nothing to stop');
+      return;
+    }
+    if (s.scope !== this.dataDir) {
+      this.log.warn({ cluster: s.name, scope: s.scope }, 'stop() called with a Spark cluster of another hub data directory; nothing to stop');
+      return;
+    }
+    const refs = [...(s.master ? [s.master] : []), ...s.workers, ...(s.connect ? [s.connect] : [])];
+    await this.terminate(s, refs, () => true, undefined, Math.max(0, options.graceMs ?? this.stopGraceMs));
+    await rm(this.scratchOf(s.clusterId), { recursive: true, force: true, maxRetries: 3 }).catch(() => {});
+  }
+
+  /** The worker daemons (not their executors) of a cluster, by index. */
+  private static workerRoots(procs: MarkedProcess[]): Map<number, MarkedProcess> {
+    const pids = new Set(procs.map((p) => p.pid));
+    const roots = new Map<number, MarkedProcess>();
+    for (const p of procs) {
+      if (p.env.get(SPARK_MARKER_ENV.role) !== 'worker' || pids.has(p.stat.ppid)) continue;
+      const index = Number(p.env.get(SPARK_MARKER_ENV.worker));
+      if (!Number.isInteger(index) || index < 0) continue;
+      const prev = roots.get(index);
+      if (!prev || p.stat.startTime < prev.stat.startTime) roots.set(index, p);
+    }
+    return roots;
+  }
+
+  /** A worker daemon's RPC and web UI ports, from its command line (0 when it is not a worker daemon). */
+  private static async workerPorts(pid: number): Promise<{ port: number; webPort: number }> {
+    try {
+      const args = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+      if (!args.includes(MAIN_CLASS.worker)) return { port: 0, webPort: 0 };
+      const at = (flag: string) => Number(args[args.lastIndexOf(flag) + 1]);
+      const port = at('--port');
+      const webPort = at('--webui-port');
+      return { port: isPort(port) ? port : 0, webPort: isPort(webPort) ? webPort : 0 };
+    } catch {
+      return { port: 0, webPort: 0 };
+    }
+  }
+
+  /** Worker daemons as state entries. An executor whose worker died is not one (stop() finds it by marker). */
+  private static async workerRefs(roots: Map<number, MarkedProcess>): Promise<WorkerRef[]> {
+    const out: WorkerRef[] = [];
+    for (const [index, p] of [...roots.entries()].sort(([a], [b]) => a - b)) {
+      const ports = await LocalSparkBackend.workerPorts(p.pid);
+      if (ports.port) out.push({ pid: p.pid, startTime: p.stat.startTime, index, ...ports });
+    }
+    return out;
+  }
+
+  async scale(state: ClusterState, workers: number, options: { timeoutMs: number }): Promise<ClusterState> {
+    const s = parseLocalSparkState(state);
+    if (!s) throw new ClusterError('Not a local Spark cluster state');
+    if (s.scope !== this.dataDir) throw new ClusterError('Not a Spark cluster of this hub');
+    if (!Number.isInteger(workers) || workers < 0 || workers > 1024) throw new ClusterError(`Invalid number of Spark workers: ${String(workers)}`);
+    const deadline = Date.now() + options.timeoutMs;
+    const master = await this.alive(s.master, s.bootId);
+    if (!master.alive) throw new ClusterError(`Cannot scale the Spark cluster: the master ${master.reason}`);
+    const procs = await this.scan(s.clusterId);
+    const masterProc = procs.find((p) => p.pid === s.master!.pid);
+    if (!masterProc) throw new ClusterError('Cannot scale the Spark cluster: the master process cannot be inspected');
+    // New workers get the master's environment (it holds start's options.env, which the state must not).
+    const env = Object.fromEntries([...masterProc.env].filter(([k]) => k !== SPARK_MARKER_ENV.role && k !== SPARK_MARKER_ENV.worker));
+    let spec = s.spec;
+    try {
+      spec = JSON.parse(masterProc.env.get(SPARK_MARKER_ENV.spec) ?? '') as SparkSpec;
+    } catch {
+      // keep the state's
+    }
+    const roots = LocalSparkBackend.workerRoots(procs);
+    const current = [...roots.keys()].sort((a, b) => a - b);
+
+    if (workers > current.length) {
+      const add: number[] = [];
+      for (let i = 0; add.length < workers - current.length; i++) if (!roots.has(i)) add.push(i);
+      let wake: () => void = () => {};
+      const jvm = await sparkJvm(this.java({ JAVA_HOME: env.JAVA_HOME ?? '' }), spec.sparkHome);
+      const c: ClusterContext = {
+        clusterId: s.clusterId, spec, jvm, env, server: s.server, name: s.name, onExit: () => wake(),
+        archives: this.archives?.available(jvm) ?? {},
+      };
+      const settled = await Promise.allSettled(add.map((i) => this.launchWorker(c, i)));
+      const launched = settled.map((r) => (r.status === 'fulfilled' ? r.value : null));
+      const undo = async (message: string, detailFrom: (Launched | null)[]): Promise<never> => {
+        const addSet = new Set(add.map(String));
+        await this.terminate(s, launched.filter((l): l is LaunchedWorker => !!l), (e) => e.get(SPARK_MARKER_ENV.role) === 'worker' && addSet.has(e.get(SPARK_MARKER_ENV.worker) ?? ''), (leaf) => add.some((i) => leaf === `${s.clusterId}-w${i}`), 500);
+        const parts: string[] = [];
+        for (const l of detailFrom) if (l) parts.push(`--- ${l.logPath}\n${await readLogTail(l.logPath, LOG_TAIL_LINES)}`);
+        throw new ClusterError(message, parts.join('\n') || undefined);
+      };
+      const failed = settled.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
+      if (failed) return undo(failed.reason instanceof Error ? failed.reason.message : String(failed.reason), []);
+      let delay = 40;
+      for (;;) {
+        const dead = launched.find((l) => l?.exited);
+        if (dead) return undo(`Spark worker ${dead.index} ${describeExit(dead.exited!)} before it registered with the master`, [dead]);
+        const status = await masterStatus(spec.host, spec.masterWebPort, 2000);
+        const ports = status ? aliveWorkerPorts(status) : new Set<number>();
+        const count = launched.filter((l) => l && ports.has(l.port)).length;
+        if (count >= add.length) break;
+        if (Date.now() >= deadline) return undo(`Only ${count} of ${add.length} new Spark workers registered within ${formatSeconds(options.timeoutMs)} seconds`, launched);
+        await new Promise<void>((r) => {
+          wake = r;
+          setTimeout(r, Math.min(delay, Math.max(0, deadline - Date.now())));
+        });
+        wake = () => {};
+        delay = Math.min(delay * 1.3, 150);
+      }
+      this.log.info({ user: s.user, server: s.server, cluster: s.name, workers }, 'local Spark cluster scaled up');
+    } else if (workers < current.length) {
+      const remove = current.slice(workers);
+      const removeSet = new Set(remove.map(String));
+      const removed = await LocalSparkBackend.workerRefs(new Map(remove.map((i) => [i, roots.get(i)!])));
+      // Executors on these workers are lost; Spark reruns their tasks elsewhere.
+      await this.terminate(
+        s,
+        removed,
+        (e) => e.get(SPARK_MARKER_ENV.role) === 'worker' && removeSet.has(e.get(SPARK_MARKER_ENV.worker) ?? ''),
+        (leaf) => remove.some((i) => leaf === `${s.clusterId}-w${i}`),
+        Math.min(this.stopGraceMs, 2000),
+      );
+      // The master notices a closed worker connection at once; wait until it no longer lists them ALIVE.
+      const ports = new Set(removed.map((w) => w.port));
+      for (;;) {
+        const status = await masterStatus(spec.host, spec.masterWebPort, 2000);
+        if (status && ![...aliveWorkerPorts(status)].some((p) => ports.has(p))) break;
+        if (Date.now() >= deadline) throw new ClusterError(`The Spark master still lists removed workers as alive after ${formatSeconds(options.timeoutMs)} seconds`);
+        await sleep(100);
+      }
+      this.log.info({ user: s.user, server: s.server, cluster: s.name, workers }, 'local Spark cluster scaled down');
+    }
+
+    const next: LocalSparkState = { ...s, spec, workers: await LocalSparkBackend.workerRefs(LocalSparkBackend.workerRoots(await this.scan(s.clusterId))) };
+    const cgroups = await this.clusterCgroups(s);
+    if (cgroups.length) next.cgroups = cgroups;
+    else delete next.cgroups;
+    return next;
+  }
+
+  /**
+   * Clusters of this backend (this data dir) with live processes, found by their markers (Linux;
+   * elsewhere always empty). A cluster whose master died but whose other processes live on is listed
+   * with `master: null`, so that stop() on it kills the rest. Empty cgroups of clusters that are gone
+   * are removed.
+   */
+  async list(): Promise<ClusterState[]> {
+    if (!HAS_PROC) return [];
+    const byCluster = new Map<string, MarkedProcess[]>();
+    for (const p of await this.scan()) {
+      const id = p.env.get(SPARK_MARKER_ENV.clusterId)!;
+      byCluster.set(id, [...(byCluster.get(id) ?? []), p]);
+    }
+    const boot = bootId();
+    const states: LocalSparkState[] = [];
+    for (const [clusterId, procs] of byCluster) {
+      if (!UUID.test(clusterId)) continue;
+      const env = procs[0]!.env;
+      let spec: SparkSpec | null = null;
+      try {
+        spec = JSON.parse(env.get(SPARK_MARKER_ENV.spec) ?? '') as SparkSpec;
+      } catch {
+        spec = null;
+      }
+      if (!spec || typeof spec !== 'object' || !isPort(spec.masterPort) || !isPort(spec.masterWebPort)) continue;
+      const pids = new Set(procs.map((p) => p.pid));
+      const root = (role: string) => procs.filter((p) => p.env.get(SPARK_MARKER_ENV.role) === role && !pids.has(p.stat.ppid)).sort((a, b) => a.stat.startTime - b.stat.startTime)[0];
+      const masterProc = root('master');
+      const connectProc = root('connect');
+      const host = spec.host.includes(':') ? `[${spec.host}]` : spec.host;
+      states.push({
+        backend: 'local', kind: 'spark', clusterId, scope: this.dataDir,
+        user: env.get(SPARK_MARKER_ENV.user) ?? '',
+        server: env.get(SPARK_MARKER_ENV.server) ?? '',
+        name: env.get(SPARK_MARKER_ENV.name) ?? 'spark',
+        masterUrl: `spark://${host}:${spec.masterPort}`,
+        masterWebPort: spec.masterWebPort,
+        connectUrl: spec.connectPort ? `sc://localhost:${spec.connectPort}` : null,
+        spec,
+        master: masterProc ? { pid: masterProc.pid, startTime: masterProc.stat.startTime } : null,
+        workers: await LocalSparkBackend.workerRefs(LocalSparkBackend.workerRoots(procs)),
+        connect: connectProc ? { pid: connectProc.pid, startTime: connectProc.stat.startTime } : null,
+        bootId: boot,
+      });
+    }
+    if (this.cgroupRoot !== null) {
+      const layout = await this.cgroupLayout();
+      if (layout.memory || layout.cpu) {
+        const existing = await listServerCgroups(layout, CGROUP_PARENT);
+        const keep = new Set<string>();
+        for (const st of states) {
+          const dirs: string[] = [];
+          for (const [leaf, found] of existing) {
+            if (!leaf.startsWith(`${st.clusterId}-`)) continue;
+            keep.add(leaf);
+            dirs.push(...found);
+          }
+          if (dirs.length) st.cgroups = dirs;
+        }
+        const removed = await sweepEmptyServerCgroups(layout, CGROUP_PARENT, { minAgeMs: this.cgroupSweepAfterMs, keep });
+        if (removed.length) this.log.info({ cgroups: removed }, 'removed empty cgroups of Spark clusters that are gone');
+      }
+    }
+    return states;
+  }
+}
+
+interface ClusterContext {
+  clusterId: string;
+  spec: SparkSpec;
+  jvm: SparkJvm;
+  env: Record<string, string>;
+  server: string;
+  name: string;
+  archives: Partial<Record<SparkRole, string>>;
+  onExit: () => void;
+}
+
+/** One summary of several processes' enforcement: a setting counts as enforced only where it is for all of them. */
+function mergeEnforced(all: (EnforcedResources | undefined)[]): EnforcedResources | undefined {
+  let out: EnforcedResources | undefined;
+  for (const e of all) {
+    if (!e) continue;
+    out ??= {};
+    for (const [k, v] of Object.entries(e) as [keyof EnforcedResources, NonNullable<EnforcedResources[keyof EnforcedResources]>][]) {
+      if (out[k] === undefined || v === 'none') out[k] = v;
+    }
+  }
+  return out;
+}
