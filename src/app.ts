@@ -167,7 +167,7 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
     server.on('request', front.request(proxy.handleRequest));
     server.on('upgrade', front.upgrade(proxy.handleUpgrade));
 
-    const reconciler = new Reconciler({ db: db.kysely, spawner, routes, servers, clusters, metrics, log: log.child({ component: 'reconcile' }), stopGraceSeconds: config.spawner.stop_grace });
+    const reconciler = new Reconciler({ db: db.kysely, spawner, routes, servers, clusters, clusterIdleSeconds: config.clusters.idle_timeout, metrics, log: log.child({ component: 'reconcile' }), stopGraceSeconds: config.spawner.stop_grace });
     const report = await reconciler.run();
     if (report.adopted || report.markedStopped || report.orphansStopped) log.info(report, 'reconciled servers with the database');
 

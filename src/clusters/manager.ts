@@ -181,6 +181,28 @@ export class ClusterManager {
   }
 
   /**
+   * Stop clusters whose server has shown no activity for `idleSeconds` (the server keeps running; the
+   * person can restart the cluster from the home page). Returns how many were stopped.
+   */
+  async stopIdle(idleSeconds: number, now = Date.now()): Promise<number> {
+    if (idleSeconds <= 0) return 0;
+    const cutoff = new Date(now - idleSeconds * 1000).toISOString();
+    const idle = await this.o.db
+      .selectFrom('clusters')
+      .innerJoin('servers', (join) => join.onRef('servers.user_id', '=', 'clusters.user_id').onRef('servers.name', '=', 'clusters.server_name'))
+      .selectAll('clusters')
+      .where('clusters.phase', '=', 'running')
+      .where('clusters.started', '<', cutoff)
+      .where((eb) => eb.or([eb('servers.last_activity', 'is', null), eb('servers.last_activity', '<', cutoff)]))
+      .execute();
+    for (const row of idle) {
+      await this.stopRow(row, 'stopped', `stopped after ${Math.round(idleSeconds / 60)} minutes without activity; restart it from the home page`);
+      this.o.log.info({ cluster: row.name, server: row.server_name }, 'stopped an idle cluster');
+    }
+    return idle.length;
+  }
+
+  /**
    * Repair: clusters whose server is gone are stopped, dead ones are recorded, and processes no
    * record owns are stopped. `liveServers` holds `<user>/<server>` of servers that run or start.
    */

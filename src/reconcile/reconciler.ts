@@ -31,6 +31,8 @@ export class Reconciler {
     routes: RouteTable;
     servers: ServerManager;
     clusters: ClusterManager;
+    /** Stop clusters whose server has been idle this long; 0 = never. */
+    clusterIdleSeconds: number;
     metrics: Metrics;
     log: Logger;
     stopGraceSeconds: number;
@@ -86,6 +88,7 @@ export class Reconciler {
     // clusters live and die with their servers: after this pass, only live servers keep theirs
     const clusterReport = await this.o.clusters.reconcile(live);
     report.orphansStopped += clusterReport.orphans;
+    await this.o.clusters.stopIdle(this.o.clusterIdleSeconds);
 
     for (const route of this.o.routes.list()) {
       if (!live.has(`${route.data.user}/${route.data.server}`)) {
