@@ -3,7 +3,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { PAGE_CSP, renderNotebook, type RenderOptions } from '../../src/publish/render/index.js';
+import { HIGHLIGHT_LIMITS } from '../../src/publish/render/highlight.js';
+import { MATH_LIMITS } from '../../src/publish/render/math.js';
 import { tocList } from '../../src/publish/render/page.js';
+import { MAX_NESTING } from '../../src/publish/render/sanitize.js';
+import { RenderAbortedError, renderInWorker } from '../../src/publish/render/worker.js';
+import { NotebookError } from '../../src/publish/validate.js';
 import { validateNotebook } from '../../src/publish/validate.js';
 import { attr, auditPage, elements, hasClass, sha256, textOf, walk, type Audit } from './fixtures/audit.js';
 import { bytes, code, display, error, fixture, GIF_1x1, md, notebook, PNG_1x1, raw, result, stream, type Json } from './fixtures/notebooks.js';
@@ -372,5 +377,67 @@ describe('the page', () => {
     const { audit } = render(notebook([raw('<script>alert(1)</script>\n\\section{x}')]));
     assertClean(audit);
     assert.equal(textOf(byClass(audit, 'rf-raw')[0]!), '<script>alert(1)</script>\n\\section{x}');
+  });
+});
+
+describe('bounded work for hostile notebooks', () => {
+  test('HTML nested deeper than browsers nest is not parsed (the parser is quadratic in depth)', () => {
+    const deep = '<b><i>'.repeat(60_000);
+    const { audit } = render(notebook([code('x', [display({ 'text/html': deep })]), md(`<div>${'<span>'.repeat(MAX_NESTING + 5)}x`)]));
+    assertClean(audit);
+    const notes = byClass(audit, 'rf-note').map(textOf);
+    assert.deepEqual(notes, [`This content is nested more than ${MAX_NESTING} levels deep and is not shown`, `This content is nested more than ${MAX_NESTING} levels deep and is not shown`]);
+    // comments and scripts do not count, ordinary depth passes
+    const fine = render(notebook([code('x', [display({ 'text/html': `<!-- ${'<b>'.repeat(2000)} --><script>${'<i>'.repeat(2000)}</script>${'<div>'.repeat(100)}ok` })])]));
+    assert.equal(byClass(fine.audit, 'rf-note').filter((n) => textOf(n).includes('nested')).length, 0);
+  });
+
+  test('unclosed math delimiters are text', () => {
+    const { audit } = render(notebook([md(`${'\\( '.repeat(30_000)}end`)]));
+    assert.ok(textOf(byClass(audit, 'rf-markdown')[0]!).trimEnd().endsWith('( end'));
+    assert.equal(elements(audit.document, 'math').length, 0);
+  });
+
+  test('past the math limits, formulas are shown as TeX source', () => {
+    const saved = { ...MATH_LIMITS };
+    MATH_LIMITS.expressions = 3;
+    try {
+      const { audit } = render(notebook([md('$a$ $b$ $c$ $d$ $e$')]));
+      assert.equal(elements(audit.document, 'math').length, 3);
+      assert.deepEqual(byClass(audit, 'math-source').map(textOf), ['d', 'e']);
+    } finally {
+      Object.assign(MATH_LIMITS, saved);
+    }
+  });
+
+  test('past the highlighting budget, code is shown uncoloured', () => {
+    const saved = { ...HIGHLIGHT_LIMITS };
+    try {
+      HIGHLIGHT_LIMITS.cellLength = 10;
+      let audit = render(notebook([code('import os', []), code('import os, sys', [])])).audit;
+      assert.deepEqual(byClass(audit, 'hljs-keyword').map(textOf), ['import'], 'only the short cell is highlighted');
+      Object.assign(HIGHLIGHT_LIMITS, saved, { pageMs: 0 });
+      audit = render(notebook([code('import os', [])])).audit;
+      assert.equal(byClass(audit, 'hljs-keyword').length, 0);
+    } finally {
+      Object.assign(HIGHLIGHT_LIMITS, saved);
+    }
+  });
+});
+
+describe('renderInWorker', () => {
+  test('the same page as in-process, off the main thread', async () => {
+    const { html } = await renderInWorker(fixture('realistic.ipynb'), { maxBytes: 25_000_000 }, OPTIONS);
+    assert.equal(html, render(fixture('realistic.ipynb')).html);
+  });
+
+  test('a NotebookError comes back as a NotebookError; the deadline ends the worker', async () => {
+    await assert.rejects(renderInWorker(bytes(notebook([code('x', [], { execution_count: 'one' })])), { maxBytes: 1e6 }, OPTIONS), (err: unknown) => {
+      assert.ok(err instanceof NotebookError);
+      assert.equal(err.code, 'invalid');
+      assert.equal(err.path, 'cells[0].execution_count');
+      return true;
+    });
+    await assert.rejects(renderInWorker(fixture('realistic.ipynb'), { maxBytes: 25_000_000 }, OPTIONS, { timeoutMs: 1 }), RenderAbortedError);
   });
 });

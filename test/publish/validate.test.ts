@@ -200,7 +200,7 @@ describe('schema violations: the first one, with its JSON path', () => {
   }
 });
 
-test('nbformat agrees: every file accepted here is valid for nbformat and every one rejected is not', { skip: !existsSync(PYTHON) && 'envs/base is not set up' }, () => {
+test('nbformat agrees: every file accepted here is valid for nbformat and every one rejected is not', { skip: !(existsSync(PYTHON) && existsSync(NBFORMAT)) && 'envs/base is not set up' }, () => {
   const samples: Json[] = [
     notebook([md('# ok'), code('x', [stream('stdout', 'x'), display({ 'image/png': 'iVBOR' }), result(1, { 'text/plain': ['a', 'b'] })])]),
     notebook([code('x', [{ output_type: 'pyout', data: {}, metadata: {} }])]),

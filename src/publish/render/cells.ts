@@ -40,7 +40,7 @@ function codeCell(cell: CodeCell, context: CellContext): string {
   const n = cell.execution_count;
   const prompt = `[${Number.isInteger(n) ? n : ' '}]:`;
   const lang = context.language ? ` class="language-${escapeAttr(context.language)}"` : '';
-  const code = `<pre class="rf-source"><code${lang}>${highlightCode(joinText(cell.source), context.language)}</code></pre>`;
+  const code = `<pre class="rf-source"><code${lang}>${highlightCode(joinText(cell.source), context.language, context.markdown.highlightBudget)}</code></pre>`;
   const jupyter = (cell.metadata?.jupyter ?? {}) as { source_hidden?: unknown; outputs_hidden?: unknown };
   const input = jupyter.source_hidden === true ? folded('Code hidden', code) : code;
   let html = `${open(cell, 'code')}<div class="rf-row rf-input"><div class="rf-prompt">${escapeText(prompt)}</div><div class="rf-body">${input}</div></div>`;

@@ -115,16 +115,33 @@ export function resolveLanguage(name: unknown): string | null {
   return result;
 }
 
-/** Longest source highlighted; longer code is shown escaped but uncoloured. */
-const MAX_HIGHLIGHT = 200_000;
+/**
+ * Some highlight.js grammars take seconds on crafted input (C#: 50 kB of short words takes ~5 s;
+ * C++, R, Java, Clojure: long identifiers or brackets cost quadratic time), and a call cannot be
+ * interrupted. So one page gets a budget: code longer than `cellLength` is not highlighted, and
+ * once highlighting has taken `pageMs` in total, the rest of the page is shown uncoloured. Real
+ * notebooks use a few percent of it (400 code cells: ~100 ms).
+ */
+export const HIGHLIGHT_LIMITS = { cellLength: 20_000, pageMs: 1_500 };
+
+/** Highlighting time spent by one page render. */
+export class HighlightBudget {
+  spentMs = 0;
+  get exhausted(): boolean {
+    return this.spentMs >= HIGHLIGHT_LIMITS.pageMs;
+  }
+}
 
 /** HTML for the inside of a `<code>`: highlighted when the language is known, else escaped text. */
-export function highlightCode(code: string, language: string | null): string {
-  if (!language || language === 'plaintext' || code.length > MAX_HIGHLIGHT) return escapeText(code);
+export function highlightCode(code: string, language: string | null, budget?: HighlightBudget): string {
+  if (!language || language === 'plaintext' || code.length > HIGHLIGHT_LIMITS.cellLength || budget?.exhausted) return escapeText(code);
+  const start = performance.now();
   try {
     return hljs.highlight(replaceControls(code), { language, ignoreIllegals: true }).value;
   } catch {
     return escapeText(code);
+  } finally {
+    if (budget) budget.spentMs += performance.now() - start;
   }
 }
 

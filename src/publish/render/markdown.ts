@@ -24,7 +24,7 @@ import type { MarkdownIt, Token } from 'markdown-it';
 import anchor from 'markdown-it-anchor';
 import mathPlugin from 'markdown-it-math/no-default-renderer';
 import taskLists from 'markdown-it-task-lists';
-import { highlightCode, resolveLanguage } from './highlight.js';
+import { HighlightBudget, highlightCode, resolveLanguage } from './highlight.js';
 import { escapeText } from './escape.js';
 import { MathContext, renderMath } from './math.js';
 import { sanitize } from './sanitize.js';
@@ -95,13 +95,16 @@ export class Markdown {
   private readonly nonce = randomBytes(12).toString('hex');
   private readonly placeholder = new RegExp(`\uE000${this.nonce}:(\\d+)\uE001`, 'g');
 
-  constructor(readonly math: MathContext = new MathContext()) {
+  constructor(
+    readonly math: MathContext = new MathContext(),
+    readonly highlightBudget: HighlightBudget = new HighlightBudget(),
+  ) {
     const md = new MarkdownItFactory({
       html: true,
       linkify: true,
       typographer: false,
       breaks: false,
-      highlight: (code, lang) => highlightCode(code, resolveLanguage(lang.split(/\s+/)[0])),
+      highlight: (code, lang) => highlightCode(code, resolveLanguage(lang.split(/\s+/)[0]), this.highlightBudget),
     });
     md.use(mathPlugin, {
       inlineDelimiters: ['$$', '$', ['\\(', '\\)'], ['\\[', '\\]']],
