@@ -1,12 +1,13 @@
 /**
  * The seam between publishing (store, service, API, viewer) and the notebook code beside it:
  * `validate.ts` (validateNotebook: bytes -> nbformat 4.5 notebook, or a NotebookError naming the
- * violation and its JSON path) and `render/` (renderNotebook: notebook -> a complete, sanitized,
+ * violation and its JSON path) and `render/` (renderInWorker: bytes -> a complete, sanitized,
  * self-contained HTML page, and PAGE_CSP, the Content-Security-Policy it needs).
  */
 import { PublicationError } from './service.js';
 import { NotebookError, validateNotebook, type Notebook } from './validate.js';
-import { PAGE_CSP, PAGE_CSS, renderNotebook } from './render/index.js';
+import { PAGE_CSP, PAGE_CSS } from './render/index.js';
+import { renderInWorker } from './render/worker.js';
 
 export interface RenderOptions {
   title: string;
@@ -22,7 +23,8 @@ export interface RenderOptions {
 export interface NotebookEngine {
   /** Throws PublicationError: 'too-large' (413) or 'invalid' (400) with the validator's message and JSON path. */
   validate(bytes: Uint8Array, maxBytes: number): Promise<{ notebook: unknown; upgraded: boolean }>;
-  render(notebook: unknown, options: RenderOptions): Promise<string>;
+  /** Validate stored bytes and render them as a page, off the event loop and with a deadline. */
+  renderPage(bytes: Uint8Array, maxBytes: number, options: RenderOptions): Promise<string>;
   /** The CSP rendered pages are served with; the viewer adds `sandbox` (never allow-same-origin). */
   contentSecurityPolicy: string;
   /** The stylesheet the pages inline (allowed by hash in the CSP), for the viewer's own small pages. */
@@ -48,7 +50,7 @@ export function checkNotebook(bytes: Uint8Array, maxBytes: number): { notebook: 
 export function notebookEngine(): NotebookEngine {
   return {
     validate: async (bytes, maxBytes) => checkNotebook(bytes, maxBytes),
-    render: async (notebook, options) => renderNotebook(notebook as Notebook, options),
+    renderPage: async (bytes, maxBytes, options) => (await renderInWorker(bytes, { maxBytes }, options)).html,
     contentSecurityPolicy: PAGE_CSP,
     inlineCss: PAGE_CSS,
   };

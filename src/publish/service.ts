@@ -250,8 +250,7 @@ export class PublicationService {
     if (hit !== undefined) return hit;
     const bytes = await this.bytesOf(version);
     if (!bytes) return undefined;
-    const { notebook } = await this.options.engine.validate(bytes, Math.max(this.options.maxBytes, bytes.byteLength));
-    const html = await this.options.engine.render(notebook, {
+    const html = await this.options.engine.renderPage(bytes, Math.max(this.options.maxBytes, bytes.byteLength), {
       title: publication.title, downloadUrl: options.downloadUrl, downloadName: options.downloadName,
       version: version.version, published: version.created, author: publication.owner,
     });

@@ -13,9 +13,14 @@
  * URIs, math is MathML, there is no script. Every HTML fragment from the notebook is sanitized
  * (sanitize.ts); everything else the renderer writes is escaped (escape.ts).
  *
+ * The work per page is bounded whatever the notebook holds (HIGHLIGHT_LIMITS, MATH_LIMITS,
+ * MAX_NESTING), but it is synchronous CPU work: in a server, call renderInWorker (worker.ts), which
+ * validates and renders in a worker thread with a deadline and a memory cap.
+ *
  * Modules: markdown.ts (markdown-it + math + anchors), math.ts (KaTeX → MathML), highlight.ts
  * (highlight.js), ansi.ts (terminal colours), sanitize.ts (sanitize-html allowlist), outputs.ts
- * (MIME bundles, streams, errors), cells.ts, page.ts (header, table of contents), style.ts (CSS, CSP).
+ * (MIME bundles, streams, errors), cells.ts, page.ts (header, table of contents), style.ts (CSS from
+ * src/publish/static/notebook.css, its hash, the CSP), worker.ts (off-thread rendering).
  */
 import type { Notebook } from '../validate.js';
 import { renderCell } from './cells.js';

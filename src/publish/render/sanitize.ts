@@ -52,6 +52,7 @@ function imageDataUri(value: string): string | null {
   const base64 = cleanBase64(value.slice(prefix[0].length));
   return base64 ? `data:image/${prefix[1]!.toLowerCase()};base64,${base64}` : null;
 }
+
 const ATTACHMENT_IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/gif', 'image/webp', 'image/bmp', 'image/avif', 'image/svg+xml'];
 
 export interface SanitizeContext {
