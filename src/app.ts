@@ -31,6 +31,7 @@ import { JUPYTERHUB_API_VERSION } from './version.js';
 import { PublicationService } from './publish/service.js';
 import { createPublicationStore } from './publish/store.js';
 import { notebookEngine } from './publish/engine.js';
+import { storageServiceFrom } from './storage/provisioning.js';
 import { publishFront } from './web/publish-pages.js';
 
 export interface RunningRefinery {
@@ -119,21 +120,25 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
     // placeholder until the address is known; fixed right after listen
     const urls = hubUrls(config, config.listen.port);
     const ctx = {} as HubContext;
-    const clusters = new ClusterManager({
+    const clusters: ClusterManager = new ClusterManager({
       db: db.kysely,
       backends: clusterBackends(config, spawner, log.child({ component: 'clusters' })),
       log: log.child({ component: 'clusters' }),
       quotas: () => config.quotas,
       startTimeoutSeconds: config.clusters.start_timeout,
       homeOf: (user) => spawner.userDir(user),
+      // a cluster restarted on its own gets the object-storage keys its server's spawn gave it
+      extraEnv: (user, server): Promise<Record<string, string>> => servers.storageEnvFor(user, server),
     });
-    const servers = new ServerManager({
+    const storage = storageServiceFrom(loaded, log.child({ component: 'storage' }));
+    const servers: ServerManager = new ServerManager({
       db: db.kysely, spawner, routes, identities, metrics, log: log.child({ component: 'servers' }), urls,
       defaultUrl: config.spawner.default_url, extraEnv,
       startTimeoutSeconds: config.spawner.start_timeout, stopGraceSeconds: config.spawner.stop_grace,
       namedServers: { enabled: config.named_servers.enabled, limitPerUser: config.named_servers.limit_per_user },
       catalog: () => catalog.current(),
       clusters,
+      storage,
     });
     const publications = new PublicationService({
       db: db.kysely, store: createPublicationStore(config.publish, config.data_dir), engine: notebookEngine(),
@@ -145,6 +150,7 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
       servers, clusters, routes, metrics, urls, catalog, version: JUPYTERHUB_API_VERSION,
       secureCookies: (config.public_url ?? '').startsWith('https:'),
       publications,
+      storage,
     } satisfies HubContext);
 
     const hub = await createHubApp(ctx, server);

@@ -16,6 +16,8 @@ import { generatePassword } from './auth/passwords.js';
 import { checkScopesExist, ScopeError } from './auth/scopes.js';
 import { createOneUser, removeUser, setPassword, UserRequestError } from './users/service.js';
 import { REFINERY_VERSION } from './version.js';
+import { storageServiceFrom } from './storage/provisioning.js';
+import { silentLogger } from './log.js';
 
 function configFile(options: { config?: string }): string | undefined {
   return options.config ?? (process.env.REFINERY_CONFIG || undefined);
@@ -156,7 +158,11 @@ users
       const user = await findUser(db.kysely, name);
       if (!user) throw new UserRequestError(`no such user: ${name}`, 'not-found');
       const store = createPublicationStore(loaded.config.publish, loaded.config.data_dir);
-      await removeUser({ db: db.kysely, identities: new IdentityResolver(db.kysely, []), publications: { forgetUser: (id) => forgetUserBlobs(db.kysely, store, id) } }, user);
+      await removeUser({
+        db: db.kysely, identities: new IdentityResolver(db.kysely, []),
+        publications: { forgetUser: (id) => forgetUserBlobs(db.kysely, store, id) },
+        storage: storageServiceFrom(loaded, silentLogger()),
+      }, user);
       process.stdout.write(`removed user ${user.name}\n`);
     });
   });

@@ -1,3 +1,4 @@
+import type { StorageService } from './storage/service.js';
 import type { Kysely } from 'kysely';
 import type { Config } from './config/schema.js';
 import type { Database } from './db/tables.js';
@@ -33,4 +34,6 @@ export interface HubContext {
   secureCookies: boolean;
   /** Published notebooks: store, versions, visibility, rendered pages. */
   publications: PublicationService;
+  /** Object-storage endpoints, people's keys (from their source of truth) and provisioning. */
+  storage: StorageService;
 }

@@ -12,6 +12,7 @@ const REDACT = [
   'secret', '*.secret', 'client_secret', '*.client_secret',
   'headers.authorization', 'headers.cookie', 'req.headers.authorization', 'req.headers.cookie',
   'res.headers["set-cookie"]', 'env.JUPYTERHUB_API_TOKEN', '*.env.JUPYTERHUB_API_TOKEN',
+  'env.AWS_SECRET_ACCESS_KEY', '*.env.AWS_SECRET_ACCESS_KEY', 'secretAccessKey', '*.secretAccessKey', 'secret_key', '*.secret_key',
 ];
 
 /**

@@ -9,6 +9,7 @@ import { oauthRoutes } from './routes/oauth.js';
 import { healthRoutes } from './routes/health.js';
 import { spawnPlanRoutes } from './routes/spawn-plan.js';
 import { clusterRoutes } from './routes/clusters.js';
+import { storageRoutes } from './routes/storage.js';
 import { publicationRoutes } from './routes/publications.js';
 
 /** The REST API, compatible with JupyterHub's, plus health and metrics. */
@@ -22,5 +23,6 @@ export function registerApi(app: FastifyInstance, ctx: HubContext): void {
   healthRoutes(app, ctx);
   spawnPlanRoutes(app, ctx);
   clusterRoutes(app, ctx);
+  storageRoutes(app, ctx);
   publicationRoutes(app, ctx);
 }

@@ -17,6 +17,11 @@ export interface ClusterManagerOptions {
   startTimeoutSeconds: number;
   /** The user's home directory on this machine (local backends keep configuration there). */
   homeOf: (user: string) => string;
+  /**
+   * Extra environment for a server's cluster processes when they start again without their server
+   * (restart): what the server's spawn gave them, e.g. object-storage keys, read afresh.
+   */
+  extraEnv?: (user: UserRow, server: string) => Promise<Record<string, string>>;
 }
 
 /** Clusters reserved for one server start: their environment, and how to start or abandon them. */
@@ -167,11 +172,13 @@ export class ClusterManager {
   async restart(user: UserRow, row: ClusterRow, onProgress: (event: ClusterProgress) => void = () => undefined): Promise<void> {
     const request = parseJson<ClusterRequest>(row.request, null as unknown as ClusterRequest);
     const addresses = parseJson<ClusterAddresses>(row.addresses, { env: {}, ui: {}, reservation: {} });
+    // read before stopping: a failure here (say, the storage source is down) leaves the cluster as it was
+    const env = this.o.extraEnv ? await this.o.extraEnv(user, row.server_name) : {};
     await this.stopRow(row);
     await updateCluster(this.o.db, row.id, { phase: 'starting', state: null, last_error: null });
     try {
       const state = await this.backend(row.kind).start(this.owner(user.name, row.server_name), request, addresses, {
-        timeoutMs: this.o.startTimeoutSeconds * 1000, signal: new AbortController().signal, onProgress,
+        timeoutMs: this.o.startTimeoutSeconds * 1000, signal: new AbortController().signal, onProgress, env,
       });
       await updateCluster(this.o.db, row.id, { phase: 'running', state: JSON.stringify(state), started: nowIso() });
     } catch (error) {

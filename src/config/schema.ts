@@ -4,6 +4,7 @@ import { secretRef } from './secret-ref.js';
 import { catalogShape } from '../profiles/schema.js';
 import { quotasSchema } from '../clusters/quota.js';
 import { publishSchema, PUBLISH_DEFAULTS } from '../publish/config.js';
+import { storageConfigSchema } from '../storage/config.js';
 export { secretRef, type SecretRef } from './secret-ref.js';
 
 /** `host:port`, `:port` or a bare port number. */
@@ -111,6 +112,8 @@ export const configSchema = z.strictObject({
     .default({ start_timeout: 180, idle_timeout: 0 }),
   /** Published notebooks: size limit, store, and an optional separate origin for their pages (src/publish/config.ts). */
   publish: publishSchema.default(PUBLISH_DEFAULTS),
+  /** Object-storage endpoints profiles can give people keys for (src/storage/config.ts). */
+  storage: storageConfigSchema,
   ...catalogShape,
 });
 

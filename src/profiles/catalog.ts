@@ -9,6 +9,7 @@ import { loadConfig, resolveSecret, type LoadedConfig } from '../config/load.js'
 import { catalogSchema, type Catalog, type SettingsConfig } from './schema.js';
 import { DEFAULT_CATALOG } from './defaults.js';
 import { clusterRequestSchema } from '../clusters/request.js';
+import { absoluteStoragePaths, storageRequestSchema } from '../storage/config.js';
 
 const CATALOG_KEYS = ['images', 'sizes', 'profiles', 'profile_list'] as const;
 
@@ -74,7 +75,7 @@ export function loadCatalog(loaded: LoadedConfig): Catalog {
       }])),
     })),
   };
-  const problems = validateCatalog(catalog, (ref, where) => resolveSecret(ref, where, fileSource, fileDir));
+  const problems = validateCatalog(catalog, (ref, where) => resolveSecret(ref, where, fileSource, fileDir), { endpoints: config.storage.endpoints.map((e) => e.name), configSource: loaded.source });
   if (problems.length) throw new ConfigError(config.profiles_file ? fileSource : loaded.source, problems);
   return catalog;
 }
@@ -87,8 +88,9 @@ function pathOf(where: string): (string | number)[] {
   });
 }
 
-/** A copy of `settings` whose `{secret: {file}}` references are absolute, resolved against `dir`. */
-function absoluteSecretFiles<T extends { env?: SettingsConfig['env'] }>(settings: T, dir: string): T {
+/** A copy of `settings` whose `{secret: {file}}` references (and storage paths) are absolute, resolved against `dir`. */
+function absoluteSecretFiles<T extends { env?: SettingsConfig['env']; storage?: SettingsConfig['storage'] }>(settings: T, dir: string): T {
+  if (settings.storage) settings = { ...settings, storage: absoluteStoragePaths(settings.storage, dir, (d, p) => (isAbsolute(p) ? p : resolve(d, p))) };
   if (!settings.env) return settings;
   const env = Object.fromEntries(Object.entries(settings.env).map(([name, value]) => {
     if (typeof value === 'string' || typeof value.secret === 'string' || !('file' in value.secret) || isAbsolute(value.secret.file)) return [name, value];
@@ -98,7 +100,12 @@ function absoluteSecretFiles<T extends { env?: SettingsConfig['env'] }>(settings
 }
 
 /** Cross-references a schema cannot check: unique names, references that exist, one default, regexes that compile, secrets that can be read. */
-export function validateCatalog(catalog: Catalog, readSecret?: (ref: Parameters<typeof resolveSecret>[0], where: string) => string): string[] {
+export function validateCatalog(
+  catalog: Catalog,
+  readSecret?: (ref: Parameters<typeof resolveSecret>[0], where: string) => string,
+  /** Storage endpoints defined in the main configuration, which profiles' `storage.endpoint` must name. */
+  storage?: { endpoints: readonly string[]; configSource: string },
+): string[] {
   const problems: string[] = [];
   const unique = (items: { name: string }[], key: string) => {
     const seen = new Set<string>();
@@ -145,11 +152,19 @@ export function validateCatalog(catalog: Catalog, readSecret?: (ref: Parameters<
       if (Object.keys(option.choices).length === 0 && !option.unlisted_choice?.enabled) problems.push(`profile_list[${i}].profile_options.${key}: give at least one choice or enable unlisted_choice`);
     }
   });
-  const checkClusters = (settings: { clusters?: Record<string, unknown>[] | undefined }, where: string) =>
+  const checkClusters = (settings: { clusters?: Record<string, unknown>[] | undefined; storage?: Record<string, unknown> | undefined }, where: string) => {
     settings.clusters?.forEach((cluster, j) => {
       const parsed = clusterRequestSchema.safeParse(cluster, { reportInput: true });
       if (!parsed.success) for (const issue of parsed.error.issues) problems.push(describeIssue({ ...issue, path: [...pathOf(where), 'clusters', j, ...issue.path] }, catalogSchema));
     });
+    if (settings.storage) {
+      const parsed = storageRequestSchema.safeParse(settings.storage, { reportInput: true });
+      if (!parsed.success) for (const issue of parsed.error.issues) problems.push(describeIssue({ ...issue, path: [...pathOf(where), 'storage', ...issue.path] }, catalogSchema));
+      else if (storage && !storage.endpoints.includes(parsed.data.endpoint)) {
+        problems.push(`${where}.storage.endpoint: no endpoint named ${JSON.stringify(parsed.data.endpoint)} in storage.endpoints of ${storage.configSource} (known: ${storage.endpoints.map((e) => JSON.stringify(e)).join(', ') || 'none'})`);
+      }
+    }
+  };
   catalog.images.forEach((x, i) => checkClusters(x, `images[${i}]`));
   catalog.profiles.forEach((x, i) => checkClusters(x, `profiles[${i}]`));
   catalog.profile_list.forEach((x, i) => {

@@ -245,13 +245,22 @@ function maskSecrets(value: unknown): unknown {
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskSecrets(v)]));
 }
 
+/** A plan's storage with its key pair (inline or referenced) replaced by a marker. */
+function maskStorage(storage: SpawnPlan['storage']): unknown {
+  if (!storage) return storage;
+  const credentials = storage.credentials;
+  if (!credentials || typeof credentials !== 'object') return maskSecrets(storage);
+  const masked = Object.fromEntries(Object.entries(credentials).map(([k, v]) => [k, k === 'access_key' || k === 'secret_key' ? { secret: true } : v]));
+  return maskSecrets({ ...storage, credentials: masked });
+}
+
 /** The plan as people may see it: secret values replaced by where they come from. */
 export function presentPlan(plan: SpawnPlan): Record<string, unknown> {
   const env: Record<string, { value: string | null; secret: boolean; source: Source }> = {};
   for (const [name, entry] of Object.entries(plan.env)) {
     env[name] = 'secret' in entry ? { value: null, secret: true, source: entry.source } : { value: entry.value, secret: false, source: entry.source };
   }
-  return { ...plan, env, clusters: maskSecrets(plan.clusters), storage: maskSecrets(plan.storage) };
+  return { ...plan, env, clusters: maskSecrets(plan.clusters), storage: maskStorage(plan.storage) };
 }
 
 export type { PlanEnvValue };

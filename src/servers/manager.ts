@@ -27,6 +27,8 @@ import type { Catalog } from '../profiles/schema.js';
 import type { SelectionInput } from '../profiles/resolve.js';
 import { planForUser, rememberSelections, storedSelections } from '../profiles/for-user.js';
 import { ServerRequestError } from './errors.js';
+import { groupsOfUsers } from '../db/users.js';
+import type { PreparedStorage, StorageService } from '../storage/service.js';
 
 export interface ServerManagerOptions {
   db: Kysely<Database>;
@@ -45,6 +47,8 @@ export interface ServerManagerOptions {
   catalog: () => Catalog;
   /** Private Spark/Dask clusters that live and die with servers. */
   clusters: ClusterManager;
+  /** Object-storage keys and endpoints for plans that ask for them. */
+  storage?: StorageService;
 }
 
 interface Operation {
@@ -148,12 +152,35 @@ export class ServerManager {
     throw new ServerRequestError(failure, 'conflict');
   }
 
+  /**
+   * The object-storage environment a server's spawn gave it, read afresh from the source of truth
+   * (for its cluster starting again on its own); empty when its plan has no storage.
+   */
+  async storageEnvFor(user: UserRow, serverName: string): Promise<Record<string, string>> {
+    const plan = await planForUser(this.o.db, this.o.catalog(), user, serverName, {});
+    if (!plan.storage || !this.o.storage) return {};
+    const groups = (await groupsOfUsers(this.o.db, [user.id])).get(user.id) ?? [];
+    return (await this.o.storage.prepare(plan.storage, { name: user.name, groups }, `storage (${plan.storage.source})`)).env;
+  }
+
+  /** The person's object-storage keys and endpoint when the plan asks for them; a StorageError fails the spawn. */
+  private async prepareStorage(user: UserRow, plan: SpawnPlan | null, log: ProgressLog): Promise<PreparedStorage | null> {
+    if (!plan?.storage) return null;
+    if (!this.o.storage) throw new ServerRequestError('this hub has no object storage configured', 'invalid');
+    const groups = (await groupsOfUsers(this.o.db, [user.id])).get(user.id) ?? [];
+    const prepared = await this.o.storage.prepare(plan.storage, { name: user.name, groups }, `storage (${plan.storage.source})`);
+    const buckets = prepared.summary.buckets.length ? `, bucket${prepared.summary.buckets.length > 1 ? 's' : ''} ${prepared.summary.buckets.join(', ')}` : '';
+    log.push({ progress: 3, message: `Object storage: keys for endpoint "${prepared.summary.endpoint}"${buckets}` });
+    return prepared;
+  }
+
   private async runSpawn(user: UserRow, row: ServerRow, plan: SpawnPlan | null, clusterRequests: ClusterRequest[], log: ProgressLog, signal: AbortSignal): Promise<void> {
     const started = process.hrtime.bigint();
     const serverKey = this.key(user.name, row.name);
     const prefix = serverPrefix(user.name, row.name);
     let token = '';
     let clusters: PreparedClusters | undefined;
+    let storage: PreparedStorage | null = null;
     try {
       await deleteTokensWhere(this.o.db, { serverKey });
       ({ token } = await issueToken(this.o.db, {
@@ -170,12 +197,14 @@ export class ServerManager {
       });
       this.o.identities.invalidate();
       const planEnv = plan ? resolvePlanEnv(plan) : {};
+      storage = await this.prepareStorage(user, plan, log);
       // cluster addresses are chosen first, so the server's environment can point at them while both start
       clusters = await this.o.clusters.prepare(user, row.name, clusterRequests);
       const env = singleUserEnv({
         user: user.name, server: row.name, apiToken: token, urls: this.o.urls,
         defaultUrl: plan?.default_url ?? this.o.defaultUrl,
-        extra: { ...this.o.extraEnv, ...planEnv, ...clusters.env },
+        // storage last: the keys from the source of truth win over any AWS_* set by hand
+        extra: { ...this.o.extraEnv, ...planEnv, ...clusters.env, ...storage?.env },
         resources: plan?.resources,
       });
       const command = plan ? localCommand(plan) : undefined;
@@ -210,7 +239,7 @@ export class ServerManager {
         ...(resources ? { resources } : {}),
         ...(plan?.volumes.length ? { volumes: plan.volumes.map((v) => ({ name: v.name, mountPath: v.mount_path, readOnly: v.read_only, ...(v.host_path ? { hostPath: v.host_path } : {}) })) } : {}),
       });
-      const clusterStart = clusters.start((name, event) => report(name, event.progress, `${name} cluster: ${event.message}`), both.signal);
+      const clusterStart = clusters.start((name, event) => report(name, event.progress, `${name} cluster: ${event.message}`), both.signal, storage?.env);
       const [serverResult, clusterResult] = await Promise.allSettled([
         serverStart.catch((e: unknown) => { both.abort(); throw e; }),
         clusterStart.catch((e: unknown) => { both.abort(); throw e; }),
@@ -253,7 +282,7 @@ export class ServerManager {
       }).catch(() => false);
       this.o.identities.invalidate();
       // the server's own log says why; its API token is the one secret we know it might echo
-      const detail = (error instanceof SpawnError || error instanceof ClusterError) && error.detail ? (token ? error.detail.split(token).join('[secret]') : error.detail) : undefined;
+      const detail = (error instanceof SpawnError || error instanceof ClusterError) && error.detail ? scrub(error.detail, [token, ...(storage?.secrets ?? [])]) : undefined;
       log.push({ progress: 100, failed: true, message: `Spawn failed: ${message}`, ...(detail ? { detail } : {}) });
     }
   }
@@ -359,4 +388,9 @@ function seconds(since: bigint): number {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/** Replace every occurrence of the secrets in a text shown to people. */
+function scrub(text: string, secrets: readonly string[]): string {
+  return secrets.filter((s) => s.length >= 4).reduce((out, secret) => out.split(secret).join('[secret]'), text);
 }

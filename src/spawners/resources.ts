@@ -480,7 +480,8 @@ export async function sweepEmptyServerCgroups(
     if (options.keep?.has(spawnId)) continue;
     for (const dir of dirs) {
       try {
-        if (Date.now() - (await stat(dir)).ctimeMs < minAge) continue;
+        // minAge 0 means "any age": ctimeMs has sub-millisecond digits that Date.now() lacks
+        if (minAge > 0 && Date.now() - (await stat(dir)).ctimeMs < minAge) continue;
       } catch {
         continue;
       }

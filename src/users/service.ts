@@ -23,6 +23,8 @@ export interface UserServiceDeps {
   servers?: ServerManager;
   /** Deletes a removed user's published notebooks from the blob store. */
   publications?: { forgetUser(userId: number): Promise<void> };
+  /** Revokes a removed user's provisioned object-storage keys. */
+  storage?: { forgetUser(person: { name: string }): Promise<void> };
 }
 
 /**
@@ -89,6 +91,15 @@ export async function removeUser(deps: UserServiceDeps, user: UserRow): Promise<
     await deps.servers.removeAll(user, servers);
   }
   await deleteSessionsOfUser(deps.db, user.id);
+  // keys first: if the store cannot revoke them the user stays, so the removal can be retried,
+  // rather than leaving a working key that no account in Refinery accounts for
+  if (deps.storage) {
+    try {
+      await deps.storage.forgetUser(user);
+    } catch (error) {
+      throw new UserRequestError(`${user.name} was not removed: ${error instanceof Error ? error.message : String(error)}; try again once the object store answers`, 'conflict');
+    }
+  }
   // blobs first: their keys are found through the rows that go with the user
   await deps.publications?.forgetUser(user.id);
   await deleteUser(deps.db, user.id);

@@ -7,6 +7,7 @@ import { adminPages } from './admin-pages.js';
 import { staticFiles } from './static-files.js';
 import { clusterPages } from './cluster-panel.js';
 import { publishPages } from './publish-pages.js';
+import { storagePages } from './storage-pages.js';
 
 /** The hub's pages: sign-in, home, spawn and progress, tokens and password, admin. */
 export function registerPages(app: FastifyInstance, ctx: HubContext): void {
@@ -17,4 +18,5 @@ export function registerPages(app: FastifyInstance, ctx: HubContext): void {
   adminPages(app, ctx);
   clusterPages(app, ctx);
   publishPages(app, ctx);
+  storagePages(app, ctx);
 }

@@ -2,7 +2,7 @@ import { html, type SafeHtml } from './html.js';
 
 /** Which top-level section a page belongs to, to mark it in the navigation. */
 export type Section = 'home' | 'token' | 'password' | 'admin'
-  | 'publications';
+  | 'publications' | 'storage';
 
 export interface LayoutOptions {
   title: string;
@@ -18,6 +18,7 @@ export interface LayoutOptions {
 const NAV: ReadonlyArray<{ section: Section; href: string; text: string; adminOnly?: boolean }> = [
   { section: 'home', href: '/hub/home', text: 'Home' },
   { section: 'publications', href: '/hub/publications', text: 'Publications' },
+  { section: 'storage', href: '/hub/storage', text: 'Storage' },
   { section: 'token', href: '/hub/token', text: 'Tokens' },
   { section: 'password', href: '/hub/password', text: 'Password' },
   { section: 'admin', href: '/hub/admin', text: 'Admin', adminOnly: true },

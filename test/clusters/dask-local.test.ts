@@ -323,7 +323,8 @@ print(json.dumps({"retired": sum(len(e["retired"]) for e in retired), "n": len(c
   });
 
   test('a scheduler that dies: status says so, its workers leave by themselves (death-timeout), stop() cleans up', async () => {
-    const c = await startCluster(owner('kim'), daskRequest(1, { conf: { 'death-timeout': '2s' } }));
+    // death-timeout is also how long a starting worker waits for the scheduler: 2 s is too tight on a busy machine
+    const c = await startCluster(owner('kim'), daskRequest(1, { conf: { 'death-timeout': '6s' } }));
     try {
       process.kill(c.state.scheduler!.pid, 'SIGKILL');
       await waitFor(async () => !(await backend.status(c.state)).running, { timeoutMs: 10_000, message: 'status to notice' });

@@ -5,33 +5,19 @@
 // Then the owner publishes again (a new version at the same link) and unpublishes from JupyterLab's
 // "My publications": the link answers Gone.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
 import { launchBrowser, saveScreenshot, type Browser } from '../helpers/browser.js';
 import { launchRefinery, startServerAndWait, type RefineryProcess } from '../helpers/refinery.js';
 import { notebookFileText, reportNotebook } from './notebooks.js';
+import { addUser } from '../helpers/session.js';
 
-const CLI = join(resolve(import.meta.dirname, '..', '..', '..'), 'dist', 'src', 'cli.js');
 const LAB_TIMEOUT_MS = 120_000;
 const UI_TIMEOUT_MS = 30_000;
 const USER = 'ada';
 const PASSWORD = 'ada-password-for-publish-tests';
-
-/** `refinery users add NAME --password-stdin` against the running hub's configuration. */
-function addUser(hub: RefineryProcess, name: string, password: string): Promise<void> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [CLI, 'users', 'add', name, '--password-stdin', '--config', hub.configPath], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolvePromise() : reject(new Error(`users add ${name}: exit ${code}: ${output}`))));
-    child.stdin.end(password);
-  });
-}
 
 describe('Publish from JupyterLab, open the link signed out', () => {
   let hub: RefineryProcess;

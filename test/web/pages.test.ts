@@ -3,48 +3,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ADMIN_PASSWORD, launchRefinery, type RefineryProcess } from '../helpers/refinery.js';
+import { signIn, type Session } from '../helpers/session.js';
 
-interface Session {
-  cookie: string;
-  xsrf: string;
-  get(path: string): Promise<Response>;
-  post(path: string, fields: Record<string, string>, options?: { withXsrf?: boolean }): Promise<Response>;
-}
-
-function setCookies(res: Response): string[] {
-  return res.headers.getSetCookie().map((c) => c.split(';')[0]!);
-}
-
-/** Sign in the way the browser does: the sign-in form's token and cookie, then the session cookie. */
-async function signIn(hub: RefineryProcess, username: string, password: string): Promise<Session> {
-  const form = await fetch(`${hub.url}/hub/login`);
-  const loginCookie = setCookies(form).join('; ');
-  const loginXsrf = /name="_xsrf" value="([^"]+)"/.exec(await form.text())?.[1];
-  assert.ok(loginXsrf, 'the sign-in form carries a token');
-  const res = await fetch(`${hub.url}/hub/login`, {
-    method: 'POST',
-    redirect: 'manual',
-    headers: { 'Content-Type': 'application/x-www-form-urlencoded', Cookie: loginCookie },
-    body: new URLSearchParams({ _xsrf: loginXsrf, username, password }),
-  });
-  assert.equal(res.status, 302, `signing in as ${username}`);
-  const cookie = setCookies(res).filter((c) => c.startsWith('refinery-session=')).join('; ');
-  const home = await (await fetch(`${hub.url}/hub/home`, { headers: { Cookie: cookie } })).text();
-  const xsrf = /<meta name="csrf-token" content="([^"]+)">/.exec(home)?.[1];
-  assert.ok(xsrf, 'pages carry the session CSRF token');
-  return {
-    cookie,
-    xsrf,
-    get: (path) => fetch(`${hub.url}${path}`, { redirect: 'manual', headers: { Cookie: cookie } }),
-    post: (path, fields, options = {}) =>
-      fetch(`${hub.url}${path}`, {
-        method: 'POST',
-        redirect: 'manual',
-        headers: { 'Content-Type': 'application/x-www-form-urlencoded', Cookie: cookie },
-        body: new URLSearchParams({ ...(options.withXsrf === false ? {} : { _xsrf: xsrf }), ...fields }),
-      }),
-  };
-}
 
 describe('hub pages over HTTP', () => {
   let hub: RefineryProcess;

@@ -1,0 +1,22 @@
+import type { SecretRef } from '../config/secret-ref.js';
+import { resolveSecret, type LoadedConfig } from '../config/load.js';
+import type { Logger } from '../log.js';
+import { StorageService } from './service.js';
+import type { EndpointConfig } from './config.js';
+import { ProvisioningError, type Provisioner } from './provisioner.js';
+
+/** The admin API client for an endpoint's `provisioning`; admin keys are read here, when first needed. */
+export function createProvisioner(endpoint: EndpointConfig, readSecret: (ref: SecretRef, where: string) => string): Provisioner {
+  const p = endpoint.provisioning;
+  if (!p) throw new ProvisioningError(`endpoint "${endpoint.name}" has no provisioning settings`);
+  void readSecret;
+  throw new ProvisioningError(`provisioning through ${p.type} is not available yet`);
+}
+
+/** The storage service a loaded configuration describes (the hub's, and the CLI's for `users remove`). */
+export function storageServiceFrom(loaded: LoadedConfig, log: Logger): StorageService {
+  return new StorageService({
+    config: loaded.config.storage, dataDir: loaded.config.data_dir, log, configSource: loaded.source,
+    provisionerFor: (endpoint) => createProvisioner(endpoint, (ref, where) => resolveSecret(ref, where, loaded.source, loaded.baseDir)),
+  });
+}
