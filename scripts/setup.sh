@@ -186,4 +186,34 @@ if [[ "$WANT_TEST" == 1 ]]; then
   fi
 fi
 
+# ---------------------------------------------------------------------------------------------
+# 5. versitygw, the S3 server the storage tests run against (test/helpers/s3-server.ts). Built
+#    from source with Go into .tools/bin (gitignored): no distribution packages it, and a pinned
+#    module version keeps every machine on the same server.
+if [[ "$WANT_TEST" == 1 ]]; then
+  step "versitygw"
+  VERSITYGW_VERSION=v1.8.0
+  VGW_BIN="$REFINERY_ROOT/.tools/bin/versitygw"
+  # The build stamps the version in (-X main.Version), so `--version` tells a stale binary apart.
+  vgw_version() { "$VGW_BIN" --version 2>/dev/null | awk '$1 == "Version" { print $3 }'; }
+  if [[ -x "$VGW_BIN" && "$(vgw_version)" == "$VERSITYGW_VERSION" ]]; then
+    ok "$VERSITYGW_VERSION (.tools/bin/versitygw)"
+  else
+    command -v go >/dev/null || fail "go not found (needed to build versitygw $VERSITYGW_VERSION)" \
+      "install Go >= 1.25 (Debian: apt-get install -y golang-go, if new enough; or the project's machine image)"
+    printf 'go install versitygw@%s (a cold build takes ~3 min) ... ' "$VERSITYGW_VERSION"
+    VGW_LOG="$REFINERY_LOG_DIR/versitygw-build.log"
+    # GOTOOLCHAIN=local: build with the Go that is here rather than silently fetching another one.
+    if ! GOBIN="$REFINERY_ROOT/.tools/bin" GOTOOLCHAIN=local \
+      go install -ldflags "-X main.Version=$VERSITYGW_VERSION" \
+      "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION" </dev/null >"$VGW_LOG" 2>&1; then
+      show_log "$VGW_LOG"
+      fail "go install versitygw@$VERSITYGW_VERSION failed (log: $VGW_LOG)" \
+        "read the Go error above; the Go module proxy must be reachable and Go must be >= 1.25 ($(go version 2>/dev/null | cut -d' ' -f3))"
+    fi
+    [[ "$(vgw_version)" == "$VERSITYGW_VERSION" ]] || fail "built .tools/bin/versitygw but it reports version '$(vgw_version)'" "see $VGW_LOG"
+    ok "built $VERSITYGW_VERSION into .tools/bin"
+  fi
+fi
+
 printf 'setup: done in %ss\n' "$(since "$T_ALL")"
