@@ -2,6 +2,8 @@ import type { SecretRef } from '../config/secret-ref.js';
 import { resolveSecret, type LoadedConfig } from '../config/load.js';
 import type { Logger } from '../log.js';
 import { StorageService } from './service.js';
+import { VersitygwProvisioner } from './provisioners/versitygw.js';
+import { CephRgwProvisioner } from './provisioners/ceph-rgw.js';
 import type { EndpointConfig } from './config.js';
 import { ProvisioningError, type Provisioner } from './provisioner.js';
 
@@ -9,8 +11,15 @@ import { ProvisioningError, type Provisioner } from './provisioner.js';
 export function createProvisioner(endpoint: EndpointConfig, readSecret: (ref: SecretRef, where: string) => string): Provisioner {
   const p = endpoint.provisioning;
   if (!p) throw new ProvisioningError(`endpoint "${endpoint.name}" has no provisioning settings`);
-  void readSecret;
-  throw new ProvisioningError(`provisioning through ${p.type} is not available yet`);
+  const where = `storage.endpoints[name=${endpoint.name}].provisioning`;
+  const keys = { accessKeyId: readSecret(p.access_key, `${where}.access_key`), secretAccessKey: readSecret(p.secret_key, `${where}.secret_key`) };
+  switch (p.type) {
+    case 'versitygw':
+      return new VersitygwProvisioner({ adminUrl: p.admin_url ?? endpoint.url, s3Url: endpoint.url, region: endpoint.region, ...keys });
+    case 'ceph-rgw':
+      // the account prefix is applied by the storage service, so the uid is exactly the account name
+      return new CephRgwProvisioner({ url: p.admin_url ?? endpoint.url, region: endpoint.region, uidPrefix: '', ...keys });
+  }
 }
 
 /** The storage service a loaded configuration describes (the hub's, and the CLI's for `users remove`). */
