@@ -145,6 +145,44 @@ else
 fi
 
 # ---------------------------------------------------------------------------------------------
+# 3b. Spark's s3a:// jars (hadoop-aws and the AWS SDK modules it uses, not the SDK's 686 MB bundle)
+#     from Maven Central into envs/jars/s3a; python/jars/s3a/pom.xml says which and why. The stamp
+#     holds the pom's hash and every jar's: when both match, nothing runs (no network needed).
+step "s3a jars"
+S3A_POM=python/jars/s3a/pom.xml
+S3A_DIR=envs/jars/s3a
+S3A_STAMP="$S3A_DIR/.refinery-stamp"
+S3A_WANT="pom $(sha256sum "$S3A_POM" | cut -d' ' -f1)"
+s3a_current() { # the stamp is this pom's, and the directory holds exactly the stamped jars, unchanged
+  [[ -f "$S3A_STAMP" && "$(head -n1 "$S3A_STAMP")" == "$S3A_WANT" ]] || return 1
+  [[ "$(tail -n +2 "$S3A_STAMP" | awk '{ print $2 }' | sort)" == "$(cd "$S3A_DIR" && ls -1 -- *.jar 2>/dev/null | sort)" ]] || return 1
+  (cd "$S3A_DIR" && tail -n +2 .refinery-stamp | sha256sum --quiet --strict -c - >/dev/null 2>&1)
+}
+if s3a_current; then
+  ok "up to date ($(tail -n +2 "$S3A_STAMP" | wc -l) jars, $(du -sh "$S3A_DIR" | cut -f1))"
+elif ! command -v mvn >/dev/null; then
+  printf 'SKIPPED - mvn not found; s3a:// in Spark needs it once: apt-get install -y --no-install-recommends maven, then re-run\n'
+else
+  S3A_LOG="$REFINERY_LOG_DIR/s3a-jars.log"
+  # Into a fresh directory, swapped in whole: a failed or interrupted run leaves the old set (or none).
+  S3A_NEW="$S3A_DIR.new.$$"
+  rm -rf "$S3A_NEW" && mkdir -p "$S3A_NEW"
+  if ! mvn -q -B -f "$S3A_POM" dependency:copy-dependencies -DoutputDirectory="$REFINERY_ROOT/$S3A_NEW" </dev/null >"$S3A_LOG" 2>&1; then
+    rm -rf "$S3A_NEW"
+    show_log "$S3A_LOG"
+    fail "mvn dependency:copy-dependencies failed (log: $S3A_LOG)" \
+      "read the Maven error above; Maven Central must be reachable the first time (later runs use ~/.m2)" \
+      "re-run: mvn -B -f $S3A_POM dependency:copy-dependencies -DoutputDirectory=$S3A_DIR"
+  fi
+  { echo "$S3A_WANT"; (cd "$S3A_NEW" && sha256sum -- *.jar); } >"$S3A_NEW/.refinery-stamp"
+  rm -rf "$S3A_DIR.old.$$"
+  if [[ -e "$S3A_DIR" ]]; then mv "$S3A_DIR" "$S3A_DIR.old.$$"; fi
+  mv "$S3A_NEW" "$S3A_DIR"
+  rm -rf "$S3A_DIR.old.$$"
+  ok "fetched $(ls -1 "$S3A_DIR"/*.jar | wc -l) jars ($(du -sh "$S3A_DIR" | cut -f1)) into $S3A_DIR"
+fi
+
+# ---------------------------------------------------------------------------------------------
 # 4. System packages for tests and benchmarks (Debian), installed only when missing
 if [[ "$WANT_TEST" == 1 ]]; then
   step "system pkgs"

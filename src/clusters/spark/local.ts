@@ -23,6 +23,8 @@
  *   spark.connect.authenticate.token          (connect only) the Connect server's pre-shared token
  *   spark.master.rest.enabled=false           no unauthenticated REST submission server (and no port 6066)
  *   ... then the profile's `conf` (keys Refinery owns are refused: conf.ts RESERVED_CONF)
+ *   ... and, when start()'s environment has object-storage keys, the s3a:// entries (s3a.ts; no key
+ *       is written: every JVM reads them from its environment)
  *
  * The same directory is the SPARK_CONF_DIR of the master, the workers (and so of their executors) and
  * the Connect server, so every process of the cluster shares one secret and one set of defaults.
@@ -119,6 +121,7 @@ import { SparkClassArchives } from './cds.js';
 import { parseSparkDefaults, renderSparkDefaults, sparkDefaults, sparkRequestProblems, sparkSizing, type SparkSizing } from './conf.js';
 import { CONNECT_SERVER_CLASS, DAEMON_LOG4J2, MAIN_CLASS, findJava, jvmArgv, sparkJvm, type JavaInstallation, type SparkJvm, type SparkRole } from './jvm.js';
 import { aliveWorkerPorts, masterStatus } from './master-api.js';
+import { DEFAULT_S3A_JARS_DIR, s3aClasspath, s3aJarsProblem, updateS3aConf } from './s3a.js';
 
 /** Environment variables that mark a process as part of a local cluster (inherited by all its descendants); the Dask backend's names. */
 export const SPARK_MARKER_ENV = {
@@ -173,6 +176,8 @@ export interface LocalSparkBackendOptions {
    * on demand). `false`: never use them.
    */
   classArchives?: { dir?: string; train?: boolean } | false;
+  /** hadoop-aws and the AWS SDK jars for s3a:// (s3a.ts). Default `<repo>/envs/jars/s3a` (made by scripts/setup.sh). */
+  s3aJars?: string;
   log: Logger;
 }
 
@@ -411,6 +416,7 @@ export class LocalSparkBackend implements ClusterBackend {
   readonly envKeep: string[];
   readonly stopGraceMs: number;
   readonly scratchDir: string;
+  readonly s3aJars: string;
   /** Class data sharing archives, or null when disabled. */
   readonly archives: SparkClassArchives | null;
   private readonly trainArchives: boolean;
@@ -429,6 +435,7 @@ export class LocalSparkBackend implements ClusterBackend {
     this.envKeep = options.envKeep ?? ['PATH', 'LANG', 'LC_ALL', 'TZ'];
     this.stopGraceMs = options.stopGraceMs ?? 3000;
     this.scratchDir = resolve(options.scratchDir ?? join(tmpdir(), 'refinery-spark'));
+    this.s3aJars = resolve(options.s3aJars ?? DEFAULT_S3A_JARS_DIR);
     this.javaHome = options.javaHome ?? (process.env.JAVA_HOME || undefined);
     this.cgroupRoot = options.cgroups === false ? null : (options.cgroups?.root ?? '/sys/fs/cgroup');
     this.cgroupSweepAfterMs = (options.cgroups ? options.cgroups.sweepAfterMs : undefined) ?? 60_000;
@@ -722,7 +729,7 @@ export class LocalSparkBackend implements ClusterBackend {
     const { spec } = c;
     return this.launch({
       what: 'Spark Connect server',
-      argv: jvmArgv(c.jvm, {
+      argv: jvmArgv(c.s3aClasspath ? { ...c.jvm, classpath: `${c.jvm.classpath}:${c.s3aClasspath}` } : c.jvm, {
         role: 'connect',
         heapMiB: spec.sizing.connectHeapMiB,
         args: [
@@ -783,6 +790,12 @@ export class LocalSparkBackend implements ClusterBackend {
     if (signal.aborted) throw new ClusterError('Spark cluster start was cancelled');
     this.checkEnvironment();
     await this.checkConf(r.confDir);
+    // Object storage: reserve() cannot know the environment of this start, so the S3A entries
+    // (s3a.ts: jars on the class paths, endpoint, a credentials provider reading the JVM's environment;
+    // never a key) are applied to the conf here, and removed again when this start has no storage.
+    const s3 = await updateS3aConf(join(r.confDir, 'spark-defaults.conf'), request.conf, options.env ?? {}, this.s3aJars);
+    const s3Problem = s3 && s3aJarsProblem(this.s3aJars);
+    if (s3Problem) this.warnOnce(`s3a:${this.s3aJars}`, { dir: this.s3aJars }, `s3a:// will not work in Spark clusters: ${s3Problem}`);
     const jvm = await sparkJvm(this.java(options.env), this.sparkHome);
     if (signal.aborted) throw new ClusterError('Spark cluster start was cancelled');
 
@@ -826,6 +839,7 @@ export class LocalSparkBackend implements ClusterBackend {
       clusterId, spec, jvm, server: owner.server, name: request.name, onExit,
       archives: this.archives?.available(jvm) ?? {},
       env: this.clusterEnv({ clusterId, user: owner.user, server: owner.server, name: request.name, spec, jvm, extra: options.env ?? {} }),
+      ...(s3 ? { s3aClasspath: s3aClasspath(this.s3aJars) } : {}),
     };
     let master: Launched | null = null;
     const workers: (LaunchedWorker | null)[] = [];
@@ -1340,6 +1354,11 @@ interface ClusterContext {
   name: string;
   archives: Partial<Record<SparkRole, string>>;
   onExit: () => void;
+  /**
+   * The S3A jars, when this start has object storage. The Connect server is a driver started without
+   * spark-submit's launcher, which is what applies spark.driver.extraClassPath; so it gets them here.
+   */
+  s3aClasspath?: string;
 }
 
 /** One summary of several processes' enforcement: a setting counts as enforced only where it is for all of them. */
