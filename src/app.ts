@@ -31,7 +31,9 @@ import { JUPYTERHUB_API_VERSION } from './version.js';
 import { PublicationService } from './publish/service.js';
 import { createPublicationStore } from './publish/store.js';
 import { notebookEngine } from './publish/engine.js';
+import { findUser } from './db/users.js';
 import { storageServiceFrom } from './storage/provisioning.js';
+import { secretsOfUser } from './storage/for-user.js';
 import { publishFront } from './web/publish-pages.js';
 
 export interface RunningRefinery {
@@ -143,6 +145,10 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
     const publications = new PublicationService({
       db: db.kysely, store: createPublicationStore(config.publish, config.data_dir), engine: notebookEngine(),
       maxBytes: config.publish.max_size, log: log.child({ component: 'publish' }),
+      secretsOf: async (owner) => {
+        const user = await findUser(db.kysely, owner);
+        return user ? secretsOfUser(db.kysely, catalog.current(), storage, user) : [];
+      },
     });
     Object.assign(ctx, {
       config, db: db.kysely, log, identities, authenticator: new LocalAuthenticator(db.kysely),

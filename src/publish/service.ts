@@ -86,7 +86,29 @@ export class PublicationService {
     engine: NotebookEngine;
     maxBytes: number;
     log: Logger;
+    /**
+     * Secrets a person's notebooks must not carry (their object-storage keys): a notebook holding
+     * one is refused, since a published page can be read by people who must not have it.
+     */
+    secretsOf?: (owner: string) => Promise<string[]>;
   }) {}
+
+  /** Refuse a notebook that contains one of its owner's secrets (say, keys printed by a cell). */
+  private async checkNoSecrets(owner: string, bytes: Uint8Array): Promise<void> {
+    if (!this.options.secretsOf) return;
+    let secrets: string[];
+    try {
+      secrets = await this.options.secretsOf(owner);
+    } catch (error) {
+      // the store being down must not stop publishing; the check is a safety net, not a gate
+      this.options.log.warn({ owner, err: error instanceof Error ? error.message : String(error) }, 'could not read the owner\'s secrets to check a notebook for them');
+      return;
+    }
+    const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+    if (secrets.some((secret) => secret.length >= 8 && text.includes(secret))) {
+      throw new PublicationError('invalid', 'notebook: it contains your object-storage secret key (in a cell or an output): remove it, save, and publish again');
+    }
+  }
 
   get maxBytes(): number {
     return this.options.maxBytes;
@@ -141,6 +163,7 @@ export class PublicationService {
     const title = this.checkTitle(input.title, titleFromPath(input.path));
     const visibility = await this.checkVisibility(input.visibility);
     await this.check(input.bytes);
+    await this.checkNoSecrets(owner.name, input.bytes);
     const slug = randomBytes(16).toString('base64url');
     const version = await this.storeBytes(slug, input.bytes, input.path);
     try {
@@ -166,6 +189,7 @@ export class PublicationService {
     const at = nowIso();
     if (input.bytes) {
       await this.check(input.bytes);
+      await this.checkNoSecrets(publication.owner, input.bytes);
       // without a path, the new version comes from where the last one did
       const path = input.path ?? (await findVersion(this.options.db, publication.id))?.source_path;
       const stored = await this.storeBytes(publication.slug, input.bytes, path);

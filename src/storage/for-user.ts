@@ -47,3 +47,14 @@ export async function storageOfUser(db: Kysely<Database>, catalog: Catalog, stor
   }
   return out;
 }
+
+/** The secret keys a person's servers get (to keep them out of what they publish). */
+export async function secretsOfUser(db: Kysely<Database>, catalog: Catalog, storage: StorageService, user: UserRow): Promise<string[]> {
+  const groups = (await groupsOfUsers(db, [user.id])).get(user.id) ?? [];
+  const secrets: string[] = [];
+  for (const entry of await storageOfUser(db, catalog, storage, user)) {
+    if (!entry.summary) continue;
+    secrets.push((await storage.keys(entry.settings, { name: user.name, groups })).secretAccessKey);
+  }
+  return secrets;
+}

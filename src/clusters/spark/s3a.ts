@@ -86,7 +86,8 @@ export function s3aConf(env: Readonly<Record<string, string | undefined>>, jarsD
   };
   if (s3.endpoint) {
     conf['spark.hadoop.fs.s3a.endpoint'] = s3.endpoint;
-    conf['spark.hadoop.fs.s3a.path.style.access'] = 'true';
+    // the endpoint's path_style setting (src/storage/env.ts); path-style unless it says otherwise
+    conf['spark.hadoop.fs.s3a.path.style.access'] = String(env.REFINERY_S3_PATH_STYLE !== 'false');
     conf['spark.hadoop.fs.s3a.connection.ssl.enabled'] = String(!/^http:/i.test(s3.endpoint));
   }
   return conf;

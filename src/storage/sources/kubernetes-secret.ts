@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { checkedKey, CredentialError, trimKey, type AccessKey, type CredentialSource, type Person } from '../credentials.js';
@@ -60,18 +61,18 @@ function secretName(template: string, user: string, group: string | null): strin
 const SERVICE_ACCOUNT = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 /** The in-cluster reader: the pod's service account talks to the API server (`get` on secrets needed). */
-export async function inClusterSecretReader(dir = SERVICE_ACCOUNT, env = process.env): Promise<KubernetesSecretReader> {
+export function inClusterSecretReader(dir = SERVICE_ACCOUNT, env = process.env): KubernetesSecretReader {
   const host = env.KUBERNETES_SERVICE_HOST;
   const port = env.KUBERNETES_SERVICE_PORT ?? '443';
   if (!host) throw new Error('not running in a Kubernetes pod (KUBERNETES_SERVICE_HOST is not set)');
-  const [ca, namespace] = await Promise.all([readFile(`${dir}/ca.crt`), readFile(`${dir}/namespace`, 'utf8')]);
+  const ca = readFileSync(`${dir}/ca.crt`);
   return {
-    namespace: namespace.trim(),
+    namespace: readFileSync(`${dir}/namespace`, 'utf8').trim(),
     read: async (ns, name) => {
       // the token is re-read each time: kubelet rotates projected tokens
       const token = (await readFile(`${dir}/token`, 'utf8')).trim();
       const path = `/api/v1/namespaces/${encodeURIComponent(ns)}/secrets/${encodeURIComponent(name)}`;
-      const { status, body } = await get({ host: host.includes(':') ? `[${host}]` : host, port, path, ca, token });
+      const { status, body } = await get({ host, port, path, ca, token });
       if (status === 404) return null;
       if (status === 403) throw new CredentialError(`the hub may not read Secret ${ns}/${name} (403): give its service account "get" on secrets`);
       if (status !== 200) throw new CredentialError(`reading Secret ${ns}/${name} failed: the API server answered ${status}`);
@@ -83,7 +84,7 @@ export async function inClusterSecretReader(dir = SERVICE_ACCOUNT, env = process
 
 function get(o: { host: string; port: string; path: string; ca: Buffer; token: string }): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: o.host.replace(/^\[|\]$/g, ''), port: o.port, path: o.path, ca: o.ca, headers: { authorization: `Bearer ${o.token}`, accept: 'application/json' }, timeout: 10_000 }, (res) => {
+    const req = request({ host: o.host, port: o.port, path: o.path, ca: o.ca, headers: { authorization: `Bearer ${o.token}`, accept: 'application/json' }, timeout: 10_000 }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
