@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../../src/config/errors.js';
-import { loadConfig } from '../../src/config/load.js';
+import { loadConfig, parseConfigText } from '../../src/config/load.js';
 import { createLogger } from '../../src/log.js';
 import { CatalogStore, loadCatalog, validateCatalog } from '../../src/profiles/catalog.js';
 import { catalogSchema, type Catalog } from '../../src/profiles/schema.js';
@@ -213,6 +213,36 @@ describe('loadCatalog', () => {
     const result = loadProblems(config);
     assert.ok(result);
     someProblem(result.problems, new RegExp(`^profiles\\[0\\]\\.env\\.TOKEN\\.secret: cannot read secret file ${join(root, 'missing.txt').replace(/[.]/g, '\\.')}: ENOENT`));
+  });
+
+  test('storage in profiles: an unknown endpoint, a bad source and bad keys are named; relative secret paths are resolved', async () => {
+    const storage = { endpoints: [{ name: 'lake', url: 'http://127.0.0.1:7070' }] };
+    const bad = await setup({
+      storage,
+      profiles: [
+        { name: 'a', storage: { endpoint: 'pond', credentials: { source: 'provisioned' } } },
+        { name: 'b', storage: { endpoint: 'lake', credentials: { source: 'vault' } } },
+        { name: 'c', storage: { endpoint: 'lake', credentials: { source: 'directory', path: 'keys', access_key_file: '../x' } } },
+      ],
+    });
+    const result = loadProblems(bad.config);
+    assert.ok(result);
+    someProblem(result.problems, /^profiles\[0\]\.storage\.endpoint: no endpoint named "pond" in storage\.endpoints of .*refinery\.yaml \(known: "lake"\)/);
+    someProblem(result.problems, /^profiles\[1\]\.storage\.credentials\.source/);
+    someProblem(result.problems, /^profiles\[2\]\.storage\.credentials\.access_key_file/);
+
+    const good = await setup({ storage, profiles: [
+      { name: 'd', storage: { endpoint: 'lake', credentials: { source: 'directory', path: 'keys' } } },
+      { name: 's', storage: { endpoint: 'lake', credentials: { source: 'static', access_key: 'AK', secret_key: { file: 'secret.txt' } } } },
+    ] });
+    const catalog = loadCatalog(loadConfig(good.config));
+    assert.equal((catalog.profiles[0]!.storage!.credentials as { path: string }).path, join(good.root, 'keys'));
+    assert.deepEqual((catalog.profiles[1]!.storage!.credentials as { secret_key: unknown }).secret_key, { file: join(good.root, 'secret.txt') });
+  });
+
+  test('a storage endpoint with credentials in its URL, or a bad URL, is refused at load', () => {
+    assert.throws(() => parseConfigText(stringify({ storage: { endpoints: [{ name: 'lake', url: 'http://ak:sk@127.0.0.1:7070' }] } }), '/etc/refinery.yaml'), /storage\.endpoints\[0\]\.url.*not in the URL/s);
+    assert.throws(() => parseConfigText(stringify({ storage: { endpoints: [{ name: 'lake', url: 'ftp://x' }] } }), '/etc/refinery.yaml'), /storage\.endpoints\[0\]\.url.*http/s);
   });
 
   test('cross-reference problems in the profiles file name that file and the key', async () => {
