@@ -83,8 +83,11 @@ program
   .action((options: { config?: string }) => {
     const loaded = load(options);
     const catalog = loadCatalog(loaded);
-    const shown = JSON.parse(JSON.stringify(loaded.config, (key, value: unknown) => (key === 'api_token' ? '(hidden)' : value))) as unknown;
-    process.stdout.write(`${loaded.source}: configuration is valid (${catalog.images.length} images, ${catalog.sizes.length} sizes, ${catalog.profiles.length} profiles, ${catalog.profile_list.length} offered profiles)\n${JSON.stringify(shown, null, 2)}\n`);
+    // a secret given inline is hidden; a reference to where it lives ({env}, {file}) is not secret and is shown
+    const SECRET_KEYS = new Set(['api_token', 'access_key', 'secret_key', 'secret']);
+    const shown = JSON.parse(JSON.stringify(loaded.config, (key, value: unknown) => (SECRET_KEYS.has(key) && typeof value === 'string' ? '(hidden)' : value))) as unknown;
+    const endpoints = loaded.config.storage.endpoints.length;
+    process.stdout.write(`${loaded.source}: configuration is valid (${catalog.images.length} images, ${catalog.sizes.length} sizes, ${catalog.profiles.length} profiles, ${catalog.profile_list.length} offered profiles, ${endpoints} storage endpoint${endpoints === 1 ? '' : 's'})\n${JSON.stringify(shown, null, 2)}\n`);
   });
 
 program

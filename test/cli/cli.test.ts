@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { launchRefinery, SERVICE_TOKEN, type RefineryProcess } from '../helpers/refinery.js';
 import { tmpDir, waitFor, type TmpDir } from '../helpers/tmp.js';
+import { stringify } from 'yaml';
 
 const REPO = resolve(import.meta.dirname, '..', '..', '..');
 const CLI = join(REPO, 'dist', 'src', 'cli.js');
@@ -200,13 +201,27 @@ describe('refinery check-config', () => {
     await writeFile(file, `listen: "127.0.0.1:8123"\nauth:\n  login_window: 10m\nservices:\n  - name: culler\n    api_token: ${SERVICE_TOKEN}\n    scopes: [admin:servers]\n`);
     const res = await cli(['check-config', '--config', file]);
     assert.equal(res.code, 0, res.stderr);
-    assert.match(res.stdout, new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: configuration is valid \\(3 images, 3 sizes, 0 profiles, 0 offered profiles\\)\n`));
+    assert.match(res.stdout, new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: configuration is valid \\(3 images, 3 sizes, 0 profiles, 0 offered profiles, 0 storage endpoints\\)\n`));
     const shown = JSON.parse(res.stdout.slice(res.stdout.indexOf('\n') + 1)) as { listen: unknown; auth: { login_window: number }; data_dir: string; services: { api_token: string }[] };
     assert.deepEqual(shown.listen, { host: '127.0.0.1', port: 8123 });
     assert.equal(shown.auth.login_window, 600);
     assert.equal(shown.data_dir, join(dir.path, 'data'));
     assert.equal(shown.services[0]!.api_token, '(hidden)');
     assert.ok(!res.stdout.includes(SERVICE_TOKEN), 'the token itself is never printed');
+  });
+
+  test('storage keys given inline are hidden; references to where they live are shown', async () => {
+    const file = join(dir.path, 'storage.yaml');
+    const inline = 'inline-secret-key-0123456789abcdef';
+    await writeFile(file, stringify({
+      storage: { endpoints: [{ name: 'lake', url: 'http://127.0.0.1:7070', provisioning: { type: 'versitygw', access_key: 'ROOTKEY', secret_key: inline } }] },
+      profiles: [{ name: 'p', storage: { endpoint: 'lake', credentials: { source: 'static', access_key: 'AKIAINLINE', secret_key: { env: 'LAKE_SECRET' } } }, env: { TOKEN: { secret: inline } } }],
+    }));
+    const res = await cli(['check-config', '--config', file]);
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(res.stdout, /1 profiles, 0 offered profiles, 1 storage endpoint\)/);
+    assert.ok(!res.stdout.includes(inline) && !res.stdout.includes('ROOTKEY') && !res.stdout.includes('AKIAINLINE'), res.stdout);
+    assert.match(res.stdout, /"secret_key": \{\s*"env": "LAKE_SECRET"\s*\}/);
   });
 
   test('an invalid file: exit 2 and every problem, named', async () => {
