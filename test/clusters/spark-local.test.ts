@@ -466,26 +466,28 @@ print(json.dumps({"result": sorted([[r['k'], r['count']] for r in rows]), "sessi
       const ports = (s: LocalSparkState) => [s.spec.masterPort, s.masterWebPort, s.spec.appUiPort, ...s.workers.flatMap((w) => [w.port, w.webPort])];
       assert.deepEqual(ports(c.state).filter((p) => ports(d.state).includes(p)), [], 'no port in common');
       assert.notEqual(c.addresses.env.SPARK_CONF_DIR, d.addresses.env.SPARK_CONF_DIR);
-      const job = `
+      // Application ids are "app-<second>-<counter>" per master, so two masters started together can
+      // hand out the same id: tell the applications apart by name
+      const job = (name: string) => `
 import json
 from pyspark.sql import SparkSession
-spark = SparkSession.builder.getOrCreate()
+spark = SparkSession.builder.appName("${name}").getOrCreate()
 n = spark.range(1000).count()
 print(json.dumps({"appId": spark.sparkContext.applicationId, "master": spark.sparkContext.master, "n": n}), flush=True)
 spark.stop()
 `;
-      const [kc, kd] = [kernel(carol, c.addresses.env, job), kernel(dave, d.addresses.env, job)];
+      const [kc, kd] = [kernel(carol, c.addresses.env, job('job-of-carol')), kernel(dave, d.addresses.env, job('job-of-dave'))];
       const [oc, od] = await Promise.all([kc.result, kd.result]);
       await Promise.all([kc.done, kd.done]);
       assert.equal(oc.master, c.state.masterUrl);
       assert.equal(od.master, d.state.masterUrl);
       const apps = async (s: LocalSparkState) => {
         const m = await master(s);
-        return [...m.activeapps, ...m.completedapps].map((a) => a.id);
+        return [...m.activeapps, ...m.completedapps].map((a) => `${a.name} ${a.id}`);
       };
       const [appsC, appsD] = await Promise.all([apps(c.state), apps(d.state)]);
-      assert.ok(appsC.includes(String(oc.appId)) && !appsC.includes(String(od.appId)), `carol's master: ${appsC.join(', ')}`);
-      assert.ok(appsD.includes(String(od.appId)) && !appsD.includes(String(oc.appId)), `dave's master: ${appsD.join(', ')}`);
+      assert.deepEqual(appsC, [`job-of-carol ${String(oc.appId)}`], "carol's master knows her application only");
+      assert.deepEqual(appsD, [`job-of-dave ${String(od.appId)}`], "dave's master knows his application only");
       const listed = (await backend.list()).map((s) => parseLocalSparkState(s)!);
       assert.deepEqual(listed.map((s) => `${s.user}/${s.server}/${s.name}`).sort(), ['carol//spark', 'dave/gpu/spark']);
       t.diagnostic(`1 worker each, started at the same time: ${c.ms} ms and ${d.ms} ms`);
