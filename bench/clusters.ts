@@ -48,7 +48,8 @@ const JOBS: Record<Flavour, string | null> = {
 async function follow(hub: RefineryProcess, token: string, base: string, t0: number): Promise<{ at: number; event: Record<string, unknown> }[]> {
   for (;;) {
     const res = await hub.as(token, `${base}/progress`, { headers: { Accept: 'text/event-stream' } });
-    if (res.status === 400) {
+    // the start request may not have reached the hub yet: no server (404) or nothing pending (400)
+    if (res.status === 400 || res.status === 404) {
       await new Promise((r) => setTimeout(r, 20));
       continue;
     }
@@ -74,6 +75,9 @@ async function sample(hub: RefineryProcess, token: string, flavour: Flavour, rou
   const base = `/hub/api/users/bench/servers/${server}`;
   const t0 = performance.now();
   const start = hub.as(token, base, { method: 'POST', body: JSON.stringify({ image: flavour }), headers: { 'Content-Type': 'application/json' } });
+  // a refused start (400, 409) has no progress to follow: look at the answer first
+  const early = await Promise.race([start, new Promise<null>((r) => setTimeout(() => r(null), 200))]);
+  if (early && early.status !== 201 && early.status !== 202) throw new Error(`${flavour}: ${early.status} ${await early.text()}`);
   const events = await follow(hub, token, base, t0);
   const response = await start;
   if (response.status !== 201 && response.status !== 202) throw new Error(`${flavour}: ${response.status} ${await response.text()}`);

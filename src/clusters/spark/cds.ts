@@ -92,8 +92,18 @@ export class SparkClassArchives {
     await this.sweep(jvm);
     const tmp = await mkdtemp(join(this.dir, 'train-'));
     const children: ChildProcess[] = [];
+    // Each training run is its own process group (`timeout` and the JVM under it): a signal to the
+    // group reaches the JVM too. SIGKILL to `timeout` alone would orphan the JVM without its guard.
+    const signalGroup = (c: ChildProcess, signal: NodeJS.Signals) => {
+      if (c.pid === undefined) return;
+      try {
+        process.kill(-c.pid, signal);
+      } catch {
+        // the group is gone already
+      }
+    };
     const killAll = () => {
-      for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+      for (const c of children) signalGroup(c, 'SIGKILL');
     };
     process.once('exit', killAll);
     try {
@@ -122,7 +132,7 @@ export class SparkClassArchives {
         const logPath = join(tmp, `${role}.log`);
         const file = await open(logPath, 'a');
         try {
-          const child = spawn(full[0]!, full.slice(1), { cwd: tmp, env, stdio: ['ignore', file.fd, file.fd] });
+          const child = spawn(full[0]!, full.slice(1), { cwd: tmp, env, stdio: ['ignore', file.fd, file.fd], detached: true });
           child.on('error', () => undefined);
           children.push(child);
           return { role, child, logPath, exit: new Promise<number | null>((r) => child.once('exit', (code) => r(code))) };
@@ -176,11 +186,11 @@ export class SparkClassArchives {
         }
         done.push(connect);
       }
-      for (const d of done) d.child.kill('SIGTERM');
+      for (const d of done) signalGroup(d.child, 'SIGTERM');
       for (const d of done) {
         const code = await Promise.race([d.exit, sleep(90_000).then(() => 'timeout' as const)]);
         if (code === 'timeout') {
-          d.child.kill('SIGKILL');
+          signalGroup(d.child, 'SIGKILL');
           throw new Error(`training ${d.role} did not exit after SIGTERM`);
         }
         const file = join(tmp, `${d.role}.jsa`);
