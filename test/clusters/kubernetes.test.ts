@@ -210,6 +210,8 @@ describe('Kubernetes Dask backend', () => {
     assert.deepEqual(await down, { ...state, workers: 1 });
     assert.deepEqual(await b.status(state), { running: true, workers: 1 });
 
+    fake.setStatus('pods', NS, `${name}-scheduler`, { conditions: [{ type: 'Ready', status: 'False' }] });
+    assert.deepEqual(await b.status(state), { running: true, workers: 1, reason: 'the scheduler is not ready' }, 'a scheduler that is not ready for a moment is Kubernetes\' to restart');
     podWaiting(fake, `${name}-default-worker-0`, 'CrashLoopBackOff', 'back-off 10s restarting failed container');
     const sick = await b.status(state);
     assert.equal(sick.running, false);

@@ -287,7 +287,9 @@ export abstract class KubeClusterBackend implements ClusterBackend {
     const seen = await this.observe(state);
     if (!seen.exists) return { running: false, workers: 0, reason: `${state.object} does not exist` };
     if (seen.failure) return { running: false, workers: seen.workers, reason: seen.failure };
-    return { running: seen.headReady, workers: seen.workers, ...(seen.headReady ? {} : { reason: `the ${this.headName(state)} is not ready${seen.waiting ? `: ${seen.waiting}` : ''}` }) };
+    // A head that is not ready for a moment (its liveness probe restarted it, its node drains) is
+    // Kubernetes' to repair: still running, or the reconciler would stop a cluster that heals itself.
+    return { running: true, workers: seen.workers, ...(seen.headReady ? {} : { reason: `the ${this.headName(state)} is not ready${seen.waiting ? `: ${seen.waiting}` : ''}` }) };
   }
 
   async scale(state: ClusterState, workers: number, options: { timeoutMs: number }): Promise<ClusterState> {

@@ -147,7 +147,7 @@ export class KubeDaskBackend extends KubeClusterBackend {
       workers: pods.workers.filter(podReady).length,
       present: pods.workers.length,
       failure: phase === 'Error' ? 'the Dask operator refused the DaskCluster (phase Error; see its events)' : failure,
-      waiting: waiting ?? (headReady ? null : phase === undefined ? 'the DaskCluster has no status yet: is the Dask operator running for this namespace?' : `DaskCluster phase ${String(phase)}`),
+      waiting: waiting ?? (headReady || phase === 'Running' ? null : phase === undefined ? 'the DaskCluster has no status yet: is the Dask operator running for this namespace?' : `DaskCluster phase ${String(phase)}`),
     };
   }
 

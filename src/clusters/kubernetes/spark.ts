@@ -233,7 +233,7 @@ export class KubeSparkBackend extends KubeClusterBackend {
         workers: running,
         present: running + (executors.pending ?? 0),
         failure: status.state === 'Failed' ? `the Spark operator reports the SparkConnect failed${status.conditions?.[0]?.message ? `: ${status.conditions[0].message}` : ''}` : failure,
-        waiting: waiting ?? (status.state ? `SparkConnect ${status.state}` : 'the SparkConnect has no status yet: is the Spark operator running for this namespace?'),
+        waiting: waiting ?? (status.state === 'Ready' ? null : status.state ? `SparkConnect ${status.state}` : 'the SparkConnect has no status yet: is the Spark operator running for this namespace?'),
       };
     }
     const master = await this.client.get(RESOURCES.deployment, state.namespace, `${state.object}-master`);
