@@ -263,6 +263,14 @@ describe('Kubernetes Dask backend', () => {
     assert.equal((await other.list()).length, 1);
   });
 
+  test('an API server that refuses the hub (401) fails start() with a ClusterError saying so', async () => {
+    ownerPod(alice);
+    const denied = new KubeDaskBackend({ client: new HttpKubeClient({ server: fake.url, token: 'expired' }), namespace: NS, ownerPodName: podName, log: silentLogger(), pollIntervalMs: 10 });
+    const addresses = await denied.reserve(alice, request);
+    await assert.rejects(denied.start(alice, request, addresses, { timeoutMs: 1000, signal: noSignal(), onProgress: () => undefined }),
+      (e: unknown) => e instanceof ClusterError && e.message === 'the Kubernetes API refused the cluster: Unauthorized');
+  });
+
   test('bad conf or environment names are refused before anything is created', async () => {
     ownerPod(alice);
     const b = backend();

@@ -227,8 +227,8 @@ export abstract class KubeClusterBackend implements ClusterBackend {
       ...(this.mode(request) ? { mode: this.mode(request) } : {}),
     };
     options.onProgress({ progress: 2, message: 'waiting for the server\'s pod' });
-    const pod = await this.ownerPod(owner, deadline, options.signal);
     try {
+      const pod = await this.ownerPod(owner, deadline, options.signal);
       const secret = Object.keys(env).length ? envSecret(id, this.namespace, pod.ref, env) : null;
       const ctx: BuildContext = {
         id, namespace: this.namespace, request, owner: pod.ref, image: pod.image,
