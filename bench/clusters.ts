@@ -77,7 +77,11 @@ async function sample(hub: RefineryProcess, token: string, flavour: Flavour, rou
   const start = hub.as(token, base, { method: 'POST', body: JSON.stringify({ image: flavour }), headers: { 'Content-Type': 'application/json' } });
   // a refused start (400, 409) has no progress to follow: look at the answer first
   const early = await Promise.race([start, new Promise<null>((r) => setTimeout(() => r(null), 200))]);
-  if (early && early.status !== 201 && early.status !== 202) throw new Error(`${flavour}: ${early.status} ${await early.text()}`);
+  if (early && early.status !== 201 && early.status !== 202) {
+    // the failed spawn's progress still says why, with the end of the server's log
+    const log = await hub.as(token, `${base}/progress`, { headers: { Accept: 'text/event-stream' } }).then((r) => r.text()).catch(() => '');
+    throw new Error(`${flavour}: ${early.status} ${await early.text()}\n${log.split('\n').filter((l) => l.includes('"failed"')).join('\n')}`);
+  }
   const events = await follow(hub, token, base, t0);
   const response = await start;
   if (response.status !== 201 && response.status !== 202) throw new Error(`${flavour}: ${response.status} ${await response.text()}`);
