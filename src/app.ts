@@ -30,6 +30,7 @@ import type { HubContext } from './context.js';
 import { JUPYTERHUB_API_VERSION } from './version.js';
 import { PublicationService } from './publish/service.js';
 import { createPublicationStore } from './publish/store.js';
+import { S3PublicationStore } from './publish/s3-store.js';
 import { notebookEngine } from './publish/engine.js';
 import { findUser } from './db/users.js';
 import { storageServiceFrom } from './storage/provisioning.js';
@@ -142,8 +143,13 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
       clusters,
       storage,
     });
+    const publicationStore = createPublicationStore(loaded);
+    if (publicationStore instanceof S3PublicationStore) {
+      // the store may come up later, so this is a loud warning rather than a refusal to start
+      void publicationStore.check().catch((error: unknown) => log.error({ err: error instanceof Error ? error.message : String(error) }, `publish.store in ${loaded.source}: publishing will fail until this is fixed`));
+    }
     const publications = new PublicationService({
-      db: db.kysely, store: createPublicationStore(config.publish, config.data_dir), engine: notebookEngine(),
+      db: db.kysely, store: publicationStore, engine: notebookEngine(),
       maxBytes: config.publish.max_size, log: log.child({ component: 'publish' }),
       secretsOf: async (owner) => {
         const user = await findUser(db.kysely, owner);

@@ -160,7 +160,7 @@ users
     await withDb(options, async ({ db, loaded }) => {
       const user = await findUser(db.kysely, name);
       if (!user) throw new UserRequestError(`no such user: ${name}`, 'not-found');
-      const store = createPublicationStore(loaded.config.publish, loaded.config.data_dir);
+      const store = createPublicationStore(loaded);
       await removeUser({
         db: db.kysely, identities: new IdentityResolver(db.kysely, []),
         publications: { forgetUser: (id) => forgetUserBlobs(db.kysely, store, id) },

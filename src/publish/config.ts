@@ -1,6 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { byteSize } from '../profiles/byte-size.js';
+import { secretRef } from '../config/secret-ref.js';
 
 /** An origin only: `https://pub.example.org` (no path, query or credentials). */
 const origin = z
@@ -18,6 +19,19 @@ const filesStore = z.strictObject({
   path: z.string().optional(),
 });
 
+/** An S3 bucket (at one of `storage.endpoints`), with a key pair that may read, write and delete in it. */
+const s3Store = z.strictObject({
+  type: z.literal('s3'),
+  /** The name of an entry in `storage.endpoints`. */
+  endpoint: z.string().min(1),
+  /** An existing bucket. */
+  bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'a bucket name: 3–63 lowercase letters, digits, "." and "-"'),
+  /** Prepended to every object key. */
+  prefix: z.string().regex(/^(?:[A-Za-z0-9_.-]+\/)*$/, 'empty, or path segments each ending in "/", e.g. "refinery/publications/"').default('publications/'),
+  access_key: secretRef,
+  secret_key: secretRef,
+});
+
 /** `publish:` in the configuration: where published notebooks live and where their pages are served. */
 export const publishSchema = z.strictObject({
   /**
@@ -28,8 +42,8 @@ export const publishSchema = z.strictObject({
   public_url: origin.optional(),
   /** Largest notebook accepted, e.g. "25M" (decimal) or "16Mi". */
   max_size: byteSize.default(25_000_000),
-  /** Where the uploaded bytes are kept. Only `files` exists today; an S3 store comes later. */
-  store: z.discriminatedUnion('type', [filesStore]).default({ type: 'files' }),
+  /** Where the uploaded bytes are kept: files under data_dir (default), or an S3 bucket. */
+  store: z.discriminatedUnion('type', [filesStore, s3Store]).default({ type: 'files' }),
 });
 
 export type PublishConfig = z.output<typeof publishSchema>;
@@ -38,6 +52,6 @@ export const PUBLISH_DEFAULTS: PublishConfig = publishSchema.parse({});
 
 /** The files store's directory, absolute. */
 export function filesStoreDir(config: PublishConfig, dataDir: string): string {
-  const path = config.store.path ?? 'publications';
+  const path = (config.store.type === 'files' ? config.store.path : undefined) ?? 'publications';
   return isAbsolute(path) ? path : resolve(dataDir, path);
 }
