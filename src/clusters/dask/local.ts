@@ -57,30 +57,23 @@
  * Dask cluster. On this backend all users' processes share one Unix account anyway (see
  * spawners/local.ts), so this adds no new path between users on the same machine.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, open, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Logger } from '../../log.js';
+import { forwardProgress } from '../../util/progress.js';
 import { freePort } from '../../util/ports.js';
-import { MARKER_ENV, readLogTail, repoRoot } from '../../spawners/local.js';
-import { bootId, listPids, readProcEnviron, readProcStat, sendSignal, HAS_PROC, type ProcStat } from '../../spawners/process-info.js';
+import { readLogTail, repoRoot } from '../../spawners/local.js';
+import { bootId, HAS_PROC } from '../../spawners/process-info.js';
 import {
   DEFAULT_CGROUP_PARENT,
-  cgroupPids,
-  createServerCgroups,
   detectCgroups,
-  isServerCgroupDir,
   listServerCgroups,
-  removeServerCgroups,
-  requestedSettings,
   sweepEmptyServerCgroups,
-  wrapCommand,
   type CgroupLayout,
   type EnforcedResources,
-  type ResourceSpec,
 } from '../../spawners/resources.js';
 import {
   ClusterError,
@@ -92,32 +85,37 @@ import {
   type ClusterState,
   type ClusterStatus,
 } from '../backend.js';
+import {
+  CLUSTER_MARKER_ENV,
+  CLUSTER_NAME,
+  UUID,
+  checkSegment,
+  clusterCgroupDirs,
+  describeExit,
+  formatSeconds,
+  isPort,
+  mergeEnforced,
+  processAlive,
+  scanClusterProcesses,
+  sleep,
+  terminateClusterProcesses,
+  launchClusterProcess,
+  markClusterEnv,
+  type LaunchRequest,
+  type Launched,
+  type MarkedProcess,
+  type ProcRef,
+} from '../local-processes.js';
 import { daskConfProblems, daskWorkerOptions } from './conf.js';
-import { SCHEDULER_HTTP_ROUTES_ENV, dashboardBase, registeredWorkers, retireWorkers, schedulerIdentity } from './scheduler-api.js';
 
-/** Environment variables that mark a process as part of a local cluster (inherited by all its descendants). */
-export const CLUSTER_MARKER_ENV = {
-  /** The hub's data dir: clusters of another hub on the same machine are not this backend's. */
-  scope: 'REFINERY_CLUSTER_SCOPE',
-  kind: 'REFINERY_CLUSTER_KIND',
-  clusterId: 'REFINERY_CLUSTER_ID',
-  name: 'REFINERY_CLUSTER_NAME',
-  user: MARKER_ENV.user,
-  server: MARKER_ENV.server,
-  /** 'scheduler' or 'worker' */
-  role: 'REFINERY_CLUSTER_ROLE',
-  /** The worker's index (worker-<i>). */
-  worker: 'REFINERY_CLUSTER_WORKER',
-  /** JSON of ClusterSpec: what list() and scale() need to know about a cluster they did not start. */
-  spec: 'REFINERY_CLUSTER_SPEC',
-} as const;
+export { CLUSTER_MARKER_ENV } from '../local-processes.js';
+import { SCHEDULER_HTTP_ROUTES_ENV, dashboardBase, registeredWorkers, retireWorkers, schedulerIdentity } from './scheduler-api.js';
 
 /** Memory added to a worker's cgroup limit for its nanny process (which Dask's memory limit does not count). */
 export const NANNY_MEMORY_ALLOWANCE = 256 * 1024 ** 2;
 /** Workers whose scheduler is gone for this long exit by themselves (unless conf sets death-timeout). */
 const DEFAULT_DEATH_TIMEOUT = '120s';
 const CGROUP_PARENT = `${DEFAULT_CGROUP_PARENT}-dask`;
-const KILL_WAIT_MS = 5000;
 const RETIRE_TIMEOUT_MS = 30_000;
 const LOG_TAIL_LINES = 15;
 
@@ -152,7 +150,6 @@ export type ClusterSpec = {
   startedAt: string;
 };
 
-type ProcRef = { pid: number; startTime: number | null };
 type WorkerRef = ProcRef & { index: number; name: string };
 
 /** What start() returns (and list() reports): plain JSON, stored by the hub. */
@@ -179,45 +176,8 @@ export type LocalDaskState = {
   enforced?: EnforcedResources;
 };
 
-interface ExitInfo {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
 
-interface Launched extends ProcRef {
-  child: ChildProcess;
-  exited: ExitInfo | null;
-  cgroups: string[];
-  enforced: EnforcedResources | undefined;
-  logPath: string;
-}
 
-interface MarkedProcess {
-  pid: number;
-  stat: ProcStat;
-  env: Map<string, string>;
-}
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const CLUSTER_NAME = /^[a-z0-9][a-z0-9-]{0,30}$/;
-
-function formatSeconds(ms: number): string {
-  const s = ms / 1000;
-  return Number.isInteger(s) ? String(s) : s.toFixed(1);
-}
-
-function describeExit(e: ExitInfo): string {
-  return e.signal ? `was killed by ${e.signal}` : `exited with code ${e.code ?? 'unknown'}`;
-}
-
-function checkSegment(kind: string, value: unknown, allowEmpty: boolean): void {
-  if (typeof value !== 'string' || (!allowEmpty && value === '') || value === '.' || value === '..' || /[/\\\0]/.test(value) || value.length > 255) {
-    throw new ClusterError(`Invalid ${kind} name: ${JSON.stringify(value)}`);
-  }
-}
-
-const isPort = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0 && v < 65536;
 
 /** A LocalDaskState read back from JSON, or null if it is not one. */
 export function parseLocalDaskState(state: ClusterState | null | undefined): LocalDaskState | null {
@@ -365,66 +325,16 @@ export class LocalDaskBackend implements ClusterBackend {
     }
     Object.assign(env, c.configEnv, SCHEDULER_HTTP_ROUTES_ENV);
     env.HOME = c.spec.homeDir;
-    env[CLUSTER_MARKER_ENV.scope] = this.dataDir;
-    env[CLUSTER_MARKER_ENV.kind] = 'dask';
-    env[CLUSTER_MARKER_ENV.clusterId] = c.clusterId;
-    env[CLUSTER_MARKER_ENV.name] = c.name;
-    env[CLUSTER_MARKER_ENV.user] = c.user;
-    env[CLUSTER_MARKER_ENV.server] = c.server;
-    env[CLUSTER_MARKER_ENV.spec] = JSON.stringify(c.spec);
+    markClusterEnv(env, { kind: 'dask', scope: this.dataDir, clusterId: c.clusterId, name: c.name, user: c.user, server: c.server, spec: c.spec });
     return env;
   }
 
   /** Start one detached process (in its own cgroups when limits are asked for and cgroups work). */
-  private async launch(p: {
-    what: string;
-    argv: string[];
-    env: Record<string, string>;
-    cwd: string;
-    logPath: string;
-    cgroupName: string;
-    resources: ResourceSpec;
-    onExit: () => void;
-  }): Promise<Launched> {
-    let cgroups: string[] = [];
-    let enforced: EnforcedResources | undefined;
-    let launch = p.argv;
-    if (requestedSettings(p.resources).length) {
-      const layout = await this.cgroupLayout();
-      const made = await createServerCgroups(layout, CGROUP_PARENT, p.cgroupName, p.resources);
-      cgroups = made.dirs;
-      enforced = made.enforced;
-      for (const [setting, how] of Object.entries(made.enforced)) {
-        if (how !== 'none') continue;
-        const why = made.problems.join('; ') || 'control groups are not available';
-        this.warnOnce(`${setting}:${why}`, { setting, why }, `resource setting ${setting} is not enforced for local Dask clusters: ${why}`);
-      }
-      if (made.procsFiles.length) launch = wrapCommand(p.argv, { procsFiles: made.procsFiles });
-    }
-    const file = await open(p.logPath, 'a', 0o600);
-    let child: ChildProcess;
-    let spawnError: Promise<Error>;
-    try {
-      await file.write(`\n[refinery] ${new Date().toISOString()} starting ${p.what}: ${p.argv.join(' ')}\n`);
-      child = spawn(launch[0]!, launch.slice(1), { cwd: p.cwd, env: p.env, detached: true, stdio: ['ignore', file.fd, file.fd] });
-      spawnError = new Promise<Error>((r) => child.once('error', r));
-      child.on('error', (err) => this.log.debug({ err, what: p.what }, 'dask process error'));
-    } finally {
-      await file.close();
-    }
-    if (child.pid === undefined) {
-      const err = await spawnError;
-      if (cgroups.length) await removeServerCgroups(cgroups);
-      throw new ClusterError(`Could not start the ${p.what}: ${err.message}`);
-    }
-    child.unref();
-    const launched: Launched = { pid: child.pid, startTime: null, child, exited: null, cgroups, enforced, logPath: p.logPath };
-    child.once('exit', (code, signal) => {
-      launched.exited = { code, signal };
-      p.onExit();
+  private launch(p: Omit<LaunchRequest, 'cgroupParent'>): Promise<Launched> {
+    return launchClusterProcess({ ...p, cgroupParent: CGROUP_PARENT }, {
+      kind: 'dask', cgroupLayout: () => this.cgroupLayout(), log: this.log,
+      warn: (setting, why) => this.warnOnce(`${setting}:${why}`, { setting, why }, `resource setting ${setting} is not enforced for local Dask clusters: ${why}`),
     });
-    launched.startTime = (await readProcStat(child.pid))?.startTime ?? null;
-    return launched;
   }
 
   private schedulerArgv(spec: ClusterSpec): string[] {
@@ -496,15 +406,7 @@ export class LocalDaskBackend implements ClusterBackend {
       throw new ClusterError('The Dask cluster has no reserved addresses (reserve() was not called with this backend)');
     }
     this.checkEnvironment();
-    let lastProgress = 0;
-    const progress = (value: number, message: string) => {
-      lastProgress = Math.max(lastProgress, Math.min(100, Math.floor(value)));
-      try {
-        options.onProgress({ progress: lastProgress, message });
-      } catch (err) {
-        this.log.warn({ err }, 'onProgress listener threw');
-      }
-    };
+    const progress = forwardProgress((event) => options.onProgress(event), this.log);
     if (signal.aborted) throw new ClusterError('Dask cluster start was cancelled');
 
     const clusterId = randomUUID();
@@ -633,21 +535,10 @@ export class LocalDaskBackend implements ClusterBackend {
     return state;
   }
 
-  /** Is a process still the one a state recorded? */
-  private async alive(ref: ProcRef | null, boot: string | null): Promise<{ alive: boolean; reason?: string }> {
-    if (!ref) return { alive: false, reason: 'is not running' };
-    if (boot && HAS_PROC && boot !== bootId()) return { alive: false, reason: 'is gone (the machine was restarted)' };
-    const stat = await readProcStat(ref.pid);
-    if (!stat) return { alive: false, reason: 'is gone' };
-    if (ref.startTime !== null && stat.startTime !== ref.startTime) return { alive: false, reason: 'is gone (its pid now belongs to another process)' };
-    if (stat.state === 'Z' || stat.state === 'X') return { alive: false, reason: 'has exited' };
-    return { alive: true };
-  }
-
   async status(state: ClusterState): Promise<ClusterStatus> {
     const s = parseLocalDaskState(state);
     if (!s) return { running: false, workers: 0, reason: 'not a local Dask cluster state' };
-    const scheduler = await this.alive(s.scheduler, s.bootId);
+    const scheduler = await processAlive(s.scheduler, s.bootId);
     if (!scheduler.alive) return { running: false, workers: 0, reason: `the Dask scheduler ${scheduler.reason}` };
     const list = await registeredWorkers(dashboardBase(s.spec.host, s.dashboardPort), 3000);
     // A scheduler busy with a huge graph may not answer in time: alive, not dead.
@@ -656,34 +547,14 @@ export class LocalDaskBackend implements ClusterBackend {
   }
 
   /** Live processes of this backend's clusters (of one cluster, with `clusterId`), found by their markers. */
-  private async scan(clusterId?: string): Promise<MarkedProcess[]> {
-    const found: MarkedProcess[] = [];
-    for (const pid of await listPids()) {
-      if (pid === process.pid) continue;
-      const env = await readProcEnviron(pid);
-      if (!env || env.get(CLUSTER_MARKER_ENV.kind) !== 'dask' || env.get(CLUSTER_MARKER_ENV.scope) !== this.dataDir) continue;
-      const id = env.get(CLUSTER_MARKER_ENV.clusterId);
-      if (!id || (clusterId !== undefined && id !== clusterId)) continue;
-      const stat = await readProcStat(pid);
-      if (!stat || stat.state === 'Z' || stat.state === 'X') continue;
-      found.push({ pid, stat, env });
-    }
-    return found;
+  private scan(clusterId?: string): Promise<MarkedProcess[]> {
+    return scanClusterProcesses('dask', this.dataDir, clusterId);
   }
 
   /** The cgroup directories of a cluster: those its state names (when they are cluster cgroups) and any found by its id. */
   private async clusterCgroups(s: Pick<LocalDaskState, 'clusterId' | 'cgroups'>, only?: (leaf: string) => boolean): Promise<string[]> {
     if (this.cgroupRoot === null) return [];
-    const layout = await this.cgroupLayout();
-    const mine = (dir: string) => {
-      const leaf = dir.slice(dir.lastIndexOf('/') + 1);
-      return leaf.startsWith(`${s.clusterId}-`) && (!only || only(leaf));
-    };
-    const dirs = new Set((s.cgroups ?? []).filter((d) => isServerCgroupDir(layout, CGROUP_PARENT, d) && mine(d)));
-    for (const [leaf, found] of await listServerCgroups(layout, CGROUP_PARENT)) {
-      if (leaf.startsWith(`${s.clusterId}-`)) for (const d of found) if (mine(d)) dirs.add(d);
-    }
-    return [...dirs];
+    return clusterCgroupDirs(await this.cgroupLayout(), CGROUP_PARENT, s.clusterId, s.cgroups, only);
   }
 
   /**
@@ -698,45 +569,11 @@ export class LocalDaskBackend implements ClusterBackend {
     cgroupSelect: ((leaf: string) => boolean) | undefined,
     graceMs: number,
   ): Promise<void> {
-    const cgroups = await this.clusterCgroups(s, cgroupSelect);
-    const live = async (): Promise<number[]> => {
-      const pids = new Set((await this.scan(s.clusterId)).filter((p) => select(p.env)).map((p) => p.pid));
-      for (const ref of refs) if ((await this.alive(ref, s.bootId)).alive) pids.add(ref.pid);
-      for (const dir of cgroups) {
-        for (const pid of await cgroupPids(dir)) {
-          const st = pid === process.pid ? null : await readProcStat(pid);
-          if (st && st.state !== 'Z' && st.state !== 'X') pids.add(pid);
-        }
-      }
-      return [...pids];
-    };
-    let rest = await live();
-    if (rest.length) {
-      for (const pid of rest) sendSignal(pid, 'SIGTERM');
-      const until = Date.now() + graceMs;
-      while (rest.length && Date.now() < until) {
-        await sleep(Math.min(100, until - Date.now()));
-        rest = await live();
-      }
-    }
-    const killUntil = Date.now() + KILL_WAIT_MS;
-    while (rest.length) {
-      if (Date.now() >= killUntil) {
-        this.log.warn({ user: s.user, server: s.server, cluster: s.name, pids: rest }, 'processes of a stopped Dask cluster are still there after SIGKILL');
-        break;
-      }
-      for (const pid of rest) sendSignal(pid, 'SIGKILL');
-      await sleep(50);
-      rest = await live();
-    }
-    if (cgroups.length) {
-      let left = await removeServerCgroups(cgroups);
-      for (let i = 0; left.length && i < 20; i++) {
-        await sleep(100);
-        left = await removeServerCgroups(left);
-      }
-      if (left.length) this.log.warn({ user: s.user, server: s.server, cluster: s.name, cgroups: left }, 'could not remove the cgroups of a stopped Dask cluster');
-    }
+    await terminateClusterProcesses({
+      kind: 'dask', scope: this.dataDir, clusterId: s.clusterId, bootId: s.bootId, refs, signalGroups: false, select,
+      cgroups: await this.clusterCgroups(s, cgroupSelect), removeCgroups: true, graceMs, log: this.log,
+      who: { user: s.user, server: s.server, cluster: s.name },
+    });
   }
 
   /**
@@ -794,7 +631,7 @@ export class LocalDaskBackend implements ClusterBackend {
   private async scaleNow(s: LocalDaskState, workers: number, options: { timeoutMs: number }): Promise<ClusterState> {
     if (!Number.isInteger(workers) || workers < 0 || workers > 1024) throw new ClusterError(`Invalid number of Dask workers: ${String(workers)}`);
     const deadline = Date.now() + options.timeoutMs;
-    const scheduler = await this.alive(s.scheduler, s.bootId);
+    const scheduler = await processAlive(s.scheduler, s.bootId);
     if (!scheduler.alive) throw new ClusterError(`Cannot scale the Dask cluster: the scheduler ${scheduler.reason}`);
     const procs = await this.scan(s.clusterId);
     const schedulerProc = procs.find((p) => p.pid === s.scheduler!.pid);
@@ -971,14 +808,3 @@ async function logExcerpts(paths: string[]): Promise<{ detail?: string; cause?: 
 }
 
 /** One summary of several processes' enforcement: a setting counts as enforced only where it is for all of them. */
-function mergeEnforced(all: (EnforcedResources | undefined)[]): EnforcedResources | undefined {
-  let out: EnforcedResources | undefined;
-  for (const e of all) {
-    if (!e) continue;
-    out ??= {};
-    for (const [k, v] of Object.entries(e) as [keyof EnforcedResources, NonNullable<EnforcedResources[keyof EnforcedResources]>][]) {
-      if (out[k] === undefined || v === 'none') out[k] = v;
-    }
-  }
-  return out;
-}

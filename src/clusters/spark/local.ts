@@ -81,7 +81,6 @@
  * (executors' stdout/stderr, application files) and local directories (shuffle and spill files) in
  * `<scratch>/<cluster id>/`, removed by stop().
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { chmod, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -89,23 +88,17 @@ import { connect } from 'node:net';
 import { homedir, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Logger } from '../../log.js';
+import { forwardProgress } from '../../util/progress.js';
 import { freePort } from '../../util/ports.js';
-import { MARKER_ENV, readLogTail, repoRoot } from '../../spawners/local.js';
-import { HAS_PROC, bootId, listPids, readProcEnviron, readProcStat, sendSignal, type ProcStat } from '../../spawners/process-info.js';
+import { readLogTail, repoRoot } from '../../spawners/local.js';
+import { HAS_PROC, bootId } from '../../spawners/process-info.js';
 import {
   DEFAULT_CGROUP_PARENT,
-  cgroupPids,
-  createServerCgroups,
   detectCgroups,
-  isServerCgroupDir,
   listServerCgroups,
-  removeServerCgroups,
-  requestedSettings,
   sweepEmptyServerCgroups,
-  wrapCommand,
   type CgroupLayout,
   type EnforcedResources,
-  type ResourceSpec,
 } from '../../spawners/resources.js';
 import {
   ClusterError,
@@ -117,31 +110,37 @@ import {
   type ClusterState,
   type ClusterStatus,
 } from '../backend.js';
+import {
+  CLUSTER_MARKER_ENV,
+  CLUSTER_NAME,
+  UUID,
+  checkSegment,
+  clusterCgroupDirs,
+  describeExit,
+  formatSeconds,
+  isPort,
+  mergeEnforced,
+  processAlive,
+  scanClusterProcesses,
+  sleep,
+  terminateClusterProcesses,
+  launchClusterProcess,
+  markClusterEnv,
+  type LaunchRequest,
+  type Launched,
+  type MarkedProcess,
+  type ProcRef,
+} from '../local-processes.js';
 import { SparkClassArchives } from './cds.js';
 import { parseSparkDefaults, renderSparkDefaults, sparkDefaults, sparkRequestProblems, sparkSizing, type SparkSizing } from './conf.js';
 import { CONNECT_SERVER_CLASS, DAEMON_LOG4J2, MAIN_CLASS, findJava, jvmArgv, sparkJvm, type JavaInstallation, type SparkJvm, type SparkRole } from './jvm.js';
 import { aliveWorkerPorts, masterStatus } from './master-api.js';
 import { DEFAULT_S3A_JARS_DIR, s3aClasspath, s3aJarsProblem, updateS3aConf } from './s3a.js';
 
-/** Environment variables that mark a process as part of a local cluster (inherited by all its descendants); the Dask backend's names. */
-export const SPARK_MARKER_ENV = {
-  /** The hub's data dir: clusters of another hub on the same machine are not this backend's. */
-  scope: 'REFINERY_CLUSTER_SCOPE',
-  kind: 'REFINERY_CLUSTER_KIND',
-  clusterId: 'REFINERY_CLUSTER_ID',
-  name: 'REFINERY_CLUSTER_NAME',
-  user: MARKER_ENV.user,
-  server: MARKER_ENV.server,
-  /** 'master', 'worker' or 'connect' (executors inherit their worker's) */
-  role: 'REFINERY_CLUSTER_ROLE',
-  /** The worker's index. */
-  worker: 'REFINERY_CLUSTER_WORKER',
-  /** JSON of SparkSpec: what list() and scale() need to know about a cluster they did not start. */
-  spec: 'REFINERY_CLUSTER_SPEC',
-} as const;
+/** The marker variables (the Dask backend's names; a process's kind tells them apart). */
+export const SPARK_MARKER_ENV = CLUSTER_MARKER_ENV;
 
 const CGROUP_PARENT = `${DEFAULT_CGROUP_PARENT}-spark`;
-const KILL_WAIT_MS = 5000;
 const LOG_TAIL_LINES = 15;
 /** A worker that tried to register and is not registered this long after the master became ALIVE lost the race: restart it. */
 const LOST_REGISTRATION_MS = 1500;
@@ -200,7 +199,6 @@ export type SparkSpec = {
   startedAt: string;
 };
 
-type ProcRef = { pid: number; startTime: number | null };
 type WorkerRef = ProcRef & { index: number; port: number; webPort: number };
 
 /** What start() returns (and list() reports): plain JSON, stored by the hub. */
@@ -241,20 +239,6 @@ type Reservation = {
   confDir: string;
 };
 
-interface ExitInfo {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
-interface Launched extends ProcRef {
-  child: ChildProcess;
-  exited: ExitInfo | null;
-  cgroups: string[];
-  enforced: EnforcedResources | undefined;
-  logPath: string;
-  /** Where this run's output starts in the (appended) log. */
-  logOffset: number;
-}
 
 interface LaunchedWorker extends Launched {
   index: number;
@@ -265,12 +249,6 @@ interface LaunchedWorker extends Launched {
   triedAt: number | null;
 }
 
-interface MarkedProcess {
-  pid: number;
-  stat: ProcStat;
-  env: Map<string, string>;
-}
-
 interface StartOptions {
   timeoutMs: number;
   signal: AbortSignal;
@@ -278,25 +256,6 @@ interface StartOptions {
   env?: Record<string, string>;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const CLUSTER_NAME = /^[a-z0-9][a-z0-9-]{0,30}$/;
-const isPort = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0 && v < 65536;
-
-function formatSeconds(ms: number): string {
-  const s = ms / 1000;
-  return Number.isInteger(s) ? String(s) : s.toFixed(1);
-}
-
-function describeExit(e: ExitInfo): string {
-  return e.signal ? `was killed by ${e.signal}` : `exited with code ${e.code ?? 'unknown'}`;
-}
-
-function checkSegment(kind: string, value: unknown, allowEmpty: boolean): void {
-  if (typeof value !== 'string' || (!allowEmpty && value === '') || value === '.' || value === '..' || /[/\\\0]/.test(value) || value.length > 255) {
-    throw new ClusterError(`Invalid ${kind} name: ${JSON.stringify(value)}`);
-  }
-}
 
 /** The text a process appended to its log since `offset` (at most the last 256 KiB of it). */
 async function logSince(path: string, offset: number): Promise<string> {
@@ -603,68 +562,16 @@ export class LocalSparkBackend implements ClusterBackend {
       SPARK_CONNECT_MODE: '0',
       PYSPARK_PYTHON: this.python,
     });
-    env[SPARK_MARKER_ENV.scope] = this.dataDir;
-    env[SPARK_MARKER_ENV.kind] = 'spark';
-    env[SPARK_MARKER_ENV.clusterId] = c.clusterId;
-    env[SPARK_MARKER_ENV.name] = c.name;
-    env[SPARK_MARKER_ENV.user] = c.user;
-    env[SPARK_MARKER_ENV.server] = c.server;
-    env[SPARK_MARKER_ENV.spec] = JSON.stringify(c.spec);
+    markClusterEnv(env, { kind: 'spark', scope: this.dataDir, clusterId: c.clusterId, name: c.name, user: c.user, server: c.server, spec: c.spec });
     return env;
   }
 
   /** Start one detached process (in its own cgroups when limits are asked for and cgroups work). */
-  private async launch(p: {
-    what: string;
-    argv: string[];
-    env: Record<string, string>;
-    cwd: string;
-    logPath: string;
-    cgroupName: string;
-    resources: ResourceSpec;
-    onExit: () => void;
-  }): Promise<Launched> {
-    let cgroups: string[] = [];
-    let enforced: EnforcedResources | undefined;
-    let launch = p.argv;
-    if (requestedSettings(p.resources).length) {
-      const layout = await this.cgroupLayout();
-      const made = await createServerCgroups(layout, CGROUP_PARENT, p.cgroupName, p.resources);
-      cgroups = made.dirs;
-      enforced = made.enforced;
-      for (const [setting, how] of Object.entries(made.enforced)) {
-        if (how !== 'none') continue;
-        const why = made.problems.join('; ') || 'control groups are not available';
-        this.warnOnce(`${setting}:${why}`, { setting, why }, `resource setting ${setting} is not enforced for local Spark clusters: ${why}`);
-      }
-      if (made.procsFiles.length) launch = wrapCommand(p.argv, { procsFiles: made.procsFiles });
-    }
-    const file = await open(p.logPath, 'a', 0o600);
-    let child: ChildProcess;
-    let spawnError: Promise<Error>;
-    let logOffset = 0;
-    try {
-      await file.write(`\n[refinery] ${new Date().toISOString()} starting ${p.what}: ${p.argv.join(' ')}\n`);
-      logOffset = (await file.stat()).size;
-      child = spawn(launch[0]!, launch.slice(1), { cwd: p.cwd, env: p.env, detached: true, stdio: ['ignore', file.fd, file.fd] });
-      spawnError = new Promise<Error>((r) => child.once('error', r));
-      child.on('error', (err) => this.log.debug({ err, what: p.what }, 'spark process error'));
-    } finally {
-      await file.close();
-    }
-    if (child.pid === undefined) {
-      const err = await spawnError;
-      if (cgroups.length) await removeServerCgroups(cgroups);
-      throw new ClusterError(`Could not start the ${p.what}: ${err.message}`);
-    }
-    child.unref();
-    const launched: Launched = { pid: child.pid, startTime: null, child, exited: null, cgroups, enforced, logPath: p.logPath, logOffset };
-    child.once('exit', (code, signal) => {
-      launched.exited = { code, signal };
-      p.onExit();
+  private launch(p: Omit<LaunchRequest, 'cgroupParent'>): Promise<Launched> {
+    return launchClusterProcess({ ...p, cgroupParent: CGROUP_PARENT }, {
+      kind: 'spark', cgroupLayout: () => this.cgroupLayout(), log: this.log,
+      warn: (setting, why) => this.warnOnce(`${setting}:${why}`, { setting, why }, `resource setting ${setting} is not enforced for local Spark clusters: ${why}`),
     });
-    launched.startTime = (await readProcStat(child.pid))?.startTime ?? null;
-    return launched;
   }
 
   private log4jPath(spec: SparkSpec): string {
@@ -778,15 +685,7 @@ export class LocalSparkBackend implements ClusterBackend {
       throw new ClusterError('The Spark cluster has no reserved addresses (reserve() was not called with this backend)');
     }
     if (request.connect && (!isPort(r.connectPort) || !isPort(r.connectUiPort))) throw new ClusterError('The Spark cluster has no reserved Spark Connect address');
-    let lastProgress = 0;
-    const progress = (value: number, message: string) => {
-      lastProgress = Math.max(lastProgress, Math.min(100, Math.floor(value)));
-      try {
-        options.onProgress({ progress: lastProgress, message });
-      } catch (err) {
-        this.log.warn({ err }, 'onProgress listener threw');
-      }
-    };
+    const progress = forwardProgress((event) => options.onProgress(event), this.log);
     if (signal.aborted) throw new ClusterError('Spark cluster start was cancelled');
     this.checkEnvironment();
     await this.checkConf(r.confDir);
@@ -1007,31 +906,20 @@ export class LocalSparkBackend implements ClusterBackend {
     return state;
   }
 
-  /** Is a process still the one a state recorded? */
-  private async alive(ref: ProcRef | null, boot: string | null): Promise<{ alive: boolean; reason?: string }> {
-    if (!ref) return { alive: false, reason: 'is not running' };
-    if (boot && HAS_PROC && boot !== bootId()) return { alive: false, reason: 'is gone (the machine was restarted)' };
-    const stat = await readProcStat(ref.pid);
-    if (!stat) return { alive: false, reason: 'is gone' };
-    if (ref.startTime !== null && stat.startTime !== ref.startTime) return { alive: false, reason: 'is gone (its pid now belongs to another process)' };
-    if (stat.state === 'Z' || stat.state === 'X') return { alive: false, reason: 'has exited' };
-    return { alive: true };
-  }
-
   async status(state: ClusterState): Promise<ClusterStatus> {
     const s = parseLocalSparkState(state);
     if (!s) return { running: false, workers: 0, reason: 'not a local Spark cluster state' };
-    const master = await this.alive(s.master, s.bootId);
+    const master = await processAlive(s.master, s.bootId);
     if (!master.alive) return { running: false, workers: 0, reason: `the Spark master ${master.reason}` };
     if (s.spec.connectPort) {
-      const connect = await this.alive(s.connect, s.bootId);
+      const connect = await processAlive(s.connect, s.bootId);
       if (!connect.alive) return { running: false, workers: 0, reason: `the Spark Connect server ${connect.reason}` };
     }
     const status = await masterStatus(s.spec.host, s.masterWebPort, 3000);
     if (!status) {
       // A master busy with a long GC pause may not answer in time: alive, not dead.
       let workers = 0;
-      for (const w of s.workers) if ((await this.alive(w, s.bootId)).alive) workers++;
+      for (const w of s.workers) if ((await processAlive(w, s.bootId)).alive) workers++;
       return { running: true, workers, reason: 'the Spark master does not answer; counting worker processes' };
     }
     const ports = aliveWorkerPorts(status);
@@ -1039,34 +927,14 @@ export class LocalSparkBackend implements ClusterBackend {
   }
 
   /** Live processes of this backend's clusters (of one cluster, with `clusterId`), found by their markers. */
-  private async scan(clusterId?: string): Promise<MarkedProcess[]> {
-    const found: MarkedProcess[] = [];
-    for (const pid of await listPids()) {
-      if (pid === process.pid) continue;
-      const env = await readProcEnviron(pid);
-      if (!env || env.get(SPARK_MARKER_ENV.kind) !== 'spark' || env.get(SPARK_MARKER_ENV.scope) !== this.dataDir) continue;
-      const id = env.get(SPARK_MARKER_ENV.clusterId);
-      if (!id || (clusterId !== undefined && id !== clusterId)) continue;
-      const stat = await readProcStat(pid);
-      if (!stat || stat.state === 'Z' || stat.state === 'X') continue;
-      found.push({ pid, stat, env });
-    }
-    return found;
+  private scan(clusterId?: string): Promise<MarkedProcess[]> {
+    return scanClusterProcesses('spark', this.dataDir, clusterId);
   }
 
   /** The cgroup directories of a cluster: those its state names (when they are cluster cgroups) and any found by its id. */
   private async clusterCgroups(s: Pick<LocalSparkState, 'clusterId' | 'cgroups'>, only?: (leaf: string) => boolean): Promise<string[]> {
     if (this.cgroupRoot === null) return [];
-    const layout = await this.cgroupLayout();
-    const mine = (dir: string) => {
-      const leaf = dir.slice(dir.lastIndexOf('/') + 1);
-      return leaf.startsWith(`${s.clusterId}-`) && (!only || only(leaf));
-    };
-    const dirs = new Set((s.cgroups ?? []).filter((d) => isServerCgroupDir(layout, CGROUP_PARENT, d) && mine(d)));
-    for (const [leaf, found] of await listServerCgroups(layout, CGROUP_PARENT)) {
-      if (leaf.startsWith(`${s.clusterId}-`)) for (const d of found) if (mine(d)) dirs.add(d);
-    }
-    return [...dirs];
+    return clusterCgroupDirs(await this.cgroupLayout(), CGROUP_PARENT, s.clusterId, s.cgroups, only);
   }
 
   /**
@@ -1083,52 +951,11 @@ export class LocalSparkBackend implements ClusterBackend {
     graceMs: number,
     removeCgroups = true,
   ): Promise<void> {
-    const cgroups = await this.clusterCgroups(s, cgroupSelect);
-    const live = async (): Promise<number[]> => {
-      const pids = new Set((await this.scan(s.clusterId)).filter((p) => select(p.env)).map((p) => p.pid));
-      for (const ref of refs) if ((await this.alive(ref, s.bootId)).alive) pids.add(ref.pid);
-      for (const dir of cgroups) {
-        for (const pid of await cgroupPids(dir)) {
-          const st = pid === process.pid ? null : await readProcStat(pid);
-          if (st && st.state !== 'Z' && st.state !== 'X') pids.add(pid);
-        }
-      }
-      return [...pids];
-    };
-    const groups: number[] = [];
-    for (const ref of refs) if ((await this.alive(ref, s.bootId)).alive) groups.push(ref.pid);
-    let rest = await live();
-    if (rest.length) {
-      const sig: NodeJS.Signals = graceMs > 0 ? 'SIGTERM' : 'SIGKILL';
-      for (const pgid of groups) sendSignal(-pgid, sig);
-      for (const pid of rest) sendSignal(pid, sig);
-      const until = Date.now() + graceMs;
-      while (rest.length && Date.now() < until) {
-        await sleep(Math.min(100, until - Date.now()));
-        rest = await live();
-      }
-    }
-    const killUntil = Date.now() + KILL_WAIT_MS;
-    let first = true;
-    while (rest.length) {
-      if (Date.now() >= killUntil) {
-        this.log.warn({ user: s.user, server: s.server, cluster: s.name, pids: rest }, 'processes of a stopped Spark cluster are still there after SIGKILL');
-        break;
-      }
-      if (first) for (const pgid of groups) sendSignal(-pgid, 'SIGKILL');
-      first = false;
-      for (const pid of rest) sendSignal(pid, 'SIGKILL');
-      await sleep(50);
-      rest = await live();
-    }
-    if (removeCgroups && cgroups.length) {
-      let left = await removeServerCgroups(cgroups);
-      for (let i = 0; left.length && i < 20; i++) {
-        await sleep(100);
-        left = await removeServerCgroups(left);
-      }
-      if (left.length) this.log.warn({ user: s.user, server: s.server, cluster: s.name, cgroups: left }, 'could not remove the cgroups of a stopped Spark cluster');
-    }
+    await terminateClusterProcesses({
+      kind: 'spark', scope: this.dataDir, clusterId: s.clusterId, bootId: s.bootId, refs, signalGroups: true, select,
+      cgroups: await this.clusterCgroups(s, cgroupSelect), removeCgroups, graceMs, log: this.log,
+      who: { user: s.user, server: s.server, cluster: s.name },
+    });
   }
 
   /**
@@ -1195,7 +1022,7 @@ export class LocalSparkBackend implements ClusterBackend {
     if (s.scope !== this.dataDir) throw new ClusterError('Not a Spark cluster of this hub');
     if (!Number.isInteger(workers) || workers < 0 || workers > 1024) throw new ClusterError(`Invalid number of Spark workers: ${String(workers)}`);
     const deadline = Date.now() + options.timeoutMs;
-    const master = await this.alive(s.master, s.bootId);
+    const master = await processAlive(s.master, s.bootId);
     if (!master.alive) throw new ClusterError(`Cannot scale the Spark cluster: the master ${master.reason}`);
     const procs = await this.scan(s.clusterId);
     const masterProc = procs.find((p) => p.pid === s.master!.pid);
@@ -1362,14 +1189,3 @@ interface ClusterContext {
 }
 
 /** One summary of several processes' enforcement: a setting counts as enforced only where it is for all of them. */
-function mergeEnforced(all: (EnforcedResources | undefined)[]): EnforcedResources | undefined {
-  let out: EnforcedResources | undefined;
-  for (const e of all) {
-    if (!e) continue;
-    out ??= {};
-    for (const [k, v] of Object.entries(e) as [keyof EnforcedResources, NonNullable<EnforcedResources[keyof EnforcedResources]>][]) {
-      if (out[k] === undefined || v === 'none') out[k] = v;
-    }
-  }
-  return out;
-}
