@@ -505,14 +505,18 @@ export class LocalDaskBackend implements ClusterBackend {
       if (list && !schedulerUp) {
         // Make sure the scheduler on this port is ours (a reserved port can be taken before start).
         const identity = await schedulerIdentity(base, Math.min(2000, Math.max(100, deadline - Date.now())));
-        if (!identity || identity.address !== schedulerAddress || identity.dashboardPort !== spec.dashboardPort) {
+        if (identity && (identity.address !== schedulerAddress || identity.dashboardPort !== spec.dashboardPort)) {
           return fail(`Another program answers on the Dask dashboard port ${spec.dashboardPort}`, [scheduler]);
         }
-        schedulerUp = true;
-        this.log.debug({ cluster: request.name, ms: Date.now() - started }, 'Dask scheduler up');
-        progress(40, 'Scheduler up');
+        // No identity yet: our scheduler's HTTP routes can answer before its TCP listener is up (or
+        // while it fails to bind); look again, and a scheduler that exits is reported as such above.
+        if (identity) {
+          schedulerUp = true;
+          this.log.debug({ cluster: request.name, ms: Date.now() - started }, 'Dask scheduler up');
+          progress(40, 'Scheduler up');
+        }
       }
-      if (list) {
+      if (list && schedulerUp) {
         const count = list.filter((w) => wanted.has(w.name)).length;
         // One event per worker, also when several registered between two looks.
         while (registered < count) {
