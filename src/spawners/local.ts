@@ -35,6 +35,7 @@ import { request as httpRequest } from 'node:http';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../log.js';
+import { forwardProgress } from '../util/progress.js';
 import { freePort } from '../util/ports.js';
 import {
   HAS_PROC,
@@ -436,15 +437,7 @@ export class LocalSpawner implements Spawner {
     const { user, serverName: server, signal } = request;
     checkSegment('user', user, false);
     checkSegment('server', server, true);
-    let lastProgress = 0;
-    const progress = (value: number, message: string) => {
-      lastProgress = Math.max(lastProgress, Math.min(100, Math.floor(value)));
-      try {
-        request.onProgress({ progress: lastProgress, message });
-      } catch (err) {
-        this.log.warn({ err }, 'onProgress listener threw');
-      }
-    };
+    const progress = forwardProgress((event) => request.onProgress(event), this.log);
     if (signal.aborted) throw new SpawnError('Server start was cancelled');
     const resourceProblem = checkResources(request.resources);
     if (resourceProblem) throw new SpawnError(`Invalid resources: ${resourceProblem}`);
