@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { HubContext } from '../context.js';
 import type { Access } from '../auth/access.js';
-import { findUser, type UserRow } from '../db/users.js';
+import type { UserRow } from '../db/users.js';
 import { deleteToken, findTokenById, tokensOfUser, type TokenRow } from '../db/tokens.js';
 import { isExpired } from '../db/time.js';
 import { checkTokenScopes, issueToken } from '../auth/tokens.js';
@@ -9,7 +9,7 @@ import { ScopeError } from '../auth/scopes.js';
 import { setPassword } from '../users/service.js';
 import { ApiError } from '../api/errors.js';
 import { html, type SafeHtml } from './html.js';
-import { checkFormCsrf, formFields, pageAccess, queryFields, sendPage, xsrfOf } from './page-auth.js';
+import { checkFormCsrf, formFields, pageAccess, queryFields, sendPage, xsrfOf, signedInPerson } from './page-auth.js';
 import { timeTag } from './format.js';
 import { endSessionsOfUser } from '../auth/sessions.js';
 
@@ -61,10 +61,7 @@ export function accountPages(app: FastifyInstance, ctx: HubContext): void {
   const me = async (req: FastifyRequest, reply: FastifyReply): Promise<{ access: Access; user: UserRow } | undefined> => {
     const access = pageAccess(req, reply);
     if (!access) return undefined;
-    if (access.identity.kind !== 'user') throw new ApiError(403, 'Only people have tokens and passwords here');
-    const user = await findUser(ctx.db, access.identity.name);
-    if (!user) throw new ApiError(403, 'Your account no longer exists');
-    return { access, user };
+    return { access, user: await signedInPerson(ctx.db, access, 'Only people have tokens and passwords here') };
   };
 
   // ------------------------------------------------------------------------------------------ tokens

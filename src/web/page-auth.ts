@@ -1,4 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/tables.js';
+import { findUser, type UserRow } from '../db/users.js';
 import type { Access } from '../auth/access.js';
 import { safeEqual } from '../auth/secrets.js';
 import { ApiError } from '../api/errors.js';
@@ -10,6 +13,17 @@ export function pageAccess(req: FastifyRequest, reply: FastifyReply): Access | u
   if (req.access) return req.access;
   void reply.redirect(`/hub/login?next=${encodeURIComponent(req.url)}`, 302);
   return undefined;
+}
+
+/**
+ * The account of the person a page is for; `notAPerson` is the 403 message for a service's token
+ * (pages about one's own servers, tokens or storage have nothing to show a service).
+ */
+export async function signedInPerson(db: Kysely<Database>, access: Access, notAPerson: string): Promise<UserRow> {
+  if (access.identity.kind !== 'user') throw new ApiError(403, notAPerson);
+  const user = await findUser(db, access.identity.name);
+  if (!user) throw new ApiError(403, 'Your account no longer exists');
+  return user;
 }
 
 /** Forms posted from our pages carry the session's CSRF token in `_xsrf`. */

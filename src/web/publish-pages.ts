@@ -25,7 +25,7 @@ import type { Viewer } from '../publish/service.js';
 import { publicationLinks } from '../api/presenters/publication.js';
 import { ApiError } from '../api/errors.js';
 import { html, SafeHtml } from './html.js';
-import { checkFormCsrf, pageAccess, queryFields, sendPage, xsrfOf } from './page-auth.js';
+import { checkFormCsrf, pageAccess, queryFields, sendPage, xsrfOf, signedInPerson } from './page-auth.js';
 import { formatBytes, timeTag } from './format.js';
 
 const SLUG = /^[A-Za-z0-9_-]{16,64}$/;
@@ -319,9 +319,7 @@ export function publishPages(app: FastifyInstance, ctx: HubContext): void {
   app.get('/hub/publications', async (req, reply) => {
     const access = pageAccess(req, reply);
     if (!access) return reply;
-    if (access.identity.kind !== 'user') throw new ApiError(403, 'Only people have publications');
-    const user = await findUser(ctx.db, access.identity.name);
-    if (!user) throw new ApiError(403, 'Your account no longer exists');
+    const user = await signedInPerson(ctx.db, access, 'Only people have publications');
     const rows = await ctx.publications.listOf(user.id);
     const versions = await ctx.publications.versionsOf(rows.map((r) => r.id));
     const base = ctx.config.publish.public_url ?? '';

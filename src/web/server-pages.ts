@@ -12,7 +12,7 @@ import { progressUrl } from '../api/presenters/server.js';
 import { ApiError } from '../api/errors.js';
 import { html, type SafeHtml } from './html.js';
 import { clusterPanel } from './cluster-panel.js';
-import { checkFormCsrf, formFields, pageAccess, queryFields, sendPage, xsrfOf } from './page-auth.js';
+import { checkFormCsrf, formFields, pageAccess, queryFields, sendPage, xsrfOf, signedInPerson } from './page-auth.js';
 import { statusPill, timeTag, type Phase } from './format.js';
 import { formCatalog, isSpawnForm, parseSpawnForm, renderSpawnForm, resourcesLine, valuesFromPlan, type FieldErrors, type FormValues } from './spawn-form.js';
 import { safeNext } from './next.js';
@@ -105,9 +105,7 @@ export function serverPages(app: FastifyInstance, ctx: HubContext): void {
   };
 
   const renderHome = async (req: FastifyRequest, reply: FastifyReply, access: Access, form: { name?: string; error?: string } = {}, status = 200) => {
-    if (access.identity.kind !== 'user') throw new ApiError(403, 'Services have no home page');
-    const user = await findUser(ctx.db, access.identity.name);
-    if (!user) throw new ApiError(403, 'Your account no longer exists');
+    const user = await signedInPerson(ctx.db, access, 'Services have no home page');
     const rows = (await serversOfUsers(ctx.db, [user.id])).get(user.id) ?? [];
     const named = rows.filter((r) => r.name !== '');
     const limit = ctx.config.named_servers.limit_per_user;
