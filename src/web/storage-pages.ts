@@ -1,13 +1,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { HubContext } from '../context.js';
 import type { Access } from '../auth/access.js';
-import { findUser, groupsOfUsers, type UserRow } from '../db/users.js';
-import { ApiError } from '../api/errors.js';
+import type { UserRow } from '../db/users.js';
 import { storageOfUser, type StorageOfUser } from '../storage/for-user.js';
 import type { AccessKey } from '../storage/credentials.js';
 import type { StorageSummary } from '../storage/service.js';
 import { html, type SafeHtml } from './html.js';
-import { checkFormCsrf, formFields, pageAccess, sendPage, xsrfOf } from './page-auth.js';
+import { checkFormCsrf, formFields, pageAccess, sendPage, xsrfOf, signedInPerson } from './page-auth.js';
 
 /** How to use the storage from a notebook: nothing to configure, the environment has it all. */
 function snippets(summary: StorageSummary): SafeHtml {
@@ -59,10 +58,7 @@ export function storagePages(app: FastifyInstance, ctx: HubContext): void {
   const me = async (req: FastifyRequest, reply: FastifyReply): Promise<{ access: Access; user: UserRow } | undefined> => {
     const access = pageAccess(req, reply);
     if (!access) return undefined;
-    if (access.identity.kind !== 'user') throw new ApiError(403, 'Only people have object storage');
-    const user = await findUser(ctx.db, access.identity.name);
-    if (!user) throw new ApiError(403, 'Your account no longer exists');
-    return { access, user };
+    return { access, user: await signedInPerson(ctx.db, access, 'Only people have object storage') };
   };
 
   const render = async (reply: FastifyReply, access: Access, user: UserRow, options: { revealed?: { endpoint: string; key: AccessKey }; notice?: string; error?: string; status?: number } = {}) => {
@@ -78,9 +74,14 @@ ${entries.length
     return sendPage(reply, access, { title: 'Object storage', body, section: 'storage', status: options.status ?? 200, scripts: ['/hub/static/forms.js'], noStore: true });
   };
 
-  const entryFor = async (user: UserRow, endpoint: string | undefined) => {
-    const entries = await storageOfUser(ctx.db, ctx.catalog.current(), ctx.storage, user);
-    return entries.find((e) => e.summary?.endpoint === endpoint);
+  /** A form posted from the page: who, the storage entry it names (by endpoint), or undefined after a redirect to sign in. */
+  const posted = async (req: FastifyRequest, reply: FastifyReply) => {
+    const who = await me(req, reply);
+    if (!who) return undefined;
+    checkFormCsrf(req, who.access);
+    const endpoint = formFields(req).endpoint;
+    const entries = await storageOfUser(ctx.db, ctx.catalog.current(), ctx.storage, who.user);
+    return { ...who, endpoint, entry: entries.find((e) => e.summary?.endpoint === endpoint) };
   };
 
   app.get('/hub/storage', async (req, reply) => {
@@ -90,34 +91,29 @@ ${entries.length
   });
 
   app.post('/hub/storage/keys', async (req, reply) => {
-    const who = await me(req, reply);
-    if (!who) return reply;
-    const fields = formFields(req);
-    checkFormCsrf(req, who.access);
-    const entry = await entryFor(who.user, fields.endpoint);
-    if (!entry) return render(reply, who.access, who.user, { error: 'You have no object storage at that endpoint.', status: 404 });
-    const groups = (await groupsOfUsers(ctx.db, [who.user.id])).get(who.user.id) ?? [];
+    const form = await posted(req, reply);
+    if (!form) return reply;
+    const { access, user, entry } = form;
+    if (!entry?.summary) return render(reply, access, user, { error: 'You have no object storage at that endpoint.', status: 404 });
     try {
-      const key = await ctx.storage.keys(entry.settings, { name: who.user.name, groups });
-      ctx.log.info({ user: who.user.name, endpoint: fields.endpoint }, 'showed a person their storage keys');
-      return render(reply, who.access, who.user, { revealed: { endpoint: entry.summary!.endpoint, key } });
+      const key = await ctx.storage.keys(entry.settings, entry.person);
+      ctx.log.info({ user: user.name, endpoint: form.endpoint }, 'showed a person their storage keys');
+      return render(reply, access, user, { revealed: { endpoint: entry.summary.endpoint, key } });
     } catch (error) {
-      return render(reply, who.access, who.user, { error: error instanceof Error ? error.message : String(error), status: 502 });
+      return render(reply, access, user, { error: error instanceof Error ? error.message : String(error), status: 502 });
     }
   });
 
   app.post('/hub/storage/rotate', async (req, reply) => {
-    const who = await me(req, reply);
-    if (!who) return reply;
-    const fields = formFields(req);
-    checkFormCsrf(req, who.access);
-    const entry = await entryFor(who.user, fields.endpoint);
-    if (!entry?.summary?.provisioned) return render(reply, who.access, who.user, { error: 'Refinery does not manage your key at that endpoint, so it cannot replace it.', status: 400 });
+    const form = await posted(req, reply);
+    if (!form) return reply;
+    const { access, user, entry } = form;
+    if (!entry?.summary?.provisioned) return render(reply, access, user, { error: 'Refinery does not manage your key at that endpoint, so it cannot replace it.', status: 400 });
     try {
-      await ctx.storage.rotate(entry.summary.endpoint, who.user);
-      return render(reply, who.access, who.user, { notice: 'Your key was replaced. Restart running servers to give them the new one.' });
+      await ctx.storage.rotate(entry.summary.endpoint, user);
+      return render(reply, access, user, { notice: 'Your key was replaced. Restart running servers to give them the new one.' });
     } catch (error) {
-      return render(reply, who.access, who.user, { error: error instanceof Error ? error.message : String(error), status: 502 });
+      return render(reply, access, user, { error: error instanceof Error ? error.message : String(error), status: 502 });
     }
   });
 }
