@@ -22,7 +22,7 @@ import { CatalogStore } from './profiles/catalog.js';
 import { ClusterManager } from './clusters/manager.js';
 import { clusterBackends } from './clusters/backends.js';
 import { deleteExpiredSessions } from './db/sessions.js';
-import { deleteExpiredCodes } from './db/oauth.js';
+import { deleteClientsWithoutServer, deleteExpiredCodes } from './db/oauth.js';
 import { deleteTokensWhere } from './db/tokens.js';
 import { nowIso } from './db/time.js';
 import { recordProxyActivity } from './servers/activity.js';
@@ -188,6 +188,9 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
     const reconciler = new Reconciler({ db: db.kysely, spawner, routes, servers, clusters, clusterIdleSeconds: config.clusters.idle_timeout, metrics, log: log.child({ component: 'reconcile' }), stopGraceSeconds: config.spawner.stop_grace });
     const report = await reconciler.run();
     if (report.adopted || report.markedStopped || report.orphansStopped) log.info(report, 'reconciled servers with the database');
+    // sign-ins end with their server: clients of servers that are not running are not kept
+    const staleClients = await deleteClientsWithoutServer(db.kysely);
+    if (staleClients) log.info({ clients: staleClients }, 'removed OAuth clients of servers that are not running');
 
     await new Promise<void>((resolve, reject) => {
       server.once('error', (error: NodeJS.ErrnoException) => {
@@ -254,6 +257,7 @@ async function housekeeping(db: Db, log: Logger): Promise<void> {
   try {
     await deleteExpiredSessions(db.kysely, now);
     await deleteExpiredCodes(db.kysely, now);
+    await deleteClientsWithoutServer(db.kysely);
     await deleteTokensWhere(db.kysely, { expiredBefore: now });
   } catch (error) {
     log.warn({ err: String(error) }, 'housekeeping failed');

@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Database, OAuthClientsTable, OAuthCodesTable } from './tables.js';
 
 export type OAuthClientRow = Selectable<OAuthClientsTable>;
@@ -25,8 +25,39 @@ export async function findClient(db: Kysely<Database>, identifier: string): Prom
   return db.selectFrom('oauth_clients').selectAll().where('identifier', '=', identifier).executeTakeFirst();
 }
 
-export async function deleteClient(db: Kysely<Database>, identifier: string): Promise<void> {
-  await db.deleteFrom('oauth_clients').where('identifier', '=', identifier).execute();
+/**
+ * Remove the OAuth client of a server (`<user>/<name>`), with its pending codes and every token it
+ * issued: a server's sign-ins end with the server.
+ */
+export async function deleteClientOfServer(db: Kysely<Database>, serverKey: string): Promise<void> {
+  const clients = db.selectFrom('oauth_clients').select('identifier').where('server_key', '=', serverKey);
+  await db.deleteFrom('api_tokens').where('oauth_client_id', 'in', clients).execute();
+  await db.deleteFrom('oauth_codes').where('client_id', 'in', clients).execute();
+  await db.deleteFrom('oauth_clients').where('server_key', '=', serverKey).execute();
+}
+
+/**
+ * Remove the clients of servers that are not running (left by a crash, an older version, or a user
+ * removed from the command line), then the tokens of clients that no longer exist. Each statement
+ * re-checks the server, so a server starting meanwhile keeps the client it just registered.
+ */
+export async function deleteClientsWithoutServer(db: Kysely<Database>): Promise<number> {
+  const live = db
+    .selectFrom('servers')
+    .innerJoin('users', 'users.id', 'servers.user_id')
+    .select(sql<string>`users.name || '/' || servers.name`.as('server_key'))
+    .where('servers.phase', 'in', ['pending', 'running', 'stopping']);
+  const removed = await db
+    .deleteFrom('oauth_clients')
+    .where('server_key', 'is not', null)
+    .where('server_key', 'not in', live)
+    .executeTakeFirst();
+  await db
+    .deleteFrom('api_tokens')
+    .where('oauth_client_id', '!=', 'jupyterhub')
+    .where('oauth_client_id', 'not in', db.selectFrom('oauth_clients').select('identifier'))
+    .execute();
+  return Number(removed.numDeletedRows);
 }
 
 export async function insertCode(db: Kysely<Database>, code: OAuthCodeRow): Promise<void> {

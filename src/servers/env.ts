@@ -9,9 +9,21 @@ export interface HubUrls {
   publicOrigin: string;
 }
 
-/** The OAuth client id of a server, as JupyterHub names it. */
+/**
+ * The OAuth client id of a server. The default server's is JupyterHub's exactly:
+ * `jupyterhub-user-<name>` with the name percent-quoted as Python's `urllib.parse.quote` does (the
+ * id becomes a cookie name in the server). A named server's id joins the owner and the server with
+ * `!`, which that quoting never leaves unescaped, so no named server's id can equal another's or
+ * a default server's (JupyterHub's `-<server>` makes `a-b`'s default server and `a`'s server `b`
+ * the same client).
+ */
 export function oauthClientId(user: string, server: string): string {
-  return `jupyterhub-user-${encodeURIComponent(user)}${server ? `-${encodeURIComponent(server)}` : ''}`;
+  return `jupyterhub-user-${pythonQuote(user)}${server ? `!${pythonQuote(server)}` : ''}`;
+}
+
+/** Percent-encode all but ASCII letters, digits and `-._~`, as Python's `quote(s, safe='')`. */
+function pythonQuote(text: string): string {
+  return encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
 export function oauthCallbackPath(user: string, server: string): string {

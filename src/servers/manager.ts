@@ -8,12 +8,13 @@ import type { Metrics } from '../metrics/index.js';
 import type { IdentityResolver } from '../auth/identity.js';
 import { countNamedServers, deleteServer, ensureServer, findServer, transitionServer, updateServer, type ServerRow } from '../db/servers.js';
 import { deleteTokensWhere } from '../db/tokens.js';
-import { deleteClient, upsertClient } from '../db/oauth.js';
+import { deleteClientOfServer, upsertClient } from '../db/oauth.js';
 import { updateUser } from '../db/users.js';
 import { nowIso } from '../db/time.js';
 import { issueToken } from '../auth/tokens.js';
 import { hashSecret } from '../auth/secrets.js';
 import { SERVER_ROLE_SCOPES } from '../auth/scopes.js';
+import { serverClientAllowedScopes } from '../auth/oauth-scopes.js';
 import { serverNameProblem, serverPrefix } from '../auth/names.js';
 import { singleUserEnv, oauthCallbackPath, oauthClientId, type HubUrls } from './env.js';
 import { ProgressLog } from './progress.js';
@@ -191,7 +192,7 @@ export class ServerManager {
         description: `Server at ${prefix}`,
         secret_hash: hashSecret(token),
         redirect_uri: oauthCallbackPath(user.name, row.name),
-        allowed_scopes: '[]',
+        allowed_scopes: JSON.stringify(serverClientAllowedScopes(serverKey)),
         server_key: serverKey,
         created: nowIso(),
       });
@@ -276,6 +277,7 @@ export class ServerManager {
       this.o.metrics.spawnDuration.observe({ status: 'failure' }, seconds(started));
       this.o.log.warn({ user: user.name, server: row.name, err: message }, 'server failed to start');
       await deleteTokensWhere(this.o.db, { serverKey }).catch(() => 0);
+      await deleteClientOfServer(this.o.db, serverKey).catch(() => undefined);
       await clusters?.stop().catch(() => undefined);
       await transitionServer(this.o.db, row.id, ['pending', 'stopping'], 'stopped', {
         last_error: message, target: null, spawner_state: null,
@@ -340,12 +342,13 @@ export class ServerManager {
     await this.markStopped(fresh, userName, reason);
   }
 
-  /** Record that a server is gone: row stopped, route and server token removed. */
+  /** Record that a server is gone: row stopped, route, server token and OAuth client (with its tokens) removed. */
   async markStopped(row: ServerRow, userName: string, reason: string | null): Promise<void> {
     const wasRunning = row.phase === 'running' || row.phase === 'stopping';
     this.o.routes.delete(serverPrefix(userName, row.name));
     await this.o.clusters.stopServerClusters(row.user_id, row.name);
     await deleteTokensWhere(this.o.db, { serverKey: this.key(userName, row.name) });
+    await deleteClientOfServer(this.o.db, this.key(userName, row.name));
     await updateServer(this.o.db, row.id, { phase: 'stopped', target: null, spawner_state: null, last_error: reason });
     this.o.identities.invalidate();
     if (wasRunning) this.o.metrics.runningServers.dec();
@@ -355,7 +358,7 @@ export class ServerManager {
   async removeAll(user: UserRow, servers: readonly ServerRow[]): Promise<void> {
     for (const server of servers) {
       await this.stop(user, server.name, { waitMs: 60_000, reason: 'user deleted' });
-      await deleteClient(this.o.db, oauthClientId(user.name, server.name));
+      await deleteClientOfServer(this.o.db, this.key(user.name, server.name));
     }
   }
 

@@ -8,6 +8,7 @@ import { staticFiles } from './static-files.js';
 import { clusterPages } from './cluster-panel.js';
 import { publishPages } from './publish-pages.js';
 import { storagePages } from './storage-pages.js';
+import { oauthConsentPages } from './oauth-consent.js';
 
 /** The hub's pages: sign-in, home, spawn and progress, tokens and password, admin. */
 export function registerPages(app: FastifyInstance, ctx: HubContext): void {
@@ -19,4 +20,5 @@ export function registerPages(app: FastifyInstance, ctx: HubContext): void {
   clusterPages(app, ctx);
   publishPages(app, ctx);
   storagePages(app, ctx);
+  oauthConsentPages(app, ctx);
 }

@@ -11,7 +11,7 @@ import { countUsers, createUser, deleteUser, findUser, findUserById, groupsOfUse
 import { addMembers, createGroup, deleteGroup, findGroup, groupMembers, listGroups, removeMembers, setGroupProperties, setUserGroups } from '../../src/db/groups.js';
 import { countNamedServers, deleteServer, ensureServer, findServer, serversInPhase, serversOfUsers, transitionServer, updateServer } from '../../src/db/servers.js';
 import { deleteToken, deleteTokensWhere, findTokenByHash, findTokenById, insertToken, tokensOfUser, touchToken, type NewToken } from '../../src/db/tokens.js';
-import { deleteClient, deleteExpiredCodes, findClient, insertCode, takeCode, upsertClient, type OAuthCodeRow } from '../../src/db/oauth.js';
+import { deleteClientOfServer, deleteClientsWithoutServer, deleteExpiredCodes, findClient, insertCode, takeCode, upsertClient, type OAuthCodeRow } from '../../src/db/oauth.js';
 import { deleteExpiredSessions, deleteSessionsOfUser, findSessionByHash, insertSession } from '../../src/db/sessions.js';
 import type { ServerPhase } from '../../src/db/tables.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
@@ -56,10 +56,10 @@ function code(overrides: Partial<OAuthCodeRow> & { hash: string; user_id: number
   };
 }
 
-async function addClient(db: Db, identifier = 'jupyterhub-user-alice') {
+async function addClient(db: Db, identifier = 'jupyterhub-user-alice', serverKey = 'alice/') {
   await upsertClient(db.kysely, {
-    identifier, description: 'Server at /user/alice/', secret_hash: 'h1', redirect_uri: '/user/alice/oauth_callback',
-    allowed_scopes: '[]', server_key: 'alice/', created: iso(),
+    identifier, description: `Server at /user/${serverKey}`, secret_hash: 'h1', redirect_uri: `/user/${serverKey.endsWith('/') ? serverKey : `${serverKey}/`}oauth_callback`,
+    allowed_scopes: '[]', server_key: serverKey, created: iso(),
   });
 }
 
@@ -419,7 +419,7 @@ for (const backend of backends) {
         assert.equal(client?.secret_hash, 'h2');
         assert.equal(client?.description, 'again');
         assert.equal((await db.kysely.selectFrom('oauth_clients').selectAll().execute()).length, 1);
-        await deleteClient(db.kysely, 'jupyterhub-user-alice');
+        await deleteClientOfServer(db.kysely, 'alice/');
         assert.equal(await findClient(db.kysely, 'jupyterhub-user-alice'), undefined);
       });
 
@@ -453,8 +453,33 @@ for (const backend of backends) {
         await insertCode(db.kysely, code({ hash: 'new', user_id: alice.id }));
         await deleteExpiredCodes(db.kysely, iso());
         assert.deepEqual((await db.kysely.selectFrom('oauth_codes').select('hash').execute()).map((r) => r.hash), ['new']);
-        await deleteClient(db.kysely, 'jupyterhub-user-alice');
+        await deleteClientOfServer(db.kysely, 'alice/');
         assert.deepEqual(await db.kysely.selectFrom('oauth_codes').select('hash').execute(), []);
+      });
+
+      test('a server\'s client goes with its tokens; clients of servers not running are swept, with theirs', async () => {
+        const alice = await createUser(db.kysely, 'alice');
+        await addClient(db);
+        await addClient(db, 'jupyterhub-user-alice!lab', 'alice/lab');
+        await addClient(db, 'jupyterhub-user-alice!gone', 'alice/gone');
+        await ensureServer(db.kysely, alice.id, '');
+        const lab = await ensureServer(db.kysely, alice.id, 'lab');
+        await updateServer(db.kysely, lab.id, { phase: 'running' });
+        for (const [hash, client] of [['t-default', 'jupyterhub-user-alice'], ['t-lab', 'jupyterhub-user-alice!lab'], ['t-gone', 'jupyterhub-user-alice!gone'], ['t-api', 'jupyterhub']] as const) {
+          await insertToken(db.kysely, token({ hash, user_id: alice.id, oauth_client_id: client }));
+        }
+        const clients = async () => (await db.kysely.selectFrom('oauth_clients').select('identifier').orderBy('identifier').execute()).map((r) => r.identifier);
+        const tokens = async () => (await db.kysely.selectFrom('api_tokens').select('hash').orderBy('hash').execute()).map((r) => r.hash);
+
+        await deleteClientOfServer(db.kysely, 'alice/lab');
+        assert.deepEqual(await clients(), ['jupyterhub-user-alice', 'jupyterhub-user-alice!gone']);
+        assert.deepEqual(await tokens(), ['t-api', 't-default', 't-gone']);
+
+        await addClient(db, 'jupyterhub-user-alice!lab', 'alice/lab');
+        // the default server is stopped and 'gone' has no row at all: only the running server keeps its client
+        assert.equal(await deleteClientsWithoutServer(db.kysely), 2);
+        assert.deepEqual(await clients(), ['jupyterhub-user-alice!lab']);
+        assert.deepEqual(await tokens(), ['t-api']);
       });
     });
 

@@ -1,0 +1,97 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { HubContext } from '../context.js';
+import type { Access } from '../auth/access.js';
+import type { OAuthClientRow } from '../db/oauth.js';
+import { answerLocation, authorizeParams, grantCode, OAuthError, validateAuthorizeRequest, type AuthorizationRequest, type AuthorizeParams } from '../auth/oauth.js';
+import { describeGrantedScopes, serverAccessScope } from '../auth/oauth-scopes.js';
+import { serverPrefix } from '../auth/names.js';
+import { html } from './html.js';
+import { checkFormCsrf, sendPage, xsrfOf } from './page-auth.js';
+import { renderMessagePage } from './message.js';
+import { publicOrigin } from './server-pages.js';
+
+/**
+ * The consent step of the OAuth provider. A server's owner signs in to it without a question; anyone
+ * else who may use it (an admin, someone it is shared with) is shown what the server would get and
+ * decides, on a form that carries the session's CSRF token.
+ */
+
+/** Where the consent form posts: a page route, so the form's `_xsrf` field is what proves it came from us. */
+export const CONSENT_ACTION = '/hub/oauth2/authorize';
+
+export type Authorizer = 'owner' | 'other' | 'forbidden';
+
+/** Whether the signed-in person owns the client's server, may use it otherwise, or may not use it at all. */
+export function whoMayAuthorize(access: Access, client: OAuthClientRow): Authorizer {
+  const key = client.server_key;
+  if (!key || !access.can(serverAccessScope(key))) return 'forbidden';
+  return access.identity.kind === 'user' && key.slice(0, key.indexOf('/')) === access.identity.name ? 'owner' : 'other';
+}
+
+/** An OAuth error: back to the client when its redirect_uri is verified, else a page for the person. */
+export function oauthErrorReply(reply: FastifyReply, error: OAuthError): FastifyReply {
+  reply.header('Cache-Control', 'no-store');
+  if (error.returnTo) return reply.redirect(answerLocation(error.returnTo, { error: error.code, error_description: error.message }), 302);
+  const title = error.status === 403 ? 'No access to this server' : 'Cannot sign in to this server';
+  return reply.code(error.status).type('text/html; charset=utf-8').send(renderMessagePage(title, `${error.message} (OAuth error: ${error.code})`, { href: '/hub/home', text: 'Go home' }));
+}
+
+/** "alice’s default server" or "alice’s server “lab2”", and its address. */
+function describeServer(serverKey: string): { name: string; path: string } {
+  const slash = serverKey.indexOf('/');
+  const owner = serverKey.slice(0, slash);
+  const server = serverKey.slice(slash + 1);
+  return { name: server ? `${owner}’s server “${server}”` : `${owner}’s default server`, path: serverPrefix(owner, server) };
+}
+
+export function renderConsentPage(reply: FastifyReply, access: Access, request: AuthorizationRequest, params: AuthorizeParams): FastifyReply {
+  const server = describeServer(request.client.server_key ?? '/');
+  const person = access.identity.name;
+  const body = html`<section class="card narrow" aria-labelledby="consent-title">
+  <h1 id="consent-title">Sign in to ${server.name}?</h1>
+  <p>The server at <code>${server.path}</code> asks to sign you in as <strong>${person}</strong>. It is not your server: only continue if you meant to open it.</p>
+  <p>If you allow it, it gets a token, valid while you stay signed in here, that lets it:</p>
+  <ul id="consent-scopes">${describeGrantedScopes(request.scopes, person).map((line) => html`<li>${line}</li>`)}</ul>
+  <form method="post" action="${CONSENT_ACTION}">
+    <input type="hidden" name="_xsrf" value="${xsrfOf(access)}">
+    ${Object.entries(params).map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}">`)}
+    <div class="form-actions">
+      <button class="primary" name="decision" value="allow">Allow</button>
+      <button name="decision" value="deny">Deny</button>
+    </div>
+  </form>
+</section>`;
+  reply.header('X-Frame-Options', 'DENY');
+  return sendPage(reply, access, { title: `Sign in to ${server.name}?`, body, noStore: true });
+}
+
+export function oauthConsentPages(app: FastifyInstance, ctx: HubContext): void {
+  /** The answer from the consent form: the request is checked again from scratch, then granted or refused. */
+  app.post(CONSENT_ACTION, async (req, reply) => {
+    const access = req.access;
+    if (!access || access.identity.via !== 'session') return reply.redirect('/hub/login', 303);
+    checkFormCsrf(req, access);
+    const fields = formSearch(req.body);
+    try {
+      const request = await validateAuthorizeRequest(ctx.db, authorizeParams(fields), publicOrigin(ctx, req), access.identity.name);
+      if (whoMayAuthorize(access, request.client) === 'forbidden') throw new OAuthError('access_denied', `You are signed in as ${access.identity.name}, who may not use ${request.client.description || request.client.identifier}.`, 403);
+      if (fields.get('decision') !== 'allow') {
+        return reply.header('Cache-Control', 'no-store').redirect(answerLocation(request, { error: 'access_denied', error_description: `${access.identity.name} did not allow the sign-in` }), 303);
+      }
+      return reply.header('Cache-Control', 'no-store').redirect(await grantCode(ctx.db, access.identity, request), 303);
+    } catch (error) {
+      if (error instanceof OAuthError) return oauthErrorReply(reply, error);
+      throw error;
+    }
+  });
+}
+
+/** The posted form as URLSearchParams, repeated fields kept (so a parameter given twice is noticed). */
+function formSearch(body: unknown): URLSearchParams {
+  const search = new URLSearchParams();
+  if (!body || typeof body !== 'object') return search;
+  for (const [key, value] of Object.entries(body as Record<string, unknown>)) {
+    for (const item of Array.isArray(value) ? value : [value]) if (typeof item === 'string') search.append(key, item);
+  }
+  return search;
+}
