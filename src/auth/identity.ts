@@ -137,10 +137,13 @@ export class IdentityResolver {
 
   /** A token can never do more than its owner: its own scopes intersected with the owner's. */
   private async tokenScopes(row: TokenRow, owner: ScopeOwner, ownerScopes: Set<string>): Promise<Set<string>> {
-    const raw = JSON.parse(row.scopes) as string[];
+    const fromServerClient = row.oauth_client_id !== 'jupyterhub';
+    // the provider never grants `inherit` to a server's client; a token that says so was issued before
+    // requested scopes were checked against the client's, and gets only what such tokens always get
+    const raw = (JSON.parse(row.scopes) as string[]).filter((s) => !(fromServerClient && s === 'inherit'));
     if (raw.includes('inherit')) return ownerScopes;
     const requested = expandScopes([...raw, ...identifyScopes(owner)], owner, row.server_key ?? undefined);
-    if (row.oauth_client_id !== 'jupyterhub' && row.server_key) {
+    if (fromServerClient && row.server_key) {
       // an OAuth token from a server's client always lets its holder reach that server
       for (const s of expandScopes([`access:servers!server=${row.server_key}`], owner)) requested.add(s);
     }
