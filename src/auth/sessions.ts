@@ -8,6 +8,14 @@ import { hashSecret, newSecret } from './secrets.js';
 /** The hub's sign-in cookie. Path `/` so the proxy can authorize requests to `/user/...` too. */
 export const SESSION_COOKIE = 'refinery-session';
 
+/**
+ * The hub's cookies are all named `refinery-…` (sign-in, the sign-in form's token, published-page
+ * grants); with a `__Host-`/`__Secure-` prefix too, which browsers read without regard to case.
+ */
+export function isHubCookieName(name: string): boolean {
+  return name.toLowerCase().replace(/^__(?:host|secure)-/, '').startsWith('refinery-');
+}
+
 export async function createSession(db: Kysely<Database>, userId: number, maxAgeSeconds: number): Promise<{ cookieValue: string; session: SessionRow }> {
   const cookieValue = newSecret();
   const now = nowIso();
