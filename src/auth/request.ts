@@ -5,9 +5,14 @@ import { SESSION_COOKIE } from './sessions.js';
 export interface Credentials {
   token?: string;
   session?: string;
+  /**
+   * The request carried more than one session cookie with different values: one was set by someone
+   * else (a page of a user's server can write cookies for the hub's paths), so none of them counts.
+   */
+  conflictingSessions?: true;
 }
 
-const SESSION_PATTERN = new RegExp(`(?:^|;\\s*)${SESSION_COOKIE}=([^;]+)`);
+const SESSION_PATTERN = new RegExp(`(?:^|;\\s*)${SESSION_COOKIE}=([^;]*)`, 'g');
 const AUTH_HEADER = /^(?:token|bearer)\s+(\S+)\s*$/i;
 
 /**
@@ -30,9 +35,10 @@ export function credentialsOf(req: IncomingMessage): Credentials {
     }
   }
   const cookie = req.headers.cookie;
-  if (cookie) {
-    const match = SESSION_PATTERN.exec(cookie);
-    if (match) out.session = match[1];
+  if (cookie?.includes(SESSION_COOKIE)) {
+    const values = new Set([...cookie.matchAll(SESSION_PATTERN)].map((match) => match[1]!.trim()).filter(Boolean));
+    if (values.size === 1) out.session = [...values][0];
+    else if (values.size > 1) out.conflictingSessions = true;
   }
   return out;
 }

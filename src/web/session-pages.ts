@@ -7,6 +7,10 @@ import { newSecret, safeEqual } from '../auth/secrets.js';
 import { html } from './html.js';
 import { layout } from './layout.js';
 import { safeNext } from './next.js';
+import { ApiError } from '../api/errors.js';
+import { credentialsOf } from '../auth/request.js';
+import { fetchMetadataOf, isTopLevelNavigation } from '../http/fetch-metadata.js';
+import { foreignSourceProblem, ownHostsOf } from '../http/csrf.js';
 
 /** Double-submit cookie for the sign-in form, which is posted before any session exists. */
 const LOGIN_CSRF_COOKIE = 'refinery-login-xsrf';
@@ -58,15 +62,28 @@ export function sessionPages(app: FastifyInstance, ctx: HubContext): void {
   app.get('/hub/login', async (req, reply) => {
     const next = safeNext((req.query as Record<string, string | undefined>).next);
     if (req.access?.identity.via === 'session') return reply.redirect(next, 302);
+    // the form's token is for the person looking at the page, not for a script fetching it
+    const meta = fetchMetadataOf(req.headers);
+    if (meta && !isTopLevelNavigation(meta)) throw new ApiError(403, 'Open the sign-in page in the browser.');
+    if (credentialsOf(req.raw).conflictingSessions) {
+      // someone wrote a second sign-in cookie for this site (a user's page can): start clean
+      reply.header('Clear-Site-Data', '"cookies"');
+      return renderLogin(reply, { next, error: 'Your browser held two different sign-ins for this site, so neither was used. Sign in again.' });
+    }
     return renderLogin(reply, { next });
   });
 
-  app.post('/hub/login', async (req, reply) => {
+  // the sign-in form carries a token of its own (a session may not exist yet): see LOGIN_CSRF_COOKIE
+  app.post('/hub/login', { config: { ownCsrf: true } }, async (req, reply) => {
     const next = safeNext((req.query as Record<string, string | undefined>).next);
     const form = (req.body ?? {}) as Record<string, string | undefined>;
     const username = (form.username ?? '').trim();
     const password = form.password ?? '';
     const expected = readCookie(req, LOGIN_CSRF_COOKIE);
+    // signing someone in as another person is an attack too: only from our own sign-in page
+    if (foreignSourceProblem(req.raw, ownHostsOf(req.raw, ctx.urls.publicOrigin))) {
+      return renderLogin(reply, { next, username, status: 403, error: 'Sign in from this site’s own sign-in page.' });
+    }
     if (!expected || !form._xsrf || !safeEqual(expected, form._xsrf)) {
       return renderLogin(reply, { next, username, status: 403, error: 'Your sign-in form expired. Please try again.' });
     }
