@@ -12,10 +12,10 @@ import { progressUrl } from '../api/presenters/server.js';
 import { ApiError } from '../api/errors.js';
 import { html, type SafeHtml } from './html.js';
 import { clusterPanel } from './cluster-panel.js';
-import { checkFormCsrf, formFields, pageAccess, queryFields, sendPage, xsrfOf, signedInPerson } from './page-auth.js';
+import { formFields, pageAccess, pageAccessAllowingToken, queryFields, requirePageScope, sendPage, xsrfOf, signedInPerson } from './page-auth.js';
 import { statusPill, timeTag, type Phase } from './format.js';
 import { formCatalog, isSpawnForm, parseSpawnForm, renderSpawnForm, resourcesLine, valuesFromPlan, type FieldErrors, type FormValues } from './spawn-form.js';
-import { safeNext } from './next.js';
+import { refererIs, safeNext } from './next.js';
 
 type SpawnParams = { user: string; server?: string };
 
@@ -106,6 +106,8 @@ export function serverPages(app: FastifyInstance, ctx: HubContext): void {
 
   const renderHome = async (req: FastifyRequest, reply: FastifyReply, access: Access, form: { name?: string; error?: string } = {}, status = 200) => {
     const user = await signedInPerson(ctx.db, access, 'Services have no home page');
+    // what GET /hub/api/users/{name} with its servers asks
+    requirePageScope(access, `read:servers!user=${user.name}`, 'see these servers');
     const rows = (await serversOfUsers(ctx.db, [user.id])).get(user.id) ?? [];
     const named = rows.filter((r) => r.name !== '');
     const limit = ctx.config.named_servers.limit_per_user;
@@ -249,7 +251,6 @@ ${ctx.config.named_servers.enabled
   const spawnSubmit = async (req: FastifyRequest<{ Params: SpawnParams }>, reply: FastifyReply) => {
     const access = pageAccess(req, reply);
     if (!access) return reply;
-    checkFormCsrf(req, access);
     const server = req.params.server ?? '';
     const user = await targetUser(access, req.params.user, 'servers', server);
     const next = safeNext(queryFields(req).next, serverPrefix(user.name, server));
@@ -282,8 +283,9 @@ ${ctx.config.named_servers.enabled
 
   // Links that work for anyone: `/hub/user-redirect/lab/tree/x.ipynb` opens the path in the visitor's
   // own default server (JupyterLab's "Copy shareable link" makes these).
+  // It reveals nothing but the visitor's own name, so a program's token may follow it too.
   app.get<{ Params: { '*': string } }>('/hub/user-redirect/*', async (req, reply) => {
-    const access = pageAccess(req, reply);
+    const access = pageAccessAllowingToken(req, reply, (owner) => `read:users:name!user=${owner}`);
     if (!access) return reply;
     const rest = req.params['*'].replace(/^\/+/, '');
     const query = req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : '';
@@ -298,7 +300,6 @@ ${ctx.config.named_servers.enabled
   app.post('/hub/spawn-named', async (req, reply) => {
     const access = pageAccess(req, reply);
     if (!access) return reply;
-    checkFormCsrf(req, access);
     if (access.identity.kind !== 'user') throw new ApiError(403, 'Services have no named servers');
     const name = (formFields(req).name ?? '').trim();
     const problem = !name ? 'Give the new server a name.' : serverNameProblem(name);
@@ -367,7 +368,6 @@ ${ctx.config.named_servers.enabled
   const stopSubmit = async (req: FastifyRequest<{ Params: SpawnParams }>, reply: FastifyReply) => {
     const access = pageAccess(req, reply);
     if (!access) return reply;
-    checkFormCsrf(req, access);
     const server = req.params.server ?? '';
     if (!access.can(`delete:servers!server=${req.params.user}/${server}`)) throw new ApiError(403, `You may not stop ${req.params.user}'s servers`);
     const user = await findUser(ctx.db, req.params.user);
@@ -380,7 +380,7 @@ ${ctx.config.named_servers.enabled
       if (error instanceof ServerRequestError) throw new ApiError(400, error.message);
       throw error;
     }
-    const fallback = (req.headers.referer ?? '').includes('/hub/admin') ? '/hub/admin' : '/hub/home';
+    const fallback = refererIs(req.headers.referer, req.headers.host, '/hub/admin') ? '/hub/admin' : '/hub/home';
     return reply.redirect(safeNext(query.next, fallback), 303);
   };
   app.post<{ Params: SpawnParams }>('/hub/stop/:user', stopSubmit);
