@@ -9,7 +9,7 @@ import { IdentityResolver } from './auth/identity.js';
 import { LocalAuthenticator } from './auth/authenticator.js';
 import { FailureCounter } from './auth/rate-limit.js';
 import { registerKnownToken } from './auth/tokens.js';
-import { SESSION_COOKIE } from './auth/sessions.js';
+import { isHubCookieName, SESSION_COOKIE } from './auth/sessions.js';
 import { RouteTable, createProxy, type ProxyHandlers } from './proxy/index.js';
 import { LocalSpawner } from './spawners/local.js';
 import { Metrics } from './metrics/index.js';
@@ -101,7 +101,7 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
     for (const service of services) await registerKnownToken(db.kysely, service.token, service.name);
     await db.kysely.deleteFrom('api_tokens').where('service_name', 'is not', null).where('service_name', 'not in', services.length ? services.map((s) => s.name) : ['']).execute();
 
-    const identities = new IdentityResolver(db.kysely, services.map((s) => ({ name: s.name, scopes: s.scopes })));
+    const identities = new IdentityResolver(db.kysely, services.map((s) => ({ name: s.name, scopes: s.scopes })), { adminAccess: config.admin_access });
     await ensureFirstAdmins({ db: db.kysely, identities }, config, log, options.onAdminCreated);
 
     const metrics = new Metrics();
@@ -178,6 +178,8 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
       onResponse: (_route, status) => metrics.proxiedRequests.inc({ code: String(status) }),
       // the hub's sign-in cookie is for the hub: a server runs its owner's code, and an admin visiting it must not hand it their session
       dropCookies: [SESSION_COOKIE],
+      // nor may a server set cookies the hub would read (or any outside its own prefix)
+      isHubCookie: isHubCookieName,
     });
     cleanups.unshift(() => proxy.close());
     // a separate origin for published pages (publish.public_url) serves those pages and nothing else

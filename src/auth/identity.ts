@@ -8,7 +8,7 @@ import { findSessionByHash, touchSession } from '../db/sessions.js';
 import { isExpired } from '../db/time.js';
 import { hashSecret } from './secrets.js';
 import {
-  ADMIN_ROLE_SCOPES, expandScopes, identifyScopes, intersectScopes, parseScopes,
+  adminRoleScopes, expandScopes, identifyScopes, intersectScopes, parseScopes,
   type ParsedScopes, type ScopeOwner,
 } from './scopes.js';
 
@@ -57,8 +57,12 @@ export class IdentityResolver {
   private groupIndex: { epoch: number; byUser: Map<string, Set<string>> } | undefined;
   private readonly services: Map<string, ServiceDefinition>;
 
-  constructor(private readonly db: Kysely<Database>, services: readonly ServiceDefinition[]) {
+  private readonly adminScopes: readonly string[];
+
+  /** `adminAccess`: whether admins reach other people's servers (config `admin_access`). */
+  constructor(private readonly db: Kysely<Database>, services: readonly ServiceDefinition[], options: { adminAccess?: boolean } = {}) {
     this.services = new Map(services.map((s) => [s.name, s]));
+    this.adminScopes = adminRoleScopes(options.adminAccess ?? false);
   }
 
   invalidate(): void {
@@ -167,7 +171,7 @@ export class IdentityResolver {
   /** Everything a user may do: their own resources, plus the admin role's scopes for admins. */
   userScopes(user: Pick<UserRow, 'name' | 'admin'>): Set<string> {
     const owner: ScopeOwner = { kind: 'user', name: user.name };
-    return expandScopes(['self', ...(user.admin ? ADMIN_ROLE_SCOPES : [])], owner);
+    return expandScopes(['self', ...(user.admin ? this.adminScopes : [])], owner);
   }
 
   /** Expanded scopes a user holds, for checking token requests against. */
