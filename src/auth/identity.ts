@@ -24,6 +24,8 @@ export interface Identity {
   parsed: ParsedScopes;
   via: 'session' | 'token';
   tokenId?: number;
+  /** A token that carries everything its owner may do (`inherit`), as much as a browser session. */
+  inheritsOwner?: boolean;
   /** Set when signed in through the browser. */
   session?: { id: string; hash: string; csrfToken: string };
 }
@@ -131,7 +133,8 @@ export class IdentityResolver {
     if (!user) return { identity: null, expiresAt };
     const owner: ScopeOwner = { kind: 'user', name: user.name };
     const scopes = await this.tokenScopes(row, owner, this.userScopes(user));
-    return { identity: { kind: 'user', name: user.name, userId: user.id, admin: !!user.admin, scopes, parsed: parseScopes(scopes), via: 'token', tokenId: row.id }, expiresAt };
+    const inheritsOwner = (JSON.parse(row.scopes) as string[]).includes('inherit');
+    return { identity: { kind: 'user', name: user.name, userId: user.id, admin: !!user.admin, scopes, parsed: parseScopes(scopes), via: 'token', tokenId: row.id, inheritsOwner }, expiresAt };
   }
 
   /** What a user's token may do now (for showing tokens): its scopes as its owner holds them today. */

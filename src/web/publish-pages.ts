@@ -206,15 +206,16 @@ export function publishPages(app: FastifyInstance, ctx: HubContext): void {
 
   /**
    * Who is looking: the browser session (on the hub's origin), a grant cookie for this publication (on
-   * the page origin), or a program's API token, which counts only when it could read the owner's
-   * publications through the API anyway: a token that merely says who someone is (as a server's
-   * sign-in hands out) opens nothing that is not public.
+   * the page origin), or a program's API token, which stands for its owner only when it could read
+   * the owner's publications through the API anyway, or carries everything its owner may do
+   * (`inherit`, as much as a session): a token that merely says who someone is (as a server's sign-in
+   * hands out) opens nothing that is not public.
    */
   const viewerFor = async (req: FastifyRequest, publication: PublicationWithOwner): Promise<Viewer> => {
     const access = req.access;
     if (access?.identity.via === 'token') {
       if (separate() && !req.headers.authorization) return null;
-      const mayRead = READ_PUBLICATION_SCOPES.some((scope) => access.can(`${scope}!user=${publication.owner}`));
+      const mayRead = access.identity.inheritsOwner === true || READ_PUBLICATION_SCOPES.some((scope) => access.can(`${scope}!user=${publication.owner}`));
       return mayRead ? viewerFromAccess(access) : null;
     }
     if (!separate()) return viewerFromAccess(access);
