@@ -36,6 +36,8 @@ import { findUser } from './db/users.js';
 import { storageServiceFrom } from './storage/provisioning.js';
 import { secretsOfUser } from './storage/for-user.js';
 import { publishFront } from './web/publish-pages.js';
+import { userHostsFrom } from './servers/user-hosts.js';
+import { userHostFront } from './http/user-host-front.js';
 
 export interface RunningRefinery {
   /** e.g. `http://127.0.0.1:8000` */
@@ -71,9 +73,11 @@ function resolveEnv(loaded: LoadedConfig): Record<string, string> {
 function hubUrls(config: Config, port: number): HubContext['urls'] {
   const host = ['0.0.0.0', '::', ''].includes(config.listen.host) ? '127.0.0.1' : config.listen.host;
   const hostPart = host.includes(':') ? `[${host}]` : host;
+  const userHosts = config.subdomain_host ? userHostsFrom(config.subdomain_host, config.public_url) : undefined;
   return {
     apiUrl: `http://${hostPart}:${port}/hub/api`,
-    publicOrigin: config.public_url ? new URL(config.public_url).origin : '',
+    publicOrigin: config.public_url ? new URL(config.public_url).origin : userHosts?.hubOrigin ?? '',
+    userHosts,
   };
 }
 
@@ -184,8 +188,10 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
     cleanups.unshift(() => proxy.close());
     // a separate origin for published pages (publish.public_url) serves those pages and nothing else
     const front = publishFront(ctx);
-    server.on('request', front.request(proxy.handleRequest));
-    server.on('upgrade', front.upgrade(proxy.handleUpgrade));
+    // with per-user hosts, each host serves only its own: the hub, or one person's servers
+    const hosts = urls.userHosts ? userHostFront(urls.userHosts, routes) : undefined;
+    server.on('request', front.request(hosts ? hosts.request(proxy.handleRequest) : proxy.handleRequest));
+    server.on('upgrade', front.upgrade(hosts ? hosts.upgrade(proxy.handleUpgrade) : proxy.handleUpgrade));
 
     const reconciler = new Reconciler({ db: db.kysely, spawner, routes, servers, clusters, clusterIdleSeconds: config.clusters.idle_timeout, metrics, log: log.child({ component: 'reconcile' }), stopGraceSeconds: config.spawner.stop_grace });
     const report = await reconciler.run();

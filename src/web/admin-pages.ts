@@ -4,7 +4,7 @@ import type { Access } from '../auth/access.js';
 import type { ServerRow } from '../db/servers.js';
 import { serversOfUsers } from '../db/servers.js';
 import { findUser, listUsers, type UserRow } from '../db/users.js';
-import { serverPrefix } from '../auth/names.js';
+import { serverUrl } from '../servers/env.js';
 import { changeUser, createOneUser, removeUser, setPassword, UserRequestError } from '../users/service.js';
 import { ApiError } from '../api/errors.js';
 import { html, type SafeHtml } from './html.js';
@@ -97,7 +97,7 @@ export function adminPages(app: FastifyInstance, ctx: HubContext): void {
   ${statusPill(phase)}
   <span class="muted small server-activity"><span class="sr-only">Last activity: </span><span data-role="last-activity" data-empty="">${timeTag(row?.last_activity, '')}</span></span>
   <span class="actions">
-    <a class="button sm" href="${user.name === access.identity.name ? serverPrefix(user.name, name) : `/hub/admin/open/${path}`}"${showFor(phase, ['running'])}>Open${what}</a>
+    <a class="button sm" href="${user.name === access.identity.name ? serverUrl(ctx.urls, user.name, name) : `/hub/admin/open/${path}`}"${showFor(phase, ['running'])}>Open${what}</a>
     <form method="post" action="/hub/spawn/${path}?next=${back}" class="inline"${showFor(phase, ['stopped'])}><input type="hidden" name="_xsrf" value="${xsrf}"><button class="sm">Start${what}</button></form>
     <form method="post" action="/hub/stop/${path}?next=${back}" class="inline"${showFor(phase, ['running', 'starting'])}><input type="hidden" name="_xsrf" value="${xsrf}"><button class="sm">Stop${what}</button></form>
   </span>
@@ -300,7 +300,7 @@ ${catalogSection(catalogStatus)}`;
     if (!access) return reply;
     const server = req.params.server ?? '';
     const user = await targetOf(req.params.user);
-    const prefix = serverPrefix(user.name, server);
+    const prefix = serverUrl(ctx.urls, user.name, server);
     const label = html`${user.name}’s ${server ? html`server <code>${server}</code>` : 'default server'}`;
     if (user.name === access.identity.name) return reply.redirect(prefix, 302);
     if (!ctx.config.admin_access) {

@@ -19,7 +19,7 @@ export async function clusterPanel(ctx: HubContext, access: Access, user: string
   if (rows.length === 0) return html``;
   const items: SafeHtml[] = [];
   for (const row of rows) {
-    const model = presentCluster(row, user, await ctx.clusters.registeredWorkers(row));
+    const model = presentCluster(row, user, await ctx.clusters.registeredWorkers(row), ctx.urls.userHosts);
     const workers = model.workers as { requested: number; registered: number };
     const worker = model.worker as { cores: number; memory: number };
     const action = `/hub/clusters/${encodeURIComponent(user)}/${encodeURIComponent(row.name)}${row.server_name ? `?server=${encodeURIComponent(row.server_name)}` : ''}`;

@@ -4,7 +4,9 @@ import type { Access } from '../auth/access.js';
 import type { ServerRow } from '../db/servers.js';
 import { findUser, groupsOfUsers, type UserRow } from '../db/users.js';
 import { findServer, serversOfUsers } from '../db/servers.js';
-import { serverNameProblem, serverPrefix } from '../auth/names.js';
+import { serverNameProblem } from '../auth/names.js';
+import { serverUrl } from '../servers/env.js';
+import { ownOriginPredicate } from '../servers/user-hosts.js';
 import { ServerRequestError } from '../servers/errors.js';
 import { presentPlan, resolvePlan, SelectionError, type PlanSubject, type SelectionInput } from '../profiles/resolve.js';
 import { rememberedFor } from '../profiles/selections.js';
@@ -37,6 +39,11 @@ export function showFor(phase: Phase, phases: readonly Phase[]): SafeHtml {
   return html` data-show="${phases.join(' ')}"${phases.includes(phase) ? '' : html` hidden`}`;
 }
 
+/** Origins besides the page's own that the hub may send a browser on to: its public origin, users' hosts. */
+export function ownOrigins(ctx: HubContext): (origin: string) => boolean {
+  return ownOriginPredicate(ctx.urls.userHosts, ctx.urls.publicOrigin);
+}
+
 /** The origin people reach the hub at, for showing full server URLs. */
 export function publicOrigin(ctx: HubContext, req: FastifyRequest): string {
   if (ctx.urls.publicOrigin) return ctx.urls.publicOrigin;
@@ -65,7 +72,8 @@ export function serverPages(app: FastifyInstance, ctx: HubContext): void {
 
   const serverCard = (access: Access, user: UserRow, row: ServerRow | undefined, name: string, origin: string, index: number, preview: StartPreview | null, clusters: SafeHtml = html``): SafeHtml => {
     const phase = phaseOf(ctx, row, user.name);
-    const prefix = serverPrefix(user.name, name);
+    const prefix = serverUrl(ctx.urls, user.name, name);
+    const shownUrl = ctx.urls.userHosts ? prefix : `${origin}${prefix}`;
     const label = name ? name : 'Default server';
     const xsrf = xsrfOf(access);
     const path = spawnPath(user.name, name);
@@ -76,7 +84,7 @@ export function serverPages(app: FastifyInstance, ctx: HubContext): void {
     <h3 id="${id}-title">${label}</h3>
     ${statusPill(phase)}
   </div>
-  <p class="server-url"><span class="muted">URL</span> <a href="${prefix}" class="mono">${origin}${prefix}</a></p>
+  <p class="server-url"><span class="muted">URL</span> <a href="${prefix}" class="mono">${shownUrl}</a></p>
   <div class="server-progress" data-role="progress"${phase === 'starting' ? '' : html` hidden`}>
     <progress max="100" value="0" aria-labelledby="${id}-progress-message"></progress>
     <p id="${id}-progress-message" data-role="progress-message" aria-live="polite">Starting…</p>
@@ -185,7 +193,7 @@ ${ctx.config.named_servers.enabled
     if (!access) return undefined;
     const server = req.params.server ?? '';
     const user = await targetUser(access, req.params.user, scope, server);
-    const next = safeNext(queryFields(req).next, serverPrefix(user.name, server));
+    const next = safeNext(queryFields(req).next, serverUrl(ctx.urls, user.name, server), ownOrigins(ctx));
     const row = await findServer(ctx.db, user.id, server);
     return { access, user, server, next, row, phase: phaseOf(ctx, row, user.name) };
   };
@@ -253,7 +261,7 @@ ${ctx.config.named_servers.enabled
     if (!access) return reply;
     const server = req.params.server ?? '';
     const user = await targetUser(access, req.params.user, 'servers', server);
-    const next = safeNext(queryFields(req).next, serverPrefix(user.name, server));
+    const next = safeNext(queryFields(req).next, serverUrl(ctx.urls, user.name, server), ownOrigins(ctx));
     const fields = formFields(req);
     // the form says what to start; a bare Start button (home, admin, Try again) takes the last settings
     let selections: SelectionInput = {};
@@ -289,7 +297,7 @@ ${ctx.config.named_servers.enabled
     if (!access) return reply;
     const rest = req.params['*'].replace(/^\/+/, '');
     const query = req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : '';
-    return reply.redirect(`${serverPrefix(access.identity.name, '')}${rest}${query}`, 302);
+    return reply.redirect(`${serverUrl(ctx.urls, access.identity.name, '')}${rest}${query}`, 302);
   });
 
   app.get<{ Params: SpawnParams }>('/hub/spawn/:user', spawnForm);
@@ -322,7 +330,7 @@ ${ctx.config.named_servers.enabled
       if (!(error instanceof ServerRequestError)) throw error;
       if (error.kind !== 'conflict') return renderHome(req, reply, access, { name, error: capitalize(error.message) }, 400);
     }
-    const next = serverPrefix(user.name, name);
+    const next = serverUrl(ctx.urls, user.name, name);
     return reply.redirect(`/hub/spawn-pending/${spawnPath(user.name, name)}?next=${encodeURIComponent(next)}`, 303);
   });
 
@@ -381,7 +389,7 @@ ${ctx.config.named_servers.enabled
       throw error;
     }
     const fallback = refererIs(req.headers.referer, req.headers.host, '/hub/admin') ? '/hub/admin' : '/hub/home';
-    return reply.redirect(safeNext(query.next, fallback), 303);
+    return reply.redirect(safeNext(query.next, fallback, ownOrigins(ctx)), 303);
   };
   app.post<{ Params: SpawnParams }>('/hub/stop/:user', stopSubmit);
   app.post<{ Params: SpawnParams }>('/hub/stop/:user/:server', stopSubmit);

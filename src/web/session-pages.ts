@@ -7,6 +7,7 @@ import { newSecret, safeEqual } from '../auth/secrets.js';
 import { html } from './html.js';
 import { layout } from './layout.js';
 import { safeNext } from './next.js';
+import { ownOrigins } from './server-pages.js';
 import { ApiError } from '../api/errors.js';
 import { credentialsOf } from '../auth/request.js';
 import { fetchMetadataOf, isTopLevelNavigation } from '../http/fetch-metadata.js';
@@ -60,7 +61,7 @@ export function sessionPages(app: FastifyInstance, ctx: HubContext): void {
   app.get('/hub/', async (_req, reply) => reply.redirect('/hub/home', 302));
 
   app.get('/hub/login', async (req, reply) => {
-    const next = safeNext((req.query as Record<string, string | undefined>).next);
+    const next = safeNext((req.query as Record<string, string | undefined>).next, undefined, ownOrigins(ctx));
     if (req.access?.identity.via === 'session') return reply.redirect(next, 302);
     // the form's token is for the person looking at the page, not for a script fetching it
     const meta = fetchMetadataOf(req.headers);
@@ -75,7 +76,7 @@ export function sessionPages(app: FastifyInstance, ctx: HubContext): void {
 
   // the sign-in form carries a token of its own (a session may not exist yet): see LOGIN_CSRF_COOKIE
   app.post('/hub/login', { config: { ownCsrf: true } }, async (req, reply) => {
-    const next = safeNext((req.query as Record<string, string | undefined>).next);
+    const next = safeNext((req.query as Record<string, string | undefined>).next, undefined, ownOrigins(ctx));
     const form = (req.body ?? {}) as Record<string, string | undefined>;
     const username = (form.username ?? '').trim();
     const password = form.password ?? '';
