@@ -9,7 +9,7 @@ import { IdentityResolver } from './auth/identity.js';
 import { LocalAuthenticator } from './auth/authenticator.js';
 import { FailureCounter } from './auth/rate-limit.js';
 import { registerKnownToken } from './auth/tokens.js';
-import { isHubCookieName, SESSION_COOKIE } from './auth/sessions.js';
+import { HOST_SESSION_COOKIE, isHubCookieName, SESSION_COOKIE } from './auth/sessions.js';
 import { RouteTable, createProxy, type ProxyHandlers } from './proxy/index.js';
 import { LocalSpawner } from './spawners/local.js';
 import { Metrics } from './metrics/index.js';
@@ -181,7 +181,7 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
       log: log.child({ component: 'proxy' }),
       onResponse: (_route, status) => metrics.proxiedRequests.inc({ code: String(status) }),
       // the hub's sign-in cookie is for the hub: a server runs its owner's code, and an admin visiting it must not hand it their session
-      dropCookies: [SESSION_COOKIE],
+      dropCookies: [SESSION_COOKIE, HOST_SESSION_COOKIE],
       // nor may a server set cookies the hub would read (or any outside its own prefix)
       isHubCookie: isHubCookieName,
     });

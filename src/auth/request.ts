@@ -12,14 +12,19 @@ export interface Credentials {
   conflictingSessions?: true;
 }
 
-const SESSION_PATTERN = new RegExp(`(?:^|;\\s*)${SESSION_COOKIE}=([^;]*)`, 'g');
+const patterns = new Map<string, RegExp>();
+function sessionPattern(name: string): RegExp {
+  let pattern = patterns.get(name);
+  if (!pattern) patterns.set(name, (pattern = new RegExp(`(?:^|;\\s*)${name.replace(/[^\w-]/g, '\\$&')}=([^;]*)`, 'g')));
+  return pattern;
+}
 const AUTH_HEADER = /^(?:token|bearer)\s+(\S+)\s*$/i;
 
 /**
  * The credentials a request carries: an API token (`Authorization: token|Bearer ...`, or `?token=`
  * as JupyterHub also accepts) and the hub's session cookie. Cheap: runs on every proxied request.
  */
-export function credentialsOf(req: IncomingMessage): Credentials {
+export function credentialsOf(req: IncomingMessage, sessionCookie: string = SESSION_COOKIE): Credentials {
   const out: Credentials = {};
   const header = req.headers.authorization;
   if (header) {
@@ -35,8 +40,8 @@ export function credentialsOf(req: IncomingMessage): Credentials {
     }
   }
   const cookie = req.headers.cookie;
-  if (cookie?.includes(SESSION_COOKIE)) {
-    const values = new Set([...cookie.matchAll(SESSION_PATTERN)].map((match) => match[1]!.trim()).filter(Boolean));
+  if (cookie?.includes(sessionCookie)) {
+    const values = new Set([...cookie.matchAll(sessionPattern(sessionCookie))].map((match) => match[1]!.trim()).filter(Boolean));
     if (values.size === 1) out.session = [...values][0];
     else if (values.size > 1) out.conflictingSessions = true;
   }

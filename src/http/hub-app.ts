@@ -7,6 +7,7 @@ import { registerPages } from '../web/index.js';
 import { ApiError } from '../api/errors.js';
 import { accessFor } from '../auth/access.js';
 import { credentialsOf, identify } from '../auth/request.js';
+import { sessionCookieName } from '../auth/sessions.js';
 import { renderMessagePage } from '../web/message.js';
 import { csrfTokenMatches, csrfTokenOf, foreignSourceProblem, ownHostsOf, sessionMayIdentify, UNSAFE_METHODS } from './csrf.js';
 
@@ -46,7 +47,7 @@ export async function createHubApp(ctx: HubContext, server: Server): Promise<{ a
 
   app.decorateRequest('access', null);
   app.addHook('onRequest', async (req) => {
-    let identity = await identify(ctx.identities, credentialsOf(req.raw));
+    let identity = await identify(ctx.identities, credentialsOf(req.raw, sessionCookieName(ctx.secureCookies, !!ctx.urls.userHosts)));
     // the session cookie alone speaks only for top-level page loads; a fetch needs the CSRF token too
     if (identity?.session && !sessionMayIdentify(req.raw, identity.session.csrfToken)) identity = null;
     req.access = identity ? await accessFor(ctx.identities, identity) : null;

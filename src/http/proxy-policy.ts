@@ -3,6 +3,7 @@ import type { HubContext } from '../context.js';
 import type { ProxyDecision, Route } from '../proxy/index.js';
 import type { Identity } from '../auth/identity.js';
 import { credentialsOf, identify, identifyCached } from '../auth/request.js';
+import { sessionCookieName } from '../auth/sessions.js';
 import { hasScope } from '../auth/scopes.js';
 import { findUser } from '../db/users.js';
 import { serversOfUsers } from '../db/servers.js';
@@ -28,7 +29,7 @@ export function proxyPolicy(ctx: HubContext) {
 
   return {
     authorize(req: IncomingMessage, route: Route): ProxyDecision | Promise<ProxyDecision> {
-      const credentials = credentialsOf(req);
+      const credentials = credentialsOf(req, sessionCookieName(ctx.secureCookies, !!ctx.urls.userHosts));
       // On a user's own host the browser holds no hub sign-in (the session cookie is host-only on the
       // hub's host): the server's own sign-in through the hub's OAuth decides who gets in, as with
       // JupyterHub's subdomains. An API token is still checked here.

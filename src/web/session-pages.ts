@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { HubContext } from '../context.js';
-import { createSession, endSession, SESSION_COOKIE } from '../auth/sessions.js';
+import { createSession, endSession, sessionCookieName } from '../auth/sessions.js';
 import { findUser } from '../db/users.js';
 import { normalizeUsername } from '../auth/names.js';
 import { newSecret, safeEqual } from '../auth/secrets.js';
@@ -33,6 +33,7 @@ function clientAddress(req: FastifyRequest): string {
 }
 
 export function sessionPages(app: FastifyInstance, ctx: HubContext): void {
+  const sessionCookie = () => sessionCookieName(ctx.secureCookies, !!ctx.urls.userHosts);
   const renderLogin = (reply: FastifyReply, options: { next: string; username?: string; error?: string; status?: number }) => {
     const token = newSecret(16);
     reply.header('Set-Cookie', cookie(LOGIN_CSRF_COOKIE, token, { secure: ctx.secureCookies, path: '/hub/login', maxAge: 3600 }));
@@ -66,7 +67,7 @@ export function sessionPages(app: FastifyInstance, ctx: HubContext): void {
     // the form's token is for the person looking at the page, not for a script fetching it
     const meta = fetchMetadataOf(req.headers);
     if (meta && !isTopLevelNavigation(meta)) throw new ApiError(403, 'Open the sign-in page in the browser.');
-    if (credentialsOf(req.raw).conflictingSessions) {
+    if (credentialsOf(req.raw, sessionCookie()).conflictingSessions) {
       // someone wrote a second sign-in cookie for this site (a user's page can): start clean
       reply.header('Clear-Site-Data', '"cookies"');
       return renderLogin(reply, { next, error: 'Your browser held two different sign-ins for this site, so neither was used. Sign in again.' });
@@ -106,17 +107,17 @@ export function sessionPages(app: FastifyInstance, ctx: HubContext): void {
     const { cookieValue } = await createSession(ctx.db, user.id, ctx.config.auth.session_max_age);
     ctx.log.info({ user: user.name }, 'signed in');
     reply.header('Set-Cookie', [
-      cookie(SESSION_COOKIE, cookieValue, { secure: ctx.secureCookies, maxAge: ctx.config.auth.session_max_age }),
+      cookie(sessionCookie(), cookieValue, { secure: ctx.secureCookies, maxAge: ctx.config.auth.session_max_age }),
       cookie(LOGIN_CSRF_COOKIE, '', { secure: ctx.secureCookies, path: '/hub/login', maxAge: 0 }),
     ]);
     return reply.redirect(next, 302);
   });
 
   const logout = async (req: FastifyRequest, reply: FastifyReply) => {
-    const value = readCookie(req, SESSION_COOKIE);
+    const value = readCookie(req, sessionCookie());
     if (value) await endSession(ctx.db, value);
     ctx.identities.invalidate();
-    reply.header('Set-Cookie', cookie(SESSION_COOKIE, '', { secure: ctx.secureCookies, maxAge: 0 }));
+    reply.header('Set-Cookie', cookie(sessionCookie(), '', { secure: ctx.secureCookies, maxAge: 0 }));
     return reply.redirect('/hub/login', 302);
   };
   // GET works too, as in JupyterHub: signing out is harmless to trigger

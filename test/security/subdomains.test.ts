@@ -12,7 +12,7 @@ import WebSocket from 'ws';
 import { parse, stringify } from 'yaml';
 import type { BrowserContext, Page } from 'playwright-core';
 import { launchBrowser, saveScreenshot, type Browser } from '../helpers/browser.js';
-import { launchRefinery, startServerAndWait, SERVICE_TOKEN, type RefineryProcess } from '../helpers/refinery.js';
+import { ADMIN_PASSWORD, launchRefinery, startServerAndWait, SERVICE_TOKEN, type RefineryProcess } from '../helpers/refinery.js';
 import { addUser } from '../helpers/session.js';
 import { ConfigError, parseConfigText } from '../../src/config/load.js';
 import { dnsLabel } from '../../src/servers/user-hosts.js';
@@ -240,3 +240,39 @@ describe('subdomain_host in the configuration', () => {
     assert.notEqual(dnsLabel('u-ab--0000'), 'u-ab--0000', 'a name that looks encoded is encoded too');
   });
 });
+
+describe('per-user hosts over https', () => {
+  let hub: RefineryProcess;
+
+  before(async () => {
+    hub = await launchRefinery();
+    const config = parse(await readFile(hub.configPath, 'utf8')) as Record<string, unknown>;
+    // a TLS terminator would stand in front; the hub sees the requests it forwards
+    await writeFile(hub.configPath, stringify({ ...config, public_url: `https://hub.localhost:${hub.port}`, subdomain_host: `hub.localhost:${hub.port}` }));
+    await hub.kill();
+    await hub.restart();
+  });
+  after(() => hub?.cleanup());
+
+  test('the sign-in cookie is a __Host- cookie, so a user’s host cannot plant one for the hub', async () => {
+    const form = await fetch(`${hub.url}/hub/login`);
+    const loginXsrf = /name="_xsrf" value="([^"]+)"/.exec(await form.text())![1]!;
+    const signedIn = await fetch(`${hub.url}/hub/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Cookie: form.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ') },
+      body: new URLSearchParams({ _xsrf: loginXsrf, username: 'admin', password: ADMIN_PASSWORD }),
+    });
+    assert.equal(signedIn.status, 302);
+    const session = signedIn.headers.getSetCookie().find((c) => c.startsWith('__Host-refinery-session='));
+    assert.ok(session, `the sign-in cookie: ${signedIn.headers.getSetCookie().join(' | ')}`);
+    assert.match(session, /; Path=\/;/);
+    assert.match(session, /; Secure/);
+    assert.doesNotMatch(session, /Domain=/i);
+    const value = session.split(';')[0]!.slice('__Host-refinery-session='.length);
+    const home = (cookie: string) => fetch(`${hub.url}/hub/home`, { redirect: 'manual', headers: { Cookie: cookie } });
+    assert.equal((await home(`__Host-refinery-session=${value}`)).status, 200);
+    assert.equal((await home(`refinery-session=${value}`)).status, 302, 'a cookie without the prefix (as another host could set) signs nobody in');
+  });
+});
+
