@@ -29,14 +29,14 @@ export function proxyPolicy(ctx: HubContext) {
 
   return {
     authorize(req: IncomingMessage, route: Route): ProxyDecision | Promise<ProxyDecision> {
-      const credentials = credentialsOf(req, sessionCookieName(ctx.secureCookies, !!ctx.urls.userHosts));
+      let credentials = credentialsOf(req, sessionCookieName(ctx.secureCookies, !!ctx.urls.userHosts));
       // On a user's own host the browser holds no hub sign-in (the session cookie is host-only on the
       // hub's host): the server's own sign-in through the hub's OAuth decides who gets in, as with
       // JupyterHub's subdomains. An API token is still checked here.
       const hosts = ctx.urls.userHosts;
       if (hosts && hosts.isUserHost(hostOf(req))) {
         if (!credentials.token) return ALLOW;
-        return identify(ctx.identities, { token: credentials.token }).then((identity) => decide(identity, req, route, true));
+        credentials = { token: credentials.token };
       }
       const cached = identifyCached(ctx.identities, credentials);
       if (cached !== undefined) return decide(cached, req, route, !!credentials.token);
