@@ -9,7 +9,7 @@ import { IdentityResolver } from './auth/identity.js';
 import { LocalAuthenticator } from './auth/authenticator.js';
 import { FailureCounter } from './auth/rate-limit.js';
 import { registerKnownToken } from './auth/tokens.js';
-import { SESSION_COOKIE } from './auth/sessions.js';
+import { HOST_SESSION_COOKIE, isHubCookieName, SESSION_COOKIE } from './auth/sessions.js';
 import { RouteTable, createProxy, type ProxyHandlers } from './proxy/index.js';
 import { LocalSpawner } from './spawners/local.js';
 import { Metrics } from './metrics/index.js';
@@ -36,6 +36,8 @@ import { findUser } from './db/users.js';
 import { storageServiceFrom } from './storage/provisioning.js';
 import { secretsOfUser } from './storage/for-user.js';
 import { publishFront } from './web/publish-pages.js';
+import { userHostsFrom } from './servers/user-hosts.js';
+import { userHostFront } from './http/user-host-front.js';
 
 export interface RunningRefinery {
   /** e.g. `http://127.0.0.1:8000` */
@@ -71,9 +73,11 @@ function resolveEnv(loaded: LoadedConfig): Record<string, string> {
 function hubUrls(config: Config, port: number): HubContext['urls'] {
   const host = ['0.0.0.0', '::', ''].includes(config.listen.host) ? '127.0.0.1' : config.listen.host;
   const hostPart = host.includes(':') ? `[${host}]` : host;
+  const userHosts = config.subdomain_host ? userHostsFrom(config.subdomain_host, config.public_url) : undefined;
   return {
     apiUrl: `http://${hostPart}:${port}/hub/api`,
-    publicOrigin: config.public_url ? new URL(config.public_url).origin : '',
+    publicOrigin: config.public_url ? new URL(config.public_url).origin : userHosts?.hubOrigin ?? '',
+    userHosts,
   };
 }
 
@@ -101,7 +105,7 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
     for (const service of services) await registerKnownToken(db.kysely, service.token, service.name);
     await db.kysely.deleteFrom('api_tokens').where('service_name', 'is not', null).where('service_name', 'not in', services.length ? services.map((s) => s.name) : ['']).execute();
 
-    const identities = new IdentityResolver(db.kysely, services.map((s) => ({ name: s.name, scopes: s.scopes })));
+    const identities = new IdentityResolver(db.kysely, services.map((s) => ({ name: s.name, scopes: s.scopes })), { adminAccess: config.admin_access });
     await ensureFirstAdmins({ db: db.kysely, identities }, config, log, options.onAdminCreated);
 
     const metrics = new Metrics();
@@ -177,13 +181,17 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
       log: log.child({ component: 'proxy' }),
       onResponse: (_route, status) => metrics.proxiedRequests.inc({ code: String(status) }),
       // the hub's sign-in cookie is for the hub: a server runs its owner's code, and an admin visiting it must not hand it their session
-      dropCookies: [SESSION_COOKIE],
+      dropCookies: [SESSION_COOKIE, HOST_SESSION_COOKIE],
+      // nor may a server set cookies the hub would read (or any outside its own prefix)
+      isHubCookie: isHubCookieName,
     });
     cleanups.unshift(() => proxy.close());
     // a separate origin for published pages (publish.public_url) serves those pages and nothing else
     const front = publishFront(ctx);
-    server.on('request', front.request(proxy.handleRequest));
-    server.on('upgrade', front.upgrade(proxy.handleUpgrade));
+    // with per-user hosts, each host serves only its own: the hub, or one person's servers
+    const hosts = urls.userHosts ? userHostFront(urls.userHosts, routes) : undefined;
+    server.on('request', front.request(hosts ? hosts.request(proxy.handleRequest) : proxy.handleRequest));
+    server.on('upgrade', front.upgrade(hosts ? hosts.upgrade(proxy.handleUpgrade) : proxy.handleUpgrade));
 
     const reconciler = new Reconciler({ db: db.kysely, spawner, routes, servers, clusters, clusterIdleSeconds: config.clusters.idle_timeout, metrics, log: log.child({ component: 'reconcile' }), stopGraceSeconds: config.spawner.stop_grace });
     const report = await reconciler.run();

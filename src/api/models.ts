@@ -21,6 +21,7 @@ export async function userModels(ctx: HubContext, req: FastifyRequest, access: A
       pendingOf: (u, s) => ctx.servers.pending(u, s),
       includeStoppedServers: includeStopped,
       publicOrigin: ctx.urls.publicOrigin,
+      userHosts: ctx.urls.userHosts,
     }),
   );
 }

@@ -6,4 +6,10 @@ declare module 'fastify' {
     /** Who is asking, resolved from an API token or the session cookie; null when anonymous. */
     access: Access | null;
   }
+  interface FastifyContextConfig {
+    /** Set on every REST API route (src/http/hub-app.ts): JSON errors, the version header, the API's CSRF rules. */
+    api?: boolean;
+    /** The route checks a CSRF token of its own (the sign-in form, posted before any session exists). */
+    ownCsrf?: boolean;
+  }
 }

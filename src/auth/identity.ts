@@ -8,7 +8,7 @@ import { findSessionByHash, touchSession } from '../db/sessions.js';
 import { isExpired } from '../db/time.js';
 import { hashSecret } from './secrets.js';
 import {
-  ADMIN_ROLE_SCOPES, expandScopes, identifyScopes, intersectScopes, parseScopes,
+  adminRoleScopes, expandScopes, identifyScopes, intersectScopes, parseScopes,
   type ParsedScopes, type ScopeOwner,
 } from './scopes.js';
 
@@ -24,6 +24,8 @@ export interface Identity {
   parsed: ParsedScopes;
   via: 'session' | 'token';
   tokenId?: number;
+  /** A token that carries everything its owner may do (`inherit`), as much as a browser session. */
+  inheritsOwner?: boolean;
   /** Set when signed in through the browser. */
   session?: { id: string; hash: string; csrfToken: string };
 }
@@ -57,8 +59,12 @@ export class IdentityResolver {
   private groupIndex: { epoch: number; byUser: Map<string, Set<string>> } | undefined;
   private readonly services: Map<string, ServiceDefinition>;
 
-  constructor(private readonly db: Kysely<Database>, services: readonly ServiceDefinition[]) {
+  private readonly adminScopes: readonly string[];
+
+  /** `adminAccess`: whether admins reach other people's servers (config `admin_access`). */
+  constructor(private readonly db: Kysely<Database>, services: readonly ServiceDefinition[], options: { adminAccess?: boolean } = {}) {
     this.services = new Map(services.map((s) => [s.name, s]));
+    this.adminScopes = adminRoleScopes(options.adminAccess ?? false);
   }
 
   invalidate(): void {
@@ -127,7 +133,8 @@ export class IdentityResolver {
     if (!user) return { identity: null, expiresAt };
     const owner: ScopeOwner = { kind: 'user', name: user.name };
     const scopes = await this.tokenScopes(row, owner, this.userScopes(user));
-    return { identity: { kind: 'user', name: user.name, userId: user.id, admin: !!user.admin, scopes, parsed: parseScopes(scopes), via: 'token', tokenId: row.id }, expiresAt };
+    const inheritsOwner = (JSON.parse(row.scopes) as string[]).includes('inherit');
+    return { identity: { kind: 'user', name: user.name, userId: user.id, admin: !!user.admin, scopes, parsed: parseScopes(scopes), via: 'token', tokenId: row.id, inheritsOwner }, expiresAt };
   }
 
   /** What a user's token may do now (for showing tokens): its scopes as its owner holds them today. */
@@ -170,7 +177,7 @@ export class IdentityResolver {
   /** Everything a user may do: their own resources, plus the admin role's scopes for admins. */
   userScopes(user: Pick<UserRow, 'name' | 'admin'>): Set<string> {
     const owner: ScopeOwner = { kind: 'user', name: user.name };
-    return expandScopes(['self', ...(user.admin ? ADMIN_ROLE_SCOPES : [])], owner);
+    return expandScopes(['self', ...(user.admin ? this.adminScopes : [])], owner);
   }
 
   /** Expanded scopes a user holds, for checking token requests against. */

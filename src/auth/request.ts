@@ -5,16 +5,26 @@ import { SESSION_COOKIE } from './sessions.js';
 export interface Credentials {
   token?: string;
   session?: string;
+  /**
+   * The request carried more than one session cookie with different values: one was set by someone
+   * else (a page of a user's server can write cookies for the hub's paths), so none of them counts.
+   */
+  conflictingSessions?: true;
 }
 
-const SESSION_PATTERN = new RegExp(`(?:^|;\\s*)${SESSION_COOKIE}=([^;]+)`);
+const patterns = new Map<string, RegExp>();
+function sessionPattern(name: string): RegExp {
+  let pattern = patterns.get(name);
+  if (!pattern) patterns.set(name, (pattern = new RegExp(`(?:^|;\\s*)${name.replace(/[^\w-]/g, '\\$&')}=([^;]*)`, 'g')));
+  return pattern;
+}
 const AUTH_HEADER = /^(?:token|bearer)\s+(\S+)\s*$/i;
 
 /**
  * The credentials a request carries: an API token (`Authorization: token|Bearer ...`, or `?token=`
  * as JupyterHub also accepts) and the hub's session cookie. Cheap: runs on every proxied request.
  */
-export function credentialsOf(req: IncomingMessage): Credentials {
+export function credentialsOf(req: IncomingMessage, sessionCookie: string = SESSION_COOKIE): Credentials {
   const out: Credentials = {};
   const header = req.headers.authorization;
   if (header) {
@@ -30,9 +40,10 @@ export function credentialsOf(req: IncomingMessage): Credentials {
     }
   }
   const cookie = req.headers.cookie;
-  if (cookie) {
-    const match = SESSION_PATTERN.exec(cookie);
-    if (match) out.session = match[1];
+  if (cookie?.includes(sessionCookie)) {
+    const values = new Set([...cookie.matchAll(sessionPattern(sessionCookie))].map((match) => match[1]!.trim()).filter(Boolean));
+    if (values.size === 1) out.session = [...values][0];
+    else if (values.size > 1) out.conflictingSessions = true;
   }
   return out;
 }

@@ -66,6 +66,17 @@ export const ADMIN_ROLE_SCOPES = [
   'read:metrics', 'shares',
 ] as const;
 
+/**
+ * The admin role's scopes. Without `admin_access` an admin does not reach other people's servers:
+ * `access:servers` goes, and `shares` (which holds it) is replaced by its other parts.
+ */
+export function adminRoleScopes(adminAccess: boolean): readonly string[] {
+  if (adminAccess) return ADMIN_ROLE_SCOPES;
+  const withoutAccess = ADMIN_ROLE_SCOPES.filter((scope) => scope !== 'access:servers' && scope !== 'shares');
+  const shareParts = (SCOPE_DEFINITIONS.shares!.subscopes ?? []).filter((scope) => scope !== 'access:servers');
+  return [...withoutAccess, ...shareParts];
+}
+
 /** What a single-user server's own API token may do (JupyterHub's `server` role). */
 export const SERVER_ROLE_SCOPES = ['users:activity!user', 'access:servers!server'] as const;
 

@@ -7,6 +7,25 @@ import { hashSecret, newSecret } from './secrets.js';
 
 /** The hub's sign-in cookie. Path `/` so the proxy can authorize requests to `/user/...` too. */
 export const SESSION_COOKIE = 'refinery-session';
+/**
+ * Its name with per-user hosts over https: a page on alice's host may write a cookie for the parent
+ * domain, which the hub's host would receive; a `__Host-` cookie can only be set by the hub's host
+ * itself (no Domain, Secure, Path=/), so such a cookie cannot pass for a sign-in.
+ */
+export const HOST_SESSION_COOKIE = `__Host-${SESSION_COOKIE}`;
+
+/** The sign-in cookie's name: `__Host-` where browsers enforce it (https) and subdomains could toss cookies at the hub. */
+export function sessionCookieName(secure: boolean, userHosts: boolean): string {
+  return secure && userHosts ? HOST_SESSION_COOKIE : SESSION_COOKIE;
+}
+
+/**
+ * The hub's cookies are all named `refinery-…` (sign-in, the sign-in form's token, published-page
+ * grants); with a `__Host-`/`__Secure-` prefix too, which browsers read without regard to case.
+ */
+export function isHubCookieName(name: string): boolean {
+  return name.toLowerCase().replace(/^__(?:host|secure)-/, '').startsWith('refinery-');
+}
 
 export async function createSession(db: Kysely<Database>, userId: number, maxAgeSeconds: number): Promise<{ cookieValue: string; session: SessionRow }> {
   const cookieValue = newSecret();

@@ -5,6 +5,7 @@ import { configSchema, type Config, type SecretRef } from './schema.js';
 import { ConfigError } from './errors.js';
 import { describeIssue } from './issues.js';
 import { parseYamlMapping } from './yaml.js';
+import { userHostsFrom } from '../servers/user-hosts.js';
 
 export { ConfigError } from './errors.js';
 
@@ -51,6 +52,7 @@ function fromObject(raw: unknown, source: string, baseDir: string): LoadedConfig
     if (names.has(service.name)) problems.push(`services[${i}].name: duplicate service name ${JSON.stringify(service.name)}`);
     names.add(service.name);
   });
+  problems.push(...subdomainProblems(config));
   if (problems.length) throw new ConfigError(source, problems);
   config.data_dir = isAbsolute(config.data_dir) ? config.data_dir : resolve(baseDir, config.data_dir);
   if (config.database && !/^postgres(ql)?:\/\//.test(config.database)) {
@@ -58,6 +60,26 @@ function fromObject(raw: unknown, source: string, baseDir: string): LoadedConfig
     config.database = path === ':memory:' || isAbsolute(path) ? path : resolve(baseDir, path);
   }
   return { config, source, baseDir };
+}
+
+/** `subdomain_host` must parse, name the same host as `public_url`, and not put published pages on a user's host. */
+function subdomainProblems(config: Config): string[] {
+  if (config.subdomain_host === undefined) return [];
+  let hosts;
+  try {
+    hosts = userHostsFrom(config.subdomain_host, config.public_url);
+  } catch (error) {
+    return [`subdomain_host: ${(error as Error).message}`];
+  }
+  const problems: string[] = [];
+  if (config.public_url && new URL(config.public_url).origin !== hosts.hubOrigin) {
+    problems.push(`subdomain_host: the hub would be at ${hosts.hubOrigin} but public_url says ${new URL(config.public_url).origin}; give both the same host`);
+  }
+  const pages = config.publish.public_url ? new URL(config.publish.public_url).host : undefined;
+  if (pages && hosts.isUserHost(pages)) {
+    problems.push(`publish.public_url: ${pages} is where a user's servers would be under subdomain_host ${hosts.hubHost}; use a name outside it`);
+  }
+  return problems;
 }
 
 /** Read a secret reference's value. Throws ConfigError naming the key when the source is missing. */

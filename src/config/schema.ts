@@ -96,6 +96,17 @@ export const configSchema = z.strictObject({
   /** How often the reconciler compares the database with what actually runs. */
   reconcile_interval: duration.default(60),
   /**
+   * Whether admins may open other people's servers (JupyterHub's name). Off by default: a server runs
+   * its owner's code, and opened in an admin's browser that code acts with the admin's sign-in.
+   */
+  admin_access: z.boolean().default(false),
+  /**
+   * Per-user hosts (JupyterHub's name): `hub.example.org` (or `https://hub.example.org`) puts the hub
+   * there and each person's servers at `<name>.hub.example.org`, an origin of their own. Needs a
+   * wildcard DNS name (and certificate) for `*.hub.example.org`. Checked in load.ts.
+   */
+  subdomain_host: z.string().min(1).optional(),
+  /**
    * A separate YAML file with `images`, `sizes`, `profiles` and `profile_list`, re-read when it changes
    * (and on SIGHUP / `refinery reload`) without restarting; the same keys may live here instead.
    */

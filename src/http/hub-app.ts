@@ -7,17 +7,28 @@ import { registerPages } from '../web/index.js';
 import { ApiError } from '../api/errors.js';
 import { accessFor } from '../auth/access.js';
 import { credentialsOf, identify } from '../auth/request.js';
-import { safeEqual } from '../auth/secrets.js';
+import { sessionCookieName } from '../auth/sessions.js';
+import { pageCsp } from './page-csp.js';
 import { renderMessagePage } from '../web/message.js';
+import { csrfTokenMatches, csrfTokenOf, foreignSourceProblem, ownHostsOf, sessionMayIdentify, UNSAFE_METHODS } from './csrf.js';
 
-const API_PREFIX = '/hub/api/';
-const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/**
+ * Pages get a strict policy: scripts and styles only from the hub itself, and never framed, not even
+ * by a page of the same origin (in path mode a user's server is one).
+ */
+const PAGE_CSP = pageCsp();
 
-/** Pages get a strict policy: scripts and styles only from the hub itself, never framed by others. */
-const PAGE_CSP = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'self'; form-action 'self'; base-uri 'none'; object-src 'none'";
+/** Decided on the route the router chose (the decoded path), never on the raw URL: `/hub/%61pi/...` is an API route too. */
+function isApi(req: FastifyRequest): boolean {
+  return req.routeOptions.config?.api === true;
+}
 
-function isApi(url: string): boolean {
-  return url.startsWith(API_PREFIX) || url === '/hub/api' || url.startsWith('/hub/metrics') || url.startsWith('/hub/health');
+/** The `_xsrf` field of a posted form (pages parse forms into objects; API bodies stay text). */
+function formCsrfToken(body: unknown): string | undefined {
+  if (!body || typeof body !== 'object') return undefined;
+  const value = (body as Record<string, unknown>)._xsrf;
+  const first = Array.isArray(value) ? value[0] : value;
+  return typeof first === 'string' ? first : undefined;
 }
 
 /**
@@ -37,27 +48,40 @@ export async function createHubApp(ctx: HubContext, server: Server): Promise<{ a
 
   app.decorateRequest('access', null);
   app.addHook('onRequest', async (req) => {
-    const identity = await identify(ctx.identities, credentialsOf(req.raw));
+    let identity = await identify(ctx.identities, credentialsOf(req.raw, sessionCookieName(ctx.secureCookies, !!ctx.urls.userHosts)));
+    // the session cookie alone speaks only for top-level page loads; a fetch needs the CSRF token too
+    if (identity?.session && !sessionMayIdentify(req.raw, identity.session.csrfToken)) identity = null;
     req.access = identity ? await accessFor(ctx.identities, identity) : null;
   });
-  // cookie-authenticated API calls must prove they come from our pages (tokens need no such proof)
+  // cookie-authenticated changes must come from our own pages (tokens need no such proof)
   app.addHook('preHandler', async (req) => {
-    const identity = req.access?.identity;
-    if (!identity?.session || !UNSAFE_METHODS.has(req.method) || !isApi(req.url)) return;
-    const header = req.headers['x-xsrftoken'] ?? req.headers['x-csrf-token'];
-    const given = Array.isArray(header) ? header[0] : header;
-    if (!given || !safeEqual(given, identity.session.csrfToken)) {
-      throw new ApiError(403, "'_xsrf' argument missing or incorrect: send the X-XSRFToken header with cookie-authenticated API requests");
+    const session = req.access?.identity.session;
+    if (!session || !UNSAFE_METHODS.has(req.method) || req.routeOptions.config?.ownCsrf) return;
+    const api = isApi(req);
+    const problem = foreignSourceProblem(req.raw, ownHostsOf(req.raw, ctx.urls.publicOrigin));
+    if (problem) {
+      throw new ApiError(403, api
+        ? `Cookie-authenticated API requests are accepted only from the hub's own pages; this one ${problem}`
+        : `This form was refused: it ${problem}. Use the hub's own pages.`);
+    }
+    if (!csrfTokenMatches(csrfTokenOf(req.raw) ?? formCsrfToken(req.body), session.csrfToken)) {
+      throw new ApiError(403, api
+        ? "'_xsrf' argument missing or incorrect: send the X-XSRFToken header with cookie-authenticated API requests"
+        : 'The form expired or did not come from this site. Reload the page and try again.');
     }
   });
   app.addHook('onSend', async (req, reply, payload) => {
     const type = String(reply.getHeader('content-type') ?? '');
     if (type.startsWith('text/html')) {
-      reply.header('Content-Security-Policy', PAGE_CSP);
+      // a page may widen its own form targets (see page-csp.ts); everything else gets the strict one
+      if (!reply.hasHeader('Content-Security-Policy')) reply.header('Content-Security-Policy', PAGE_CSP);
       reply.header('X-Content-Type-Options', 'nosniff');
       reply.header('Referrer-Policy', 'same-origin');
+      reply.header('X-Frame-Options', 'DENY');
+      // a window a user's page opens onto the hub loses its handle on it (unless that page asks for the same)
+      reply.header('Cross-Origin-Opener-Policy', 'same-origin');
     }
-    if (isApi(req.url)) reply.header('X-JupyterHub-Version', ctx.version);
+    if (isApi(req)) reply.header('X-JupyterHub-Version', ctx.version);
     return payload;
   });
   app.addHook('onResponse', async (req, reply) => {
@@ -72,11 +96,10 @@ export async function createHubApp(ctx: HubContext, server: Server): Promise<{ a
     const message = status === 500 ? 'Internal Server Error' : clientMessage(error);
     if (status === 500) ctx.log.error({ err: error, url: req.url.split('?')[0], method: req.method }, 'request failed');
     if (error instanceof ApiError) for (const [k, v] of Object.entries(error.headers)) reply.header(k, v);
-    if (isApi(req.url)) return reply.code(status).type('application/json').send({ status, message });
+    if (isApi(req)) return reply.code(status).type('application/json').send({ status, message });
     return reply.code(status).type('text/html; charset=utf-8').send(renderMessagePage(status === 404 ? 'Page not found' : `Error ${status}`, message, { href: '/hub/home', text: 'Go home' }));
   });
   app.setNotFoundHandler(async (req, reply) => {
-    if (isApi(req.url)) return reply.code(404).send({ status: 404, message: 'Not Found' });
     return reply.code(404).type('text/html; charset=utf-8').send(renderMessagePage('Page not found', `There is nothing at ${req.url.split('?')[0]}.`, { href: '/hub/home', text: 'Go home' }));
   });
 
@@ -85,7 +108,13 @@ export async function createHubApp(ctx: HubContext, server: Server): Promise<{ a
   await app.register(async (api) => {
     api.removeAllContentTypeParsers();
     api.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+    api.addHook('onRoute', (route) => {
+      route.config = { ...route.config, api: true };
+    });
     registerApi(api, ctx);
+    // anything else under /hub/api is an API 404 (JSON), decided by the router like every other route
+    const notFound = async (_req: FastifyRequest, reply: FastifyReply) => reply.code(404).send({ status: 404, message: 'Not Found' });
+    api.all('/hub/api/*', notFound);
   });
   await app.register(async (pages) => {
     await pages.register(formbody);

@@ -3,10 +3,12 @@ import type { HubContext } from '../context.js';
 import type { ProxyDecision, Route } from '../proxy/index.js';
 import type { Identity } from '../auth/identity.js';
 import { credentialsOf, identify, identifyCached } from '../auth/request.js';
+import { sessionCookieName } from '../auth/sessions.js';
 import { hasScope } from '../auth/scopes.js';
 import { findUser } from '../db/users.js';
 import { serversOfUsers } from '../db/servers.js';
 import { serverPrefix } from '../auth/names.js';
+import { hostOf } from './user-host-front.js';
 
 /**
  * The hub's side of the proxy: who may reach which server (asked on every request and WebSocket
@@ -27,7 +29,15 @@ export function proxyPolicy(ctx: HubContext) {
 
   return {
     authorize(req: IncomingMessage, route: Route): ProxyDecision | Promise<ProxyDecision> {
-      const credentials = credentialsOf(req);
+      let credentials = credentialsOf(req, sessionCookieName(ctx.secureCookies, !!ctx.urls.userHosts));
+      // On a user's own host the browser holds no hub sign-in (the session cookie is host-only on the
+      // hub's host): the server's own sign-in through the hub's OAuth decides who gets in, as with
+      // JupyterHub's subdomains. An API token is still checked here.
+      const hosts = ctx.urls.userHosts;
+      if (hosts && hosts.isUserHost(hostOf(req))) {
+        if (!credentials.token) return ALLOW;
+        credentials = { token: credentials.token };
+      }
       const cached = identifyCached(ctx.identities, credentials);
       if (cached !== undefined) return decide(cached, req, route, !!credentials.token);
       return identify(ctx.identities, credentials).then((identity) => decide(identity, req, route, !!credentials.token));
@@ -90,7 +100,11 @@ async function notRunning(ctx: HubContext, req: IncomingMessage, res: ServerResp
   const name = user?.name ?? userName;
   if (isBrowserNavigation(req)) {
     const pending = user && ctx.servers.pending(user.name, serverName) === 'spawn';
-    const target = `/hub/${pending ? 'spawn-pending' : 'spawn'}/${encodeURIComponent(name)}${serverName ? `/${encodeURIComponent(serverName)}` : ''}?next=${encodeURIComponent(url)}`;
+    // with per-user hosts this is the user's host: the spawn page is on the hub's, and it comes back here
+    const hosts = ctx.urls.userHosts;
+    const hub = hosts ? hosts.hubOrigin : '';
+    const back = hosts ? `${hosts.originOf(name)}${url}` : url;
+    const target = `${hub}/hub/${pending ? 'spawn-pending' : 'spawn'}/${encodeURIComponent(name)}${serverName ? `/${encodeURIComponent(serverName)}` : ''}?next=${encodeURIComponent(back)}`;
     res.writeHead(302, { Location: target }).end();
     return;
   }

@@ -12,6 +12,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../log.js';
 import type { Route, RouteTable } from './routes.js';
+import { GUARDED_RESPONSE_HEADERS, serverHeaderAllowed } from './server-headers.js';
 
 export { RouteTable } from './routes.js';
 export type { Route, RouteData } from './routes.js';
@@ -47,6 +48,11 @@ export interface ProxyOptions {
    * cookie. The server runs the user's code: a visiting admin's hub session must not be readable there.
    */
   dropCookies?: readonly string[];
+  /**
+   * Whether a cookie name is the hub's: a server's Set-Cookie with such a name never reaches the
+   * browser (see server-headers.ts for the other rules on what servers may send).
+   */
+  isHubCookie?(name: string): boolean;
 }
 
 export interface ProxyHandlers {
@@ -79,6 +85,18 @@ export function createProxy(options: ProxyOptions): ProxyHandlers {
   const { routes, log } = options;
   const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
   const dropCookies = options.dropCookies?.length ? options.dropCookies : undefined;
+  const isHubCookie = options.isHubCookie ?? ((): boolean => false);
+  /** Decides on the few response headers a server may not send as it likes (cookies and the like). */
+  const headerGuard = (req: IncomingMessage, route: Route): HeaderGuard => {
+    const url = req.url ?? '/';
+    const query = url.indexOf('?');
+    const context = { prefix: route.prefix, requestPath: query === -1 ? url : url.slice(0, query), isHubCookie };
+    return (lowerName, value) => {
+      if (serverHeaderAllowed(lowerName, value, context)) return true;
+      log.debug({ prefix: route.prefix, header: lowerName }, 'proxy dropped a response header the server may not send');
+      return false;
+    };
+  };
 
   // Keep-alive agents: reusing upstream connections is most of the speed. Upgrades get agents that
   // never reuse, so a WebSocket never lands on a pooled socket the server has just closed.
@@ -208,7 +226,7 @@ export function createProxy(options: ProxyOptions): ProxyHandlers {
     const onResponse = (upRes: IncomingMessage): void => {
       route.lastActivity = Date.now();
       const resHeaders: string[] = [];
-      const sized = copyResponseHeaders(upRes.rawHeaders, resHeaders);
+      const sized = copyResponseHeaders(upRes.rawHeaders, resHeaders, headerGuard(req, route));
       try {
         const status = upRes.statusCode ?? 502;
         res.writeHead(status, upRes.statusMessage, resHeaders);
@@ -315,7 +333,7 @@ export function createProxy(options: ProxyOptions): ProxyHandlers {
       socket.removeListener('close', abort);
       if (socket.destroyed) return void upSocket.destroy();
       route.lastActivity = Date.now();
-      socket.write(statusLine(upRes) + rawHeaderLines(upRes.rawHeaders, false) + '\r\n');
+      socket.write(statusLine(upRes) + rawHeaderLines(upRes.rawHeaders, false, headerGuard(req, route)) + '\r\n');
       if (upHead.length > 0) socket.write(upHead);
       if (head.length > 0) upSocket.write(head);
       tunnel(socket, upSocket, route);
@@ -324,7 +342,7 @@ export function createProxy(options: ProxyOptions): ProxyHandlers {
     // The server declined the upgrade (auth redirect, 404 for a gone kernel, ...): relay its answer.
     upReq.on('response', (upRes: IncomingMessage) => {
       answered = true;
-      socket.write(statusLine(upRes) + rawHeaderLines(upRes.rawHeaders, true) + 'Connection: close\r\n\r\n');
+      socket.write(statusLine(upRes) + rawHeaderLines(upRes.rawHeaders, true, headerGuard(req, route)) + 'Connection: close\r\n\r\n');
       // Without Content-Length the body is delimited by the close, which is valid for a response.
       pump(upRes, socket, route);
       upRes.on('end', () => closeSoon(socket));
@@ -490,11 +508,14 @@ function dropConnectionTokens(out: string[], connection: string): void {
   }
 }
 
+/** Whether a guarded response header (lowercase name) may go on to the browser. */
+type HeaderGuard = (lowerName: string, value: string) => boolean;
+
 /**
- * Upstream response headers minus hop-by-hop ones; Set-Cookie and other repeats stay separate.
- * Returns whether the response declares its length.
+ * Upstream response headers minus hop-by-hop ones and those `allowed` refuses; Set-Cookie and other
+ * repeats stay separate. Returns whether the response declares its length.
  */
-function copyResponseHeaders(raw: string[], out: string[]): boolean {
+function copyResponseHeaders(raw: string[], out: string[], allowed: HeaderGuard): boolean {
   let connection: string | undefined;
   let sized = false;
   for (let i = 0; i < raw.length; i += 2) {
@@ -505,6 +526,7 @@ function copyResponseHeaders(raw: string[], out: string[]): boolean {
       continue;
     }
     if (isHopByHop(lower)) continue; // includes Transfer-Encoding: Node re-frames the body
+    if (GUARDED_RESPONSE_HEADERS.has(lower) && !allowed(lower, raw[i + 1]!)) continue;
     if (lower === 'content-length') sized = true;
     out.push(name, raw[i + 1]!);
   }
@@ -513,13 +535,12 @@ function copyResponseHeaders(raw: string[], out: string[]): boolean {
 }
 
 /** Response header lines for a raw socket; `strip` drops hop-by-hop ones (for non-101 answers). */
-function rawHeaderLines(raw: string[], strip: boolean): string {
+function rawHeaderLines(raw: string[], strip: boolean, allowed: HeaderGuard): string {
   let s = '';
   for (let i = 0; i < raw.length; i += 2) {
-    if (strip) {
-      const lower = raw[i]!.toLowerCase();
-      if (lower === 'connection' || isHopByHop(lower)) continue;
-    }
+    const lower = raw[i]!.toLowerCase();
+    if (strip && (lower === 'connection' || isHopByHop(lower))) continue;
+    if (GUARDED_RESPONSE_HEADERS.has(lower) && !allowed(lower, raw[i + 1]!)) continue;
     s += `${raw[i]}: ${raw[i + 1]}\r\n`;
   }
   return s;

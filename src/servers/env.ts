@@ -1,12 +1,20 @@
 import { serverAccessScopes } from '../auth/scopes.js';
 import { serverPrefix } from '../auth/names.js';
 import type { PlanResources } from '../profiles/plan.js';
+import { serverUrlOn, type UserHosts } from './user-hosts.js';
 
 export interface HubUrls {
   /** How servers reach the hub API, e.g. `http://127.0.0.1:8000/hub/api`. */
   apiUrl: string;
   /** Public origin, e.g. `https://hub.example.org`, or '' when only the listen address is known. */
   publicOrigin: string;
+  /** Per-user hosts (`subdomain_host`), when servers live on their owners' own hosts. */
+  userHosts?: UserHosts | undefined;
+}
+
+/** Where a browser reaches a server: `/user/alice/`, or `https://alice.hub.example.org/user/alice/` with per-user hosts. */
+export function serverUrl(urls: HubUrls, user: string, server: string): string {
+  return serverUrlOn(urls.userHosts, user, serverPrefix(user, server));
 }
 
 /**
@@ -26,8 +34,12 @@ function pythonQuote(text: string): string {
   return encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
-export function oauthCallbackPath(user: string, server: string): string {
-  return `${serverPrefix(user, server)}oauth_callback`;
+/**
+ * The OAuth redirect a server's client is registered with: its path, or with per-user hosts the
+ * absolute URL on its owner's host (the only place that server is reached).
+ */
+export function oauthCallbackUrl(urls: HubUrls, user: string, server: string): string {
+  return `${serverUrl(urls, user, server)}oauth_callback`;
 }
 
 /**
@@ -45,6 +57,8 @@ export function singleUserEnv(options: {
 }): Record<string, string> {
   const { user, server, apiToken, urls } = options;
   const prefix = serverPrefix(user, server);
+  // with per-user hosts the server is public only on its owner's host, and the hub on its own
+  const publicServerUrl = urls.userHosts ? serverUrl(urls, user, server) : urls.publicOrigin ? `${urls.publicOrigin}${prefix}` : '';
   const accessScopes = JSON.stringify(serverAccessScopes(user, server));
   const env: Record<string, string> = {
     ...options.extra,
@@ -53,7 +67,7 @@ export function singleUserEnv(options: {
     JUPYTERHUB_CLIENT_ID: oauthClientId(user, server),
     JUPYTERHUB_COOKIE_HOST_PREFIX_ENABLED: '0',
     JUPYTERHUB_HOST: urls.publicOrigin,
-    JUPYTERHUB_OAUTH_CALLBACK_URL: oauthCallbackPath(user, server),
+    JUPYTERHUB_OAUTH_CALLBACK_URL: oauthCallbackUrl(urls, user, server),
     JUPYTERHUB_OAUTH_SCOPES: accessScopes,
     JUPYTERHUB_OAUTH_ACCESS_SCOPES: accessScopes,
     JUPYTERHUB_OAUTH_CLIENT_ALLOWED_SCOPES: JSON.stringify([]),
@@ -63,7 +77,7 @@ export function singleUserEnv(options: {
     JUPYTERHUB_ACTIVITY_URL: `${urls.apiUrl}/users/${encodeURIComponent(user)}/activity`,
     JUPYTERHUB_BASE_URL: '/',
     JUPYTERHUB_SERVICE_PREFIX: prefix,
-    JUPYTERHUB_PUBLIC_URL: urls.publicOrigin ? `${urls.publicOrigin}${prefix}` : '',
+    JUPYTERHUB_PUBLIC_URL: publicServerUrl,
     JUPYTERHUB_PUBLIC_HUB_URL: urls.publicOrigin ? `${urls.publicOrigin}/hub/` : '',
     JUPYTERHUB_DEFAULT_URL: options.defaultUrl,
   };

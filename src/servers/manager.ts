@@ -16,7 +16,7 @@ import { hashSecret } from '../auth/secrets.js';
 import { SERVER_ROLE_SCOPES } from '../auth/scopes.js';
 import { serverClientAllowedScopes } from '../auth/oauth-scopes.js';
 import { serverNameProblem, serverPrefix } from '../auth/names.js';
-import { singleUserEnv, oauthCallbackPath, oauthClientId, type HubUrls } from './env.js';
+import { singleUserEnv, oauthCallbackUrl, oauthClientId, serverUrl, type HubUrls } from './env.js';
 import { ProgressLog } from './progress.js';
 import { localCommand } from './command.js';
 import { resolvePlanEnv } from '../profiles/secrets.js';
@@ -191,7 +191,7 @@ export class ServerManager {
         identifier: oauthClientId(user.name, row.name),
         description: `Server at ${prefix}`,
         secret_hash: hashSecret(token),
-        redirect_uri: oauthCallbackPath(user.name, row.name),
+        redirect_uri: oauthCallbackUrl(this.o.urls, user.name, row.name),
         allowed_scopes: JSON.stringify(serverClientAllowedScopes(serverKey)),
         server_key: serverKey,
         created: nowIso(),
@@ -267,10 +267,11 @@ export class ServerManager {
       this.o.metrics.runningServers.inc();
       this.o.metrics.spawnDuration.observe({ status: 'success' }, seconds(started));
       this.o.log.info({ user: user.name, server: row.name, target: result.target }, 'server started');
+      const url = serverUrl(this.o.urls, user.name, row.name);
       log.push({
-        progress: 100, ready: true, url: prefix,
-        message: `Server ready at ${prefix}`,
-        html_message: `Server ready at <a href="${prefix}">${prefix}</a>`,
+        progress: 100, ready: true, url,
+        message: `Server ready at ${url}`,
+        html_message: `Server ready at <a href="${url}">${url}</a>`,
       });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);

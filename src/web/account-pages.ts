@@ -9,7 +9,7 @@ import { ScopeError } from '../auth/scopes.js';
 import { setPassword } from '../users/service.js';
 import { ApiError } from '../api/errors.js';
 import { html, type SafeHtml } from './html.js';
-import { checkFormCsrf, formFields, pageAccess, queryFields, sendPage, xsrfOf, signedInPerson } from './page-auth.js';
+import { formFields, pageAccess, queryFields, sendPage, xsrfOf, signedInPerson } from './page-auth.js';
 import { timeTag } from './format.js';
 import { endSessionsOfUser } from '../auth/sessions.js';
 
@@ -195,7 +195,6 @@ ${byClient.size
     const who = await me(req, reply);
     if (!who) return reply;
     const { access, user } = who;
-    checkFormCsrf(req, access);
     if (!access.can(`tokens!user=${user.name}`)) throw new ApiError(403, 'You may not create tokens');
     const fields = formFields(req);
     const form: TokenForm = { note: (fields.note ?? '').trim(), expires: fields.expires ?? 'never', days: (fields.days ?? '').trim(), scopes: (fields.scopes ?? '').trim(), errors: {} };
@@ -230,7 +229,6 @@ ${byClient.size
     const who = await me(req, reply);
     if (!who) return reply;
     const { access, user } = who;
-    checkFormCsrf(req, access);
     if (!access.can(`tokens!user=${user.name}`)) throw new ApiError(403, 'You may not revoke tokens');
     const match = /^a(\d+)$/.exec(req.params.id);
     const row = match ? await findTokenById(ctx.db, Number(match[1])) : undefined;
@@ -244,7 +242,6 @@ ${byClient.size
     const who = await me(req, reply);
     if (!who) return reply;
     const { access, user } = who;
-    checkFormCsrf(req, access);
     if (!access.can(`tokens!user=${user.name}`)) throw new ApiError(403, 'You may not revoke tokens');
     const client = formFields(req).client ?? '';
     if (!client || client === 'jupyterhub') throw new ApiError(400, 'Which sign-in should be revoked?');
@@ -301,7 +298,6 @@ ${byClient.size
     const who = await me(req, reply);
     if (!who) return reply;
     const { access, user } = who;
-    checkFormCsrf(req, access);
     if (ctx.authenticator.kind !== 'local') throw new ApiError(400, 'Passwords are managed by your sign-in service');
     const fields = formFields(req);
     const current = fields.current ?? '';

@@ -4,11 +4,11 @@ import type { Access } from '../auth/access.js';
 import type { ServerRow } from '../db/servers.js';
 import { serversOfUsers } from '../db/servers.js';
 import { findUser, listUsers, type UserRow } from '../db/users.js';
-import { serverPrefix } from '../auth/names.js';
+import { serverUrl } from '../servers/env.js';
 import { changeUser, createOneUser, removeUser, setPassword, UserRequestError } from '../users/service.js';
 import { ApiError } from '../api/errors.js';
 import { html, type SafeHtml } from './html.js';
-import { checkFormCsrf, formFields, pageAccess, queryFields, sendPage, xsrfOf } from './page-auth.js';
+import { formFields, pageAccess, queryFields, requirePageScope, sendPage, xsrfOf } from './page-auth.js';
 import { statusPill, timeTag } from './format.js';
 import { phaseOf, showFor, spawnPath } from './server-pages.js';
 import { endSessionsOfUser } from '../auth/sessions.js';
@@ -97,7 +97,7 @@ export function adminPages(app: FastifyInstance, ctx: HubContext): void {
   ${statusPill(phase)}
   <span class="muted small server-activity"><span class="sr-only">Last activity: </span><span data-role="last-activity" data-empty="">${timeTag(row?.last_activity, '')}</span></span>
   <span class="actions">
-    <a class="button sm" href="${serverPrefix(user.name, name)}"${showFor(phase, ['running'])}>Open${what}</a>
+    <a class="button sm" href="${user.name === access.identity.name ? serverUrl(ctx.urls, user.name, name) : `/hub/admin/open/${path}`}"${showFor(phase, ['running'])}>Open${what}</a>
     <form method="post" action="/hub/spawn/${path}?next=${back}" class="inline"${showFor(phase, ['stopped'])}><input type="hidden" name="_xsrf" value="${xsrf}"><button class="sm">Start${what}</button></form>
     <form method="post" action="/hub/stop/${path}?next=${back}" class="inline"${showFor(phase, ['running', 'starting'])}><input type="hidden" name="_xsrf" value="${xsrf}"><button class="sm">Stop${what}</button></form>
   </span>
@@ -224,6 +224,9 @@ ${catalogSection(catalogStatus)}`;
   app.get('/hub/admin', async (req, reply) => {
     const access = adminAccess(req, reply);
     if (!access) return reply;
+    // what GET /hub/api/users (with their servers) asks
+    requirePageScope(access, 'list:users', 'list users');
+    requirePageScope(access, 'read:servers', 'see everyone’s servers');
     const query = queryFields(req);
     const done = query.done ? DONE[query.done] : undefined;
     return renderAdmin(reply, access, { view: viewOf(query), ...(done && query.user ? { notice: done(query.user) } : {}) });
@@ -232,7 +235,6 @@ ${catalogSection(catalogStatus)}`;
   app.post('/hub/admin/users', async (req, reply) => {
     const access = adminAccess(req, reply);
     if (!access) return reply;
-    checkFormCsrf(req, access);
     requireScope(access, 'admin:users', 'add users');
     const fields = formFields(req);
     const view = viewOf(fields);
@@ -258,7 +260,6 @@ ${catalogSection(catalogStatus)}`;
   app.post<{ Params: { name: string } }>('/hub/admin/users/:name/admin', async (req, reply) => {
     const access = adminAccess(req, reply);
     if (!access) return reply;
-    checkFormCsrf(req, access);
     const fields = formFields(req);
     const view = viewOf(fields);
     requireScope(access, `admin:users!user=${req.params.name}`, `change ${req.params.name}`);
@@ -275,7 +276,6 @@ ${catalogSection(catalogStatus)}`;
   app.post<{ Params: { name: string } }>('/hub/admin/users/:name/password', async (req, reply) => {
     const access = adminAccess(req, reply);
     if (!access) return reply;
-    checkFormCsrf(req, access);
     const view = viewOf(formFields(req));
     requireScope(access, `admin:users!user=${req.params.name}`, `reset ${req.params.name}'s password`);
     const user = await targetOf(req.params.name);
@@ -289,6 +289,41 @@ ${catalogSection(catalogStatus)}`;
     ctx.log.info({ user: user.name, by: access.identity.name }, 'password reset on the admin page');
     return renderAdmin(reply, access, { view, secret: { user: user.name, password, kind: 'reset' } });
   });
+
+  /**
+   * "Open" on someone else's server. Their server runs their code: in the admin's browser that code
+   * acts with the admin's sign-in (in path mode it even shares the hub's address). So this says so
+   * first, and only with `admin_access: true` leads on at all.
+   */
+  const openOther = async (req: FastifyRequest<{ Params: { user: string; server?: string } }>, reply: FastifyReply) => {
+    const access = adminAccess(req, reply);
+    if (!access) return reply;
+    const server = req.params.server ?? '';
+    const user = await targetOf(req.params.user);
+    const prefix = serverUrl(ctx.urls, user.name, server);
+    const label = html`${user.name}’s ${server ? html`server <code>${server}</code>` : 'default server'}`;
+    if (user.name === access.identity.name) return reply.redirect(prefix, 302);
+    if (!ctx.config.admin_access) {
+      return sendPage(reply, access, {
+        title: 'Not allowed', status: 403, section: 'admin',
+        body: html`<section class="card narrow" id="open-refused"><h1>Opening other people’s servers is turned off</h1>
+  <p>${label} runs code that ${user.name} controls. Opened in your browser, that code would act with your sign-in, as an administrator.</p>
+  <p>Administrators may open other people’s servers only when the configuration says <code>admin_access: true</code>. You can still start, stop and delete them here.</p>
+  <p><a class="button" href="/hub/admin">Back to Admin</a></p></section>`,
+      });
+    }
+    requirePageScope(access, `access:servers!server=${user.name}/${server}`, `open ${user.name}'s server`);
+    return sendPage(reply, access, {
+      title: `Open ${user.name}’s server`, section: 'admin',
+      body: html`<section class="card narrow" id="open-confirm" aria-labelledby="open-title"><h1 id="open-title">Open ${label}?</h1>
+  <div class="notice warning"><p><strong>The server runs code that ${user.name} controls, and it will run in your browser with your sign-in.</strong> A notebook or extension there could act as you, an administrator, for as long as the page is open.</p></div>
+  <p>Open it only if you need to, and close it when you are done.</p>
+  <div class="form-actions"><a class="button danger solid" id="open-anyway" href="${prefix}">Open ${label}</a> <a class="button" href="/hub/admin">Cancel</a></div>
+</section>`,
+    });
+  };
+  app.get<{ Params: { user: string } }>('/hub/admin/open/:user', openOther);
+  app.get<{ Params: { user: string; server: string } }>('/hub/admin/open/:user/:server', openOther);
 
   app.get<{ Params: { name: string } }>('/hub/admin/users/:name/delete', async (req, reply) => {
     const access = adminAccess(req, reply);
@@ -315,7 +350,6 @@ ${catalogSection(catalogStatus)}`;
   app.post<{ Params: { name: string } }>('/hub/admin/users/:name/delete', async (req, reply) => {
     const access = adminAccess(req, reply);
     if (!access) return reply;
-    checkFormCsrf(req, access);
     const view = viewOf(formFields(req));
     requireScope(access, `delete:users!user=${req.params.name}`, `delete ${req.params.name}`);
     const user = await targetOf(req.params.name);

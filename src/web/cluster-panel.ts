@@ -8,7 +8,8 @@ import { ApiError } from '../api/errors.js';
 import { ServerRequestError } from '../servers/errors.js';
 import { html, type SafeHtml } from './html.js';
 import { formatBytes, formatCpu } from './format.js';
-import { checkFormCsrf, formFields, pageAccess } from './page-auth.js';
+import { formFields, pageAccess } from './page-auth.js';
+import { refererIs } from './next.js';
 
 const KIND_LABEL: Record<string, string> = { spark: 'Spark', dask: 'Dask' };
 const PHASE_TEXT: Record<string, string> = { starting: 'starting', running: 'running', stopping: 'stopping', stopped: 'stopped', failed: 'failed' };
@@ -18,7 +19,7 @@ export async function clusterPanel(ctx: HubContext, access: Access, user: string
   if (rows.length === 0) return html``;
   const items: SafeHtml[] = [];
   for (const row of rows) {
-    const model = presentCluster(row, user, await ctx.clusters.registeredWorkers(row));
+    const model = presentCluster(row, user, await ctx.clusters.registeredWorkers(row), ctx.urls.userHosts);
     const workers = model.workers as { requested: number; registered: number };
     const worker = model.worker as { cores: number; memory: number };
     const action = `/hub/clusters/${encodeURIComponent(user)}/${encodeURIComponent(row.name)}${row.server_name ? `?server=${encodeURIComponent(row.server_name)}` : ''}`;
@@ -44,7 +45,6 @@ export function clusterPages(app: FastifyInstance, ctx: HubContext): void {
   const act = async (req: FastifyRequest<{ Params: { user: string; cluster: string } }>, reply: FastifyReply, what: 'restart' | 'scale') => {
     const access = pageAccess(req, reply);
     if (!access) return reply;
-    checkFormCsrf(req, access);
     const server = ((req.query ?? {}) as Record<string, string | undefined>).server ?? '';
     if (!access.can(`servers!server=${req.params.user}/${server}`)) throw new ApiError(403, `You may not manage ${req.params.user}'s clusters`);
     const user = await findUser(ctx.db, req.params.user);
@@ -62,7 +62,7 @@ export function clusterPages(app: FastifyInstance, ctx: HubContext): void {
       if (error instanceof ServerRequestError) throw new ApiError(400, error.message);
       throw error;
     }
-    return reply.redirect((req.headers.referer ?? '').includes('/hub/admin') ? '/hub/admin' : '/hub/home', 303);
+    return reply.redirect(refererIs(req.headers.referer, req.headers.host, '/hub/admin') ? '/hub/admin' : '/hub/home', 303);
   };
   app.post<{ Params: { user: string; cluster: string } }>('/hub/clusters/:user/:cluster/restart', (req, reply) => act(req, reply, 'restart'));
   app.post<{ Params: { user: string; cluster: string } }>('/hub/clusters/:user/:cluster/scale', (req, reply) => act(req, reply, 'scale'));

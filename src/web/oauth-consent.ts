@@ -6,7 +6,8 @@ import { answerLocation, authorizeParams, grantCode, OAuthError, validateAuthori
 import { describeGrantedScopes, serverAccessScope } from '../auth/oauth-scopes.js';
 import { serverPrefix } from '../auth/names.js';
 import { html } from './html.js';
-import { checkFormCsrf, sendPage, xsrfOf } from './page-auth.js';
+import { sendPage, xsrfOf } from './page-auth.js';
+import { pageCsp } from '../http/page-csp.js';
 import { renderMessagePage } from './message.js';
 import { publicOrigin } from './server-pages.js';
 
@@ -62,6 +63,9 @@ export function renderConsentPage(reply: FastifyReply, access: Access, request: 
   </form>
 </section>`;
   reply.header('X-Frame-Options', 'DENY');
+  // with per-user hosts the answer redirects to the server's own origin, which form-action must allow
+  const target = absoluteOrigin(request.redirectUri);
+  if (target) reply.header('Content-Security-Policy', pageCsp([target]));
   return sendPage(reply, access, { title: `Sign in to ${server.name}?`, body, noStore: true });
 }
 
@@ -70,7 +74,6 @@ export function oauthConsentPages(app: FastifyInstance, ctx: HubContext): void {
   app.post(CONSENT_ACTION, async (req, reply) => {
     const access = req.access;
     if (!access || access.identity.via !== 'session') return reply.redirect('/hub/login', 303);
-    checkFormCsrf(req, access);
     const fields = formSearch(req.body);
     try {
       const request = await validateAuthorizeRequest(ctx.db, authorizeParams(fields), publicOrigin(ctx, req), access.identity.name);
@@ -84,6 +87,13 @@ export function oauthConsentPages(app: FastifyInstance, ctx: HubContext): void {
       throw error;
     }
   });
+}
+
+/** The origin of an absolute redirect URI (a path has none: it stays on the hub's origin). */
+function absoluteOrigin(uri: string): string | undefined {
+  if (!URL.canParse(uri)) return undefined;
+  const origin = new URL(uri).origin;
+  return origin === 'null' ? undefined : origin;
 }
 
 /** The posted form as URLSearchParams, repeated fields kept (so a parameter given twice is noticed). */

@@ -3,16 +3,39 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../db/tables.js';
 import { findUser, type UserRow } from '../db/users.js';
 import type { Access } from '../auth/access.js';
-import { safeEqual } from '../auth/secrets.js';
 import { ApiError } from '../api/errors.js';
 import type { SafeHtml } from './html.js';
 import { layout, type Section } from './layout.js';
 
-/** The signed-in person's access, or a redirect to the sign-in page (returns undefined then). */
+/**
+ * The signed-in person's access, or a redirect to the sign-in page (returns undefined then).
+ *
+ * Pages answer to the browser session only: an API token, even a valid one, does not sign anyone in
+ * here. A token is made for a program and carries only what it was given (an identify-only token
+ * that a server's sign-in hands out says who someone is, nothing more), while pages show and change
+ * whatever their person may; the few read-only pages that make sense for a program say so with
+ * `pageAccessAllowingToken`.
+ */
 export function pageAccess(req: FastifyRequest, reply: FastifyReply): Access | undefined {
-  if (req.access) return req.access;
+  if (req.access?.identity.via === 'session') return req.access;
   void reply.redirect(`/hub/login?next=${encodeURIComponent(req.url)}`, 302);
   return undefined;
+}
+
+/**
+ * Like `pageAccess`, for a read-only page that a program may also use: a token counts when it holds
+ * `scopeFor(its owner)`.
+ */
+export function pageAccessAllowingToken(req: FastifyRequest, reply: FastifyReply, scopeFor: (owner: string) => string): Access | undefined {
+  const access = req.access;
+  if (access?.identity.via === 'token' && access.can(scopeFor(access.identity.name))) return access;
+  return pageAccess(req, reply);
+}
+
+/** A page asks for the scope the REST API asks for the same data or action; 403 naming it when missing. */
+export function requirePageScope(access: Access, scopes: string | readonly string[], what: string): void {
+  const list = typeof scopes === 'string' ? [scopes] : scopes;
+  if (!list.some((scope) => access.can(scope))) throw new ApiError(403, `You may not ${what} (it needs ${list.length > 1 ? 'one of the scopes' : 'the scope'} ${list.join(', ')})`);
 }
 
 /**
@@ -24,14 +47,6 @@ export async function signedInPerson(db: Kysely<Database>, access: Access, notAP
   const user = await findUser(db, access.identity.name);
   if (!user) throw new ApiError(403, 'Your account no longer exists');
   return user;
-}
-
-/** Forms posted from our pages carry the session's CSRF token in `_xsrf`. */
-export function checkFormCsrf(req: FastifyRequest, access: Access): void {
-  const session = access.identity.session;
-  if (!session) return; // token-authenticated requests cannot be forged by another site
-  const given = formFields(req)._xsrf;
-  if (!given || !safeEqual(given, session.csrfToken)) throw new ApiError(403, 'The form expired or did not come from this site. Reload the page and try again.');
 }
 
 export function layoutUser(access: Access): { name: string; admin: boolean } {

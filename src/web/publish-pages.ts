@@ -23,10 +23,13 @@ import { findUser } from '../db/users.js';
 import type { PublicationVersionRow, PublicationWithOwner } from '../db/publications.js';
 import type { Viewer } from '../publish/service.js';
 import { publicationLinks } from '../api/presenters/publication.js';
+import { READ_PUBLICATION_SCOPES } from '../api/routes/publications.js';
 import { ApiError } from '../api/errors.js';
 import { html, SafeHtml } from './html.js';
-import { checkFormCsrf, pageAccess, queryFields, sendPage, xsrfOf, signedInPerson } from './page-auth.js';
+import { pageAccess, queryFields, requirePageScope, sendPage, xsrfOf, signedInPerson } from './page-auth.js';
 import { formatBytes, timeTag } from './format.js';
+import { sameSiteTarget } from './next.js';
+import { originForm, routedSegments } from '../http/request-path.js';
 
 const SLUG = /^[A-Za-z0-9_-]{16,64}$/;
 const GRANT_COOKIE_PREFIX = 'refinery-pub-';
@@ -77,7 +80,8 @@ export function publishFront(ctx: HubContext) {
         if (!pages) return next(req, res);
         const url = req.url ?? '/';
         const onPageOrigin = hostOf(req) === pages;
-        const isPage = url.startsWith('/p/');
+        // decided on the path the router will serve (`/%70/…` is `/p/…` to it), never the raw text
+        const isPage = routedSegments(url)?.[0] === 'p';
         if (onPageOrigin) {
           if (isPage) return next(req, res);
           res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer', 'Cross-Origin-Resource-Policy': 'same-origin' });
@@ -85,7 +89,7 @@ export function publishFront(ctx: HubContext) {
           return;
         }
         if (isPage && (req.method === 'GET' || req.method === 'HEAD')) {
-          res.writeHead(302, { Location: `${ctx.config.publish.public_url}${url}`, 'Referrer-Policy': 'no-referrer' });
+          res.writeHead(302, { Location: `${ctx.config.publish.public_url}${originForm(url)}`, 'Referrer-Policy': 'no-referrer' });
           res.end();
           return;
         }
@@ -129,6 +133,22 @@ class Grants {
   private mac(payload: string): string {
     return createHmac('sha256', this.key).update(payload).digest('base64url');
   }
+}
+
+/**
+ * Where the hand-off may land: a page of this one publication (`/p/<slug>`, its download, a version),
+ * as a path on the page origin; anything else lands on the publication itself.
+ */
+export function publicationTarget(slug: string, next: string | undefined): string {
+  const fallback = `/p/${slug}`;
+  const path = next === undefined ? undefined : sameSiteTarget(next);
+  if (!path) return fallback;
+  const { pathname } = new URL(path, 'http://refinery.invalid');
+  const segments = pathname.split('/').slice(1);
+  if (segments[0] !== 'p') return fallback;
+  if (segments.length === 2 && (segments[1] === slug || segments[1] === `${slug}.ipynb`)) return pathname;
+  if (segments.length === 4 && segments[1] === slug && segments[2] === 'v' && /^[1-9]\d{0,8}(?:\.ipynb)?$/.test(segments[3]!)) return pathname;
+  return fallback;
 }
 
 function cookieOf(req: FastifyRequest, name: string): string | undefined {
@@ -184,11 +204,22 @@ export function publishPages(app: FastifyInstance, ctx: HubContext): void {
   const viewerFromAccess = async (access: Access | null): Promise<Viewer> =>
     access && access.identity.kind === 'user' ? viewerOf(access.identity.name) : null;
 
-  /** Who is looking. On the page origin: a grant cookie for this publication, or an API token header. */
-  const viewerFor = async (req: FastifyRequest, slug: string): Promise<Viewer> => {
-    if (!separate()) return viewerFromAccess(req.access);
-    if (req.access?.identity.via === 'token' && req.headers.authorization) return viewerFromAccess(req.access);
-    const user = grants.verify('cookie', slug, cookieOf(req, `${GRANT_COOKIE_PREFIX}${slug}`));
+  /**
+   * Who is looking: the browser session (on the hub's origin), a grant cookie for this publication (on
+   * the page origin), or a program's API token, which stands for its owner only when it could read
+   * the owner's publications through the API anyway, or carries everything its owner may do
+   * (`inherit`, as much as a session): a token that merely says who someone is (as a server's sign-in
+   * hands out) opens nothing that is not public.
+   */
+  const viewerFor = async (req: FastifyRequest, publication: PublicationWithOwner): Promise<Viewer> => {
+    const access = req.access;
+    if (access?.identity.via === 'token') {
+      if (separate() && !req.headers.authorization) return null;
+      const mayRead = access.identity.inheritsOwner === true || READ_PUBLICATION_SCOPES.some((scope) => access.can(`${scope}!user=${publication.owner}`));
+      return mayRead ? viewerFromAccess(access) : null;
+    }
+    if (!separate()) return viewerFromAccess(access);
+    const user = grants.verify('cookie', publication.slug, cookieOf(req, `${GRANT_COOKIE_PREFIX}${publication.slug}`));
     return user ? viewerOf(user) : null;
   };
 
@@ -222,7 +253,7 @@ export function publishPages(app: FastifyInstance, ctx: HubContext): void {
         return undefined;
       }
       reply.header('Cache-Control', publication.visibility === 'public' ? 'no-cache' : 'private, no-cache');
-      if (ctx.publications.canView(publication, await viewerFor(req, slug))) return publication;
+      if (ctx.publications.canView(publication, await viewerFor(req, publication))) return publication;
       const path = req.url.split('?')[0]!;
       if (separate()) {
         if (req.query && (req.query as Record<string, unknown>).denied !== undefined) {
@@ -284,8 +315,7 @@ export function publishPages(app: FastifyInstance, ctx: HubContext): void {
     viewer.get<{ Params: { slug: string }; Querystring: { grant?: string; next?: string } }>('/p/:slug/access', async (req, reply) => {
       const slug = req.params.slug;
       if (!separate() || !SLUG.test(slug)) throw notFound();
-      const next = req.query.next ?? `/p/${slug}`;
-      const safeNext = next === `/p/${slug}` || next === `/p/${slug}.ipynb` || next.startsWith(`/p/${slug}/`) ? next : `/p/${slug}`;
+      const safeNext = publicationTarget(slug, req.query.next);
       const user = grants.verify('handoff', slug, req.query.grant);
       if (!user) return reply.redirect(`${safeNext}?denied=1`, 302);
       const secure = (ctx.config.publish.public_url ?? '').startsWith('https:');
@@ -305,7 +335,7 @@ export function publishPages(app: FastifyInstance, ctx: HubContext): void {
     const publication = SLUG.test(slug) ? await ctx.publications.find(slug) : undefined;
     if (!separate() || !publication) throw new ApiError(404, 'There is no published notebook at this address.');
     const base = ctx.config.publish.public_url!;
-    const next = req.query.next ?? `/p/${slug}`;
+    const next = publicationTarget(slug, req.query.next);
     const viewer = await viewerFromAccess(access);
     reply.header('Referrer-Policy', 'no-referrer').header('Cache-Control', 'no-store');
     if (publication.deleted_at || !viewer || !ctx.publications.canView(publication, viewer)) {
@@ -320,6 +350,8 @@ export function publishPages(app: FastifyInstance, ctx: HubContext): void {
     const access = pageAccess(req, reply);
     if (!access) return reply;
     const user = await signedInPerson(ctx.db, access, 'Only people have publications');
+    // what GET /hub/api/users/{name}/publications asks
+    requirePageScope(access, READ_PUBLICATION_SCOPES.map((scope) => `${scope}!user=${user.name}`), 'see these publications');
     const rows = await ctx.publications.listOf(user.id);
     const versions = await ctx.publications.versionsOf(rows.map((r) => r.id));
     const base = ctx.config.publish.public_url ?? '';
@@ -344,7 +376,6 @@ ${notice ? html`<div class="notice success" role="status"><p>${notice}</p></div>
   app.post<{ Params: { slug: string } }>('/hub/publications/:slug/unpublish', async (req, reply) => {
     const access = pageAccess(req, reply);
     if (!access) return reply;
-    checkFormCsrf(req, access);
     const publication = await ctx.publications.find(req.params.slug);
     if (!publication || !access.can(`users:activity!user=${publication.owner}`)) throw new ApiError(404, 'There is no such publication.');
     if (!publication.deleted_at) await ctx.publications.unpublish(publication);

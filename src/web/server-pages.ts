@@ -4,7 +4,9 @@ import type { Access } from '../auth/access.js';
 import type { ServerRow } from '../db/servers.js';
 import { findUser, groupsOfUsers, type UserRow } from '../db/users.js';
 import { findServer, serversOfUsers } from '../db/servers.js';
-import { serverNameProblem, serverPrefix } from '../auth/names.js';
+import { serverNameProblem } from '../auth/names.js';
+import { serverUrl } from '../servers/env.js';
+import { ownOriginPredicate } from '../servers/user-hosts.js';
 import { ServerRequestError } from '../servers/errors.js';
 import { presentPlan, resolvePlan, SelectionError, type PlanSubject, type SelectionInput } from '../profiles/resolve.js';
 import { rememberedFor } from '../profiles/selections.js';
@@ -12,10 +14,10 @@ import { progressUrl } from '../api/presenters/server.js';
 import { ApiError } from '../api/errors.js';
 import { html, type SafeHtml } from './html.js';
 import { clusterPanel } from './cluster-panel.js';
-import { checkFormCsrf, formFields, pageAccess, queryFields, sendPage, xsrfOf, signedInPerson } from './page-auth.js';
+import { formFields, pageAccess, pageAccessAllowingToken, queryFields, requirePageScope, sendPage, xsrfOf, signedInPerson } from './page-auth.js';
 import { statusPill, timeTag, type Phase } from './format.js';
 import { formCatalog, isSpawnForm, parseSpawnForm, renderSpawnForm, resourcesLine, valuesFromPlan, type FieldErrors, type FormValues } from './spawn-form.js';
-import { safeNext } from './next.js';
+import { refererIs, safeNext } from './next.js';
 
 type SpawnParams = { user: string; server?: string };
 
@@ -35,6 +37,11 @@ export function phaseOf(ctx: HubContext, row: ServerRow | undefined, user: strin
 /** `hidden` unless the element applies to the phase; page scripts flip it as the phase changes. */
 export function showFor(phase: Phase, phases: readonly Phase[]): SafeHtml {
   return html` data-show="${phases.join(' ')}"${phases.includes(phase) ? '' : html` hidden`}`;
+}
+
+/** Origins besides the page's own that the hub may send a browser on to: its public origin, users' hosts. */
+export function ownOrigins(ctx: HubContext): (origin: string) => boolean {
+  return ownOriginPredicate(ctx.urls.userHosts, ctx.urls.publicOrigin);
 }
 
 /** The origin people reach the hub at, for showing full server URLs. */
@@ -65,7 +72,8 @@ export function serverPages(app: FastifyInstance, ctx: HubContext): void {
 
   const serverCard = (access: Access, user: UserRow, row: ServerRow | undefined, name: string, origin: string, index: number, preview: StartPreview | null, clusters: SafeHtml = html``): SafeHtml => {
     const phase = phaseOf(ctx, row, user.name);
-    const prefix = serverPrefix(user.name, name);
+    const prefix = serverUrl(ctx.urls, user.name, name);
+    const shownUrl = ctx.urls.userHosts ? prefix : `${origin}${prefix}`;
     const label = name ? name : 'Default server';
     const xsrf = xsrfOf(access);
     const path = spawnPath(user.name, name);
@@ -76,7 +84,7 @@ export function serverPages(app: FastifyInstance, ctx: HubContext): void {
     <h3 id="${id}-title">${label}</h3>
     ${statusPill(phase)}
   </div>
-  <p class="server-url"><span class="muted">URL</span> <a href="${prefix}" class="mono">${origin}${prefix}</a></p>
+  <p class="server-url"><span class="muted">URL</span> <a href="${prefix}" class="mono">${shownUrl}</a></p>
   <div class="server-progress" data-role="progress"${phase === 'starting' ? '' : html` hidden`}>
     <progress max="100" value="0" aria-labelledby="${id}-progress-message"></progress>
     <p id="${id}-progress-message" data-role="progress-message" aria-live="polite">Starting…</p>
@@ -106,6 +114,8 @@ export function serverPages(app: FastifyInstance, ctx: HubContext): void {
 
   const renderHome = async (req: FastifyRequest, reply: FastifyReply, access: Access, form: { name?: string; error?: string } = {}, status = 200) => {
     const user = await signedInPerson(ctx.db, access, 'Services have no home page');
+    // what GET /hub/api/users/{name} with its servers asks
+    requirePageScope(access, `read:servers!user=${user.name}`, 'see these servers');
     const rows = (await serversOfUsers(ctx.db, [user.id])).get(user.id) ?? [];
     const named = rows.filter((r) => r.name !== '');
     const limit = ctx.config.named_servers.limit_per_user;
@@ -183,7 +193,7 @@ ${ctx.config.named_servers.enabled
     if (!access) return undefined;
     const server = req.params.server ?? '';
     const user = await targetUser(access, req.params.user, scope, server);
-    const next = safeNext(queryFields(req).next, serverPrefix(user.name, server));
+    const next = safeNext(queryFields(req).next, serverUrl(ctx.urls, user.name, server), ownOrigins(ctx));
     const row = await findServer(ctx.db, user.id, server);
     return { access, user, server, next, row, phase: phaseOf(ctx, row, user.name) };
   };
@@ -249,10 +259,9 @@ ${ctx.config.named_servers.enabled
   const spawnSubmit = async (req: FastifyRequest<{ Params: SpawnParams }>, reply: FastifyReply) => {
     const access = pageAccess(req, reply);
     if (!access) return reply;
-    checkFormCsrf(req, access);
     const server = req.params.server ?? '';
     const user = await targetUser(access, req.params.user, 'servers', server);
-    const next = safeNext(queryFields(req).next, serverPrefix(user.name, server));
+    const next = safeNext(queryFields(req).next, serverUrl(ctx.urls, user.name, server), ownOrigins(ctx));
     const fields = formFields(req);
     // the form says what to start; a bare Start button (home, admin, Try again) takes the last settings
     let selections: SelectionInput = {};
@@ -282,12 +291,13 @@ ${ctx.config.named_servers.enabled
 
   // Links that work for anyone: `/hub/user-redirect/lab/tree/x.ipynb` opens the path in the visitor's
   // own default server (JupyterLab's "Copy shareable link" makes these).
+  // It reveals nothing but the visitor's own name, so a program's token may follow it too.
   app.get<{ Params: { '*': string } }>('/hub/user-redirect/*', async (req, reply) => {
-    const access = pageAccess(req, reply);
+    const access = pageAccessAllowingToken(req, reply, (owner) => `read:users:name!user=${owner}`);
     if (!access) return reply;
     const rest = req.params['*'].replace(/^\/+/, '');
     const query = req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : '';
-    return reply.redirect(`${serverPrefix(access.identity.name, '')}${rest}${query}`, 302);
+    return reply.redirect(`${serverUrl(ctx.urls, access.identity.name, '')}${rest}${query}`, 302);
   });
 
   app.get<{ Params: SpawnParams }>('/hub/spawn/:user', spawnForm);
@@ -298,7 +308,6 @@ ${ctx.config.named_servers.enabled
   app.post('/hub/spawn-named', async (req, reply) => {
     const access = pageAccess(req, reply);
     if (!access) return reply;
-    checkFormCsrf(req, access);
     if (access.identity.kind !== 'user') throw new ApiError(403, 'Services have no named servers');
     const name = (formFields(req).name ?? '').trim();
     const problem = !name ? 'Give the new server a name.' : serverNameProblem(name);
@@ -321,7 +330,7 @@ ${ctx.config.named_servers.enabled
       if (!(error instanceof ServerRequestError)) throw error;
       if (error.kind !== 'conflict') return renderHome(req, reply, access, { name, error: capitalize(error.message) }, 400);
     }
-    const next = serverPrefix(user.name, name);
+    const next = serverUrl(ctx.urls, user.name, name);
     return reply.redirect(`/hub/spawn-pending/${spawnPath(user.name, name)}?next=${encodeURIComponent(next)}`, 303);
   });
 
@@ -367,7 +376,6 @@ ${ctx.config.named_servers.enabled
   const stopSubmit = async (req: FastifyRequest<{ Params: SpawnParams }>, reply: FastifyReply) => {
     const access = pageAccess(req, reply);
     if (!access) return reply;
-    checkFormCsrf(req, access);
     const server = req.params.server ?? '';
     if (!access.can(`delete:servers!server=${req.params.user}/${server}`)) throw new ApiError(403, `You may not stop ${req.params.user}'s servers`);
     const user = await findUser(ctx.db, req.params.user);
@@ -380,8 +388,8 @@ ${ctx.config.named_servers.enabled
       if (error instanceof ServerRequestError) throw new ApiError(400, error.message);
       throw error;
     }
-    const fallback = (req.headers.referer ?? '').includes('/hub/admin') ? '/hub/admin' : '/hub/home';
-    return reply.redirect(safeNext(query.next, fallback), 303);
+    const fallback = refererIs(req.headers.referer, req.headers.host, '/hub/admin') ? '/hub/admin' : '/hub/home';
+    return reply.redirect(safeNext(query.next, fallback, ownOrigins(ctx)), 303);
   };
   app.post<{ Params: SpawnParams }>('/hub/stop/:user', stopSubmit);
   app.post<{ Params: SpawnParams }>('/hub/stop/:user/:server', stopSubmit);

@@ -1,12 +1,17 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { HubContext } from '../context.js';
-import { createSession, endSession, SESSION_COOKIE } from '../auth/sessions.js';
+import { createSession, endSession, sessionCookieName } from '../auth/sessions.js';
 import { findUser } from '../db/users.js';
 import { normalizeUsername } from '../auth/names.js';
 import { newSecret, safeEqual } from '../auth/secrets.js';
 import { html } from './html.js';
 import { layout } from './layout.js';
 import { safeNext } from './next.js';
+import { ownOrigins } from './server-pages.js';
+import { ApiError } from '../api/errors.js';
+import { credentialsOf } from '../auth/request.js';
+import { fetchMetadataOf, isTopLevelNavigation } from '../http/fetch-metadata.js';
+import { foreignSourceProblem, ownHostsOf } from '../http/csrf.js';
 
 /** Double-submit cookie for the sign-in form, which is posted before any session exists. */
 const LOGIN_CSRF_COOKIE = 'refinery-login-xsrf';
@@ -28,6 +33,7 @@ function clientAddress(req: FastifyRequest): string {
 }
 
 export function sessionPages(app: FastifyInstance, ctx: HubContext): void {
+  const sessionCookie = () => sessionCookieName(ctx.secureCookies, !!ctx.urls.userHosts);
   const renderLogin = (reply: FastifyReply, options: { next: string; username?: string; error?: string; status?: number }) => {
     const token = newSecret(16);
     reply.header('Set-Cookie', cookie(LOGIN_CSRF_COOKIE, token, { secure: ctx.secureCookies, path: '/hub/login', maxAge: 3600 }));
@@ -56,17 +62,30 @@ export function sessionPages(app: FastifyInstance, ctx: HubContext): void {
   app.get('/hub/', async (_req, reply) => reply.redirect('/hub/home', 302));
 
   app.get('/hub/login', async (req, reply) => {
-    const next = safeNext((req.query as Record<string, string | undefined>).next);
+    const next = safeNext((req.query as Record<string, string | undefined>).next, undefined, ownOrigins(ctx));
     if (req.access?.identity.via === 'session') return reply.redirect(next, 302);
+    // the form's token is for the person looking at the page, not for a script fetching it
+    const meta = fetchMetadataOf(req.headers);
+    if (meta && !isTopLevelNavigation(meta)) throw new ApiError(403, 'Open the sign-in page in the browser.');
+    if (credentialsOf(req.raw, sessionCookie()).conflictingSessions) {
+      // someone wrote a second sign-in cookie for this site (a user's page can): start clean
+      reply.header('Clear-Site-Data', '"cookies"');
+      return renderLogin(reply, { next, error: 'Your browser held two different sign-ins for this site, so neither was used. Sign in again.' });
+    }
     return renderLogin(reply, { next });
   });
 
-  app.post('/hub/login', async (req, reply) => {
-    const next = safeNext((req.query as Record<string, string | undefined>).next);
+  // the sign-in form carries a token of its own (a session may not exist yet): see LOGIN_CSRF_COOKIE
+  app.post('/hub/login', { config: { ownCsrf: true } }, async (req, reply) => {
+    const next = safeNext((req.query as Record<string, string | undefined>).next, undefined, ownOrigins(ctx));
     const form = (req.body ?? {}) as Record<string, string | undefined>;
     const username = (form.username ?? '').trim();
     const password = form.password ?? '';
     const expected = readCookie(req, LOGIN_CSRF_COOKIE);
+    // signing someone in as another person is an attack too: only from our own sign-in page
+    if (foreignSourceProblem(req.raw, ownHostsOf(req.raw, ctx.urls.publicOrigin))) {
+      return renderLogin(reply, { next, username, status: 403, error: 'Sign in from this site’s own sign-in page.' });
+    }
     if (!expected || !form._xsrf || !safeEqual(expected, form._xsrf)) {
       return renderLogin(reply, { next, username, status: 403, error: 'Your sign-in form expired. Please try again.' });
     }
@@ -88,17 +107,17 @@ export function sessionPages(app: FastifyInstance, ctx: HubContext): void {
     const { cookieValue } = await createSession(ctx.db, user.id, ctx.config.auth.session_max_age);
     ctx.log.info({ user: user.name }, 'signed in');
     reply.header('Set-Cookie', [
-      cookie(SESSION_COOKIE, cookieValue, { secure: ctx.secureCookies, maxAge: ctx.config.auth.session_max_age }),
+      cookie(sessionCookie(), cookieValue, { secure: ctx.secureCookies, maxAge: ctx.config.auth.session_max_age }),
       cookie(LOGIN_CSRF_COOKIE, '', { secure: ctx.secureCookies, path: '/hub/login', maxAge: 0 }),
     ]);
     return reply.redirect(next, 302);
   });
 
   const logout = async (req: FastifyRequest, reply: FastifyReply) => {
-    const value = readCookie(req, SESSION_COOKIE);
+    const value = readCookie(req, sessionCookie());
     if (value) await endSession(ctx.db, value);
     ctx.identities.invalidate();
-    reply.header('Set-Cookie', cookie(SESSION_COOKIE, '', { secure: ctx.secureCookies, maxAge: 0 }));
+    reply.header('Set-Cookie', cookie(sessionCookie(), '', { secure: ctx.secureCookies, maxAge: 0 }));
     return reply.redirect('/hub/login', 302);
   };
   // GET works too, as in JupyterHub: signing out is harmless to trigger

@@ -6,7 +6,7 @@ import { storageOfUser, type StorageOfUser } from '../storage/for-user.js';
 import type { AccessKey } from '../storage/credentials.js';
 import type { StorageSummary } from '../storage/service.js';
 import { html, type SafeHtml } from './html.js';
-import { checkFormCsrf, formFields, pageAccess, sendPage, xsrfOf, signedInPerson } from './page-auth.js';
+import { formFields, pageAccess, requirePageScope, sendPage, xsrfOf, signedInPerson } from './page-auth.js';
 
 /** How to use the storage from a notebook: nothing to configure, the environment has it all. */
 function snippets(summary: StorageSummary): SafeHtml {
@@ -58,7 +58,10 @@ export function storagePages(app: FastifyInstance, ctx: HubContext): void {
   const me = async (req: FastifyRequest, reply: FastifyReply): Promise<{ access: Access; user: UserRow } | undefined> => {
     const access = pageAccess(req, reply);
     if (!access) return undefined;
-    return { access, user: await signedInPerson(ctx.db, access, 'Only people have object storage') };
+    const user = await signedInPerson(ctx.db, access, 'Only people have object storage');
+    // what GET /hub/api/users/{name}/storage asks
+    requirePageScope(access, `read:servers!user=${user.name}`, 'see this storage');
+    return { access, user };
   };
 
   const render = async (reply: FastifyReply, access: Access, user: UserRow, options: { revealed?: { endpoint: string; key: AccessKey }; notice?: string; error?: string; status?: number } = {}) => {
@@ -78,7 +81,6 @@ ${entries.length
   const posted = async (req: FastifyRequest, reply: FastifyReply) => {
     const who = await me(req, reply);
     if (!who) return undefined;
-    checkFormCsrf(req, who.access);
     const endpoint = formFields(req).endpoint;
     const entries = await storageOfUser(ctx.db, ctx.catalog.current(), ctx.storage, who.user);
     return { ...who, endpoint, entry: entries.find((e) => e.summary?.endpoint === endpoint) };
@@ -94,6 +96,10 @@ ${entries.length
     const form = await posted(req, reply);
     if (!form) return reply;
     const { access, user, entry } = form;
+    // the keys are what this person's servers run with: only someone who could start those servers and
+    // read them from inside may see them
+    requirePageScope(access, `servers!user=${user.name}`, 'see these keys');
+    requirePageScope(access, `access:servers!user=${user.name}`, 'see these keys');
     if (!entry?.summary) return render(reply, access, user, { error: 'You have no object storage at that endpoint.', status: 404 });
     try {
       const key = await ctx.storage.keys(entry.settings, entry.person);
@@ -108,6 +114,8 @@ ${entries.length
     const form = await posted(req, reply);
     if (!form) return reply;
     const { access, user, entry } = form;
+    // what POST /hub/api/users/{name}/storage/{endpoint}/rotate asks
+    requirePageScope(access, `servers!user=${user.name}`, 'replace this key');
     if (!entry?.summary?.provisioned) return render(reply, access, user, { error: 'Refinery does not manage your key at that endpoint, so it cannot replace it.', status: 400 });
     try {
       await ctx.storage.rotate(entry.summary.endpoint, user);

@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { readFile, writeFile } from 'node:fs/promises';
 import { parse, stringify } from 'yaml';
 import { launchRefinery, type RefineryProcess } from '../helpers/refinery.js';
+import { addUser, signIn } from '../helpers/session.js';
 import { notebookFileText, reportNotebook } from './notebooks.js';
 
 interface Publication { id: string; url: string }
@@ -25,7 +26,7 @@ describe('published pages on a separate origin', () => {
     await writeFile(hub.configPath, stringify({ ...config, public_url: hub.url, publish: { public_url: pages } }));
     await hub.kill();
     await hub.restart();
-    assert.equal((await hub.api('/hub/api/users', { method: 'POST', body: JSON.stringify({ usernames: ['alice', 'bob', 'carol'] }) })).status, 201);
+    for (const name of ['alice', 'bob', 'carol']) await addUser(hub, name, `${name}-password`);
     assert.equal((await hub.api('/hub/api/groups/physics', { method: 'POST' })).status, 201);
     assert.equal((await hub.api('/hub/api/groups/physics/users', { method: 'POST', body: JSON.stringify({ users: ['bob'] }) })).status, 200);
     for (const name of ['alice', 'bob', 'carol']) tokens[name] = await hub.tokenFor(name);
@@ -78,8 +79,11 @@ describe('published pages on a separate origin', () => {
     assert.equal(toHub.origin, hub.url);
     assert.equal(toHub.pathname, '/hub/publications/access');
 
-    // bob (a member; on the hub, signed in: here with his token) gets a grant back
-    const handoff = await get(toHub.toString(), { Authorization: `token ${tokens.bob}` });
+    // bob (a member, signed in on the hub) gets a grant back; the hub's pages answer to sessions, not tokens
+    const withToken = await get(toHub.toString(), { Authorization: `token ${tokens.bob}` });
+    assert.match(withToken.headers.get('location') ?? '', /^\/hub\/login\?/, 'a token signs nobody in to the hand-off');
+    const bob = await signIn(hub, 'bob', 'bob-password');
+    const handoff = await get(toHub.toString(), { Cookie: bob.cookie });
     assert.equal(handoff.status, 302);
     const back = new URL(handoff.headers.get('location')!);
     assert.equal(back.origin, pages);
@@ -106,7 +110,8 @@ describe('published pages on a separate origin', () => {
     assert.equal((await get(publication.url, { Cookie: `refinery-pub-${publication.id}=${grant}` })).status, 302, 'a hand-off grant is not a cookie grant');
 
     // carol is signed in but not a member: refused, and told so on the page origin
-    const refused = await get(toHub.toString(), { Authorization: `token ${tokens.carol}` });
+    const carol = await signIn(hub, 'carol', 'carol-password');
+    const refused = await get(toHub.toString(), { Cookie: carol.cookie });
     assert.equal(refused.status, 302);
     const denied = await get(refused.headers.get('location')!);
     assert.equal(denied.status, 403);

@@ -1,14 +1,15 @@
 import type { ClusterRow } from '../../db/clusters.js';
 import type { ClusterAddresses, ClusterRequest } from '../../clusters/backend.js';
 import { serverPrefix } from '../../auth/names.js';
+import { serverUrlOn, type UserHosts } from '../../servers/user-hosts.js';
 
 /** Addresses worth showing: where the notebook connects. Paths on the hub's machine are left out. */
 const SHOWN_ENV = ['SPARK_MASTER_URL', 'SPARK_REMOTE', 'DASK_SCHEDULER_ADDRESS'];
 
-export function presentCluster(row: ClusterRow, user: string, registeredWorkers: number): Record<string, unknown> {
+export function presentCluster(row: ClusterRow, user: string, registeredWorkers: number, userHosts?: UserHosts): Record<string, unknown> {
   const request = JSON.parse(row.request) as ClusterRequest;
   const addresses = JSON.parse(row.addresses) as ClusterAddresses;
-  const prefix = serverPrefix(user, row.server_name);
+  const prefix = serverUrlOn(userHosts, user, serverPrefix(user, row.server_name));
   return {
     name: row.name,
     server: row.server_name,

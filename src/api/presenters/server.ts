@@ -1,5 +1,6 @@
 import type { ServerRow } from '../../db/servers.js';
 import type { Access } from '../../auth/access.js';
+import { serverUrlOn, type UserHosts } from '../../servers/user-hosts.js';
 import { serverPrefix } from '../../auth/names.js';
 
 export interface ServerModel {
@@ -30,8 +31,10 @@ export function presentServer(
   pending: 'spawn' | 'stop' | null,
   access: Access,
   publicOrigin: string,
+  userHosts?: UserHosts,
 ): ServerModel {
-  const url = serverPrefix(user, row.name);
+  // with per-user hosts, as in JupyterHub, the server's url is absolute: it is on its owner's host
+  const url = serverUrlOn(userHosts, user, serverPrefix(user, row.name));
   const progress = progressUrl(user, row.name);
   const ready = row.phase === 'running' && pending === null;
   const model: ServerModel = {
@@ -45,7 +48,7 @@ export function presentServer(
     url,
     user_options: JSON.parse(row.user_options) as Record<string, unknown>,
     progress_url: progress,
-    full_url: publicOrigin ? `${publicOrigin}${url}` : null,
+    full_url: userHosts ? url : publicOrigin ? `${publicOrigin}${url}` : null,
     full_progress_url: publicOrigin ? `${publicOrigin}${progress}` : null,
   };
   if (access.can(`admin:server_state!server=${user}/${row.name}`)) {

@@ -2,6 +2,7 @@ import type { UserRow } from '../../db/users.js';
 import type { ServerRow } from '../../db/servers.js';
 import type { Access } from '../../auth/access.js';
 import { serverPrefix } from '../../auth/names.js';
+import { serverUrlOn, type UserHosts } from '../../servers/user-hosts.js';
 import { isActive, presentServer, type ServerModel } from './server.js';
 
 export interface UserModelContext {
@@ -11,6 +12,7 @@ export interface UserModelContext {
   pendingOf: (user: string, server: string) => 'spawn' | 'stop' | null;
   includeStoppedServers: boolean;
   publicOrigin: string;
+  userHosts?: UserHosts | undefined;
 }
 
 /** Which model keys each scope reveals, as in JupyterHub's user_model. */
@@ -38,7 +40,7 @@ export function presentUser(user: UserRow, ctx: UserModelContext): Record<string
     admin: !!user.admin,
     roles: user.admin ? ['admin', 'user'] : ['user'],
     groups: ctx.groups,
-    server: defaultServer?.phase === 'running' && defaultPending === null ? serverPrefix(user.name, '') : null,
+    server: defaultServer?.phase === 'running' && defaultPending === null ? serverUrlOn(ctx.userHosts, user.name, serverPrefix(user.name, '')) : null,
     pending: defaultServer ? (defaultPending ?? pendingOfPhase(defaultServer)) : null,
     created: user.created,
     last_activity: user.last_activity,
@@ -53,7 +55,7 @@ export function presentUser(user: UserRow, ctx: UserModelContext): Record<string
     const pending = ctx.pendingOf(user.name, row.name);
     if (!isActive(row, pending) && !ctx.includeStoppedServers) continue;
     if (!ctx.access.can(`read:servers!server=${user.name}/${row.name}`)) continue;
-    servers[row.name] = presentServer(row, user.name, pending, ctx.access, ctx.publicOrigin);
+    servers[row.name] = presentServer(row, user.name, pending, ctx.access, ctx.publicOrigin, ctx.userHosts);
   }
   if (allowed.has('servers') || Object.keys(servers).length) model.servers = servers;
   return model;

@@ -19,7 +19,7 @@ function toApi(error: unknown): never {
 }
 
 export function clusterRoutes(app: FastifyInstance, ctx: HubContext): void {
-  const model = async (row: ClusterRow, user: string) => presentCluster(row, user, await ctx.clusters.registeredWorkers(row));
+  const model = async (row: ClusterRow, user: string) => presentCluster(row, user, await ctx.clusters.registeredWorkers(row), ctx.urls.userHosts);
 
   /** Every cluster of the user's servers, with live worker counts and UI links. */
   app.get<{ Params: { name: string } }>('/hub/api/users/:name/clusters', async (req) => {

@@ -10,7 +10,7 @@ import { ServerRequestError } from '../../servers/errors.js';
 import { SelectionError } from '../../profiles/resolve.js';
 import { userOptionsSchema } from '../../profiles/selections.js';
 import type { ProgressEvent } from '../../servers/progress.js';
-import { serverPrefix } from '../../auth/names.js';
+import { serverUrl } from '../../servers/env.js';
 
 type ServerParams = { name: string; server?: string };
 
@@ -54,7 +54,7 @@ export function serverRoutes(app: FastifyInstance, ctx: HubContext): void {
     const log = ctx.servers.progressOf(user.name, serverName);
     const pending = ctx.servers.pending(user.name, serverName);
     if (serverName && !row) throw new ApiError(404, `${user.name} has no server named '${serverName}'`);
-    const url = serverPrefix(user.name, serverName);
+    const url = serverUrl(ctx.urls, user.name, serverName);
     const readyEvent: ProgressEvent = { progress: 100, ready: true, message: `Server ready at ${url}`, html_message: `Server ready at <a href="${url}">${url}</a>`, url };
 
     if (row?.phase === 'running' && pending === null) {

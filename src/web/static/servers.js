@@ -1,7 +1,7 @@
 // Live server status on the home and admin pages. Elements marked `.live-server` carry data-user,
 // data-server and data-phase; their buttons say in data-show which phases they belong to. While any
-// server is starting or stopping, this polls the REST API (with the session cookie) and flips what is
-// shown; a starting server on the home page also follows its progress stream. Without JavaScript the
+// server is starting or stopping, this polls the REST API (with the session cookie and its CSRF token,
+// without which the hub treats a script's request as anonymous) and flips what is shown; a starting server on the home page also follows its progress stream. Without JavaScript the
 // page still works: every button is an ordinary form.
 (function () {
   'use strict';
@@ -9,6 +9,12 @@
   var LABELS = { running: 'Running', starting: 'Starting', stopping: 'Stopping', stopped: 'Stopped' };
   var sources = new Map();
   var timer = null;
+  var csrfMeta = document.querySelector('meta[name="csrf-token"]');
+  var csrf = csrfMeta ? csrfMeta.getAttribute('content') : '';
+  /** EventSource cannot send headers: the token goes in the query. */
+  function withCsrf(url) {
+    return url + (url.indexOf('?') === -1 ? '?' : '&') + '_xsrf=' + encodeURIComponent(csrf);
+  }
 
   function all(selector, root) {
     return Array.prototype.slice.call((root || document).querySelectorAll(selector));
@@ -91,7 +97,7 @@
     if (!url || !block || sources.has(el) || typeof EventSource === 'undefined') return;
     var bar = block.querySelector('progress');
     var message = block.querySelector('[data-role="progress-message"]');
-    var source = new EventSource(url);
+    var source = new EventSource(withCsrf(url));
     sources.set(el, source);
     source.onmessage = function (event) {
       var data;
@@ -157,7 +163,7 @@
     return Promise.all(users.map(function (user) {
       return fetch('/hub/api/users/' + encodeURIComponent(user) + '?include_stopped_servers=1', {
         credentials: 'same-origin',
-        headers: { Accept: 'application/json' },
+        headers: { Accept: 'application/json', 'X-XSRFToken': csrf },
       }).then(function (res) {
         if (res.status === 403 || res.status === 401) {
           window.location.reload(); // signed out elsewhere: let the page send us to sign in

@@ -34,7 +34,12 @@
     if (percent) percent.textContent = n + '%';
   }
 
-  var source = new EventSource(root.dataset.progressUrl);
+  // EventSource cannot send headers: the session's CSRF token goes in the query, or the hub treats the
+  // stream as anonymous
+  var csrfMeta = document.querySelector('meta[name="csrf-token"]');
+  var csrf = csrfMeta ? csrfMeta.getAttribute('content') : '';
+  var progressUrl = root.dataset.progressUrl;
+  var source = new EventSource(progressUrl + (progressUrl.indexOf('?') === -1 ? '?' : '&') + '_xsrf=' + encodeURIComponent(csrf));
   source.onmessage = function (event) {
     var data;
     try { data = JSON.parse(event.data); } catch (e) { return; }
