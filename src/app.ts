@@ -148,9 +148,13 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
       // the store may come up later, so this is a loud warning rather than a refusal to start
       void publicationStore.check().catch((error: unknown) => log.error({ err: error instanceof Error ? error.message : String(error) }, `publish.store in ${loaded.source}: publishing will fail until this is fixed`));
     }
+    const engine = notebookEngine({ workers: config.publish.render_workers, queue: config.publish.render_queue });
+    metrics.notebookJobsLoad = engine.load;
     const publications = new PublicationService({
-      db: db.kysely, store: publicationStore, engine: notebookEngine(),
+      db: db.kysely, store: publicationStore, engine,
       maxBytes: config.publish.max_size, log: log.child({ component: 'publish' }),
+      onRender: (when) => metrics.notebookRenders.inc({ when }),
+      onBusy: () => metrics.busyRefusals.inc({ queue: 'render' }),
       secretsOf: async (owner) => {
         const user = await findUser(db.kysely, owner);
         return user ? secretsOfUser(db.kysely, catalog.current(), storage, user) : [];

@@ -7,6 +7,7 @@ import { presentPublication } from '../presenters/publication.js';
 import { PublicationError } from '../../publish/service.js';
 import type { PublicationWithOwner } from '../../db/publications.js';
 import { formatBytes } from '../../web/format.js';
+import { QueueFullError } from '../../util/work-queue.js';
 
 /**
  * Who may manage a user's publications, decided here and nowhere else:
@@ -140,6 +141,9 @@ function toApiError(error: unknown): never {
   if (error instanceof PublicationError) {
     const status = { invalid: 400, 'too-large': 413, 'not-found': 404, gone: 410 }[error.kind];
     throw new ApiError(status, error.message);
+  }
+  if (error instanceof QueueFullError) {
+    throw new ApiError(503, 'notebook: the hub is checking many notebooks right now; try again in a few seconds', { 'Retry-After': '10' });
   }
   throw error;
 }
