@@ -7,7 +7,8 @@ import { openDatabase, type Db } from './db/connect.js';
 import { createLogger, type Logger } from './log.js';
 import { IdentityResolver } from './auth/identity.js';
 import { LocalAuthenticator } from './auth/authenticator.js';
-import { FailureCounter } from './auth/rate-limit.js';
+import { SignInThrottle } from './auth/rate-limit.js';
+import { TrustedProxies } from './http/trusted-proxies.js';
 import { registerKnownToken } from './auth/tokens.js';
 import { SESSION_COOKIE } from './auth/sessions.js';
 import { RouteTable, createProxy, type ProxyHandlers } from './proxy/index.js';
@@ -115,6 +116,7 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
       log: log.child({ component: 'spawner' }),
     });
 
+    const proxies = new TrustedProxies(config.trusted_proxies);
     const server = http.createServer();
     server.keepAliveTimeout = 65_000;
     server.headersTimeout = 66_000;
@@ -162,7 +164,11 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
     });
     Object.assign(ctx, {
       config, db: db.kysely, log, identities, authenticator: new LocalAuthenticator(db.kysely),
-      loginFailures: new FailureCounter(config.auth.login_attempts, config.auth.login_window * 1000),
+      loginFailures: new SignInThrottle({
+        perNameAndAddress: config.auth.login_attempts, perAddress: config.auth.login_attempts_per_address,
+        total: config.auth.login_attempts_total, windowMs: config.auth.login_window * 1000,
+      }),
+      proxies,
       servers, clusters, routes, metrics, urls, catalog, version: JUPYTERHUB_API_VERSION,
       secureCookies: (config.public_url ?? '').startsWith('https:'),
       publications,
