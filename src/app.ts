@@ -1,4 +1,3 @@
-import http from 'node:http';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from './config/schema.js';
@@ -9,6 +8,7 @@ import { IdentityResolver } from './auth/identity.js';
 import { LocalAuthenticator } from './auth/authenticator.js';
 import { SignInThrottle } from './auth/rate-limit.js';
 import { TrustedProxies } from './http/trusted-proxies.js';
+import { ConnectionCap, createPublicServer } from './http/server-limits.js';
 import { registerKnownToken } from './auth/tokens.js';
 import { SESSION_COOKIE } from './auth/sessions.js';
 import { RouteTable, createProxy, type ProxyHandlers } from './proxy/index.js';
@@ -117,11 +117,10 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
     });
 
     const proxies = new TrustedProxies(config.trusted_proxies);
-    const server = http.createServer();
-    server.keepAliveTimeout = 65_000;
-    server.headersTimeout = 66_000;
-    // uploads through the proxy may take longer than Node's default 5 minutes; headers still must arrive in time
-    server.requestTimeout = 0;
+    // deadlines for receiving requests (never for streams or WebSockets), and a cap per client address
+    const server = createPublicServer(config.http);
+    const connectionCap = new ConnectionCap(config.http.max_connections_per_address, proxies);
+    connectionCap.attach(server);
     // placeholder until the address is known; fixed right after listen
     const urls = hubUrls(config, config.listen.port);
     const ctx = {} as HubContext;
@@ -192,8 +191,8 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
     cleanups.unshift(() => proxy.close());
     // a separate origin for published pages (publish.public_url) serves those pages and nothing else
     const front = publishFront(ctx);
-    server.on('request', front.request(proxy.handleRequest));
-    server.on('upgrade', front.upgrade(proxy.handleUpgrade));
+    server.on('request', connectionCap.request(front.request(proxy.handleRequest)));
+    server.on('upgrade', connectionCap.upgrade(front.upgrade(proxy.handleUpgrade)));
 
     const reconciler = new Reconciler({ db: db.kysely, spawner, routes, servers, clusters, clusterIdleSeconds: config.clusters.idle_timeout, metrics, log: log.child({ component: 'reconcile' }), stopGraceSeconds: config.spawner.stop_grace });
     const report = await reconciler.run();

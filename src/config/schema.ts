@@ -79,6 +79,16 @@ const localSpawnerSchema = z.strictObject({
   poll_interval: duration.default(30),
 });
 
+/** Limits on the public port (src/http/server-limits.ts). */
+const httpSchema = z.strictObject({
+  /** The request line and headers must arrive within this long (slow clients hold connections otherwise). */
+  headers_timeout: duration.default(20),
+  /** A whole request, body included, must arrive within this long (0 = no limit); responses and WebSockets are not limited. */
+  request_timeout: duration.default(300),
+  /** Open connections one client address may hold at once (0 = no cap); `trusted_proxies` are exempt. */
+  max_connections_per_address: z.number().int().min(0).default(256),
+});
+
 export const configSchema = z.strictObject({
   /** The public address: the proxy and the hub answer here. */
   listen: listenAddress.default({ host: '127.0.0.1', port: 8000 }),
@@ -89,6 +99,7 @@ export const configSchema = z.strictObject({
    * whose X-Forwarded-For is believed: the client address for sign-in limits and connection caps.
    */
   trusted_proxies: z.array(proxyEntry).default([]),
+  http: httpSchema.default(httpSchema.parse({})),
   data_dir: z.string().default('./data'),
   /** `sqlite:<path>` or a path for SQLite, or a `postgres://` URL. Default: `<data_dir>/refinery.sqlite`. */
   database: z.string().optional(),

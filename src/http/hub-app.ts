@@ -9,6 +9,8 @@ import { accessFor } from '../auth/access.js';
 import { credentialsOf, identify } from '../auth/request.js';
 import { safeEqual } from '../auth/secrets.js';
 import { renderMessagePage } from '../web/message.js';
+import { refuseAnonymousBody } from './unread-bodies.js';
+import { HUB_BODY_LIMIT } from './server-limits.js';
 
 const API_PREFIX = '/hub/api/';
 const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -28,7 +30,7 @@ export async function createHubApp(ctx: HubContext, server: Server): Promise<{ a
   let handle: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
   const app = Fastify({
     logger: false,
-    bodyLimit: 16 * 1024 * 1024,
+    bodyLimit: HUB_BODY_LIMIT,
     serverFactory: (handler) => {
       handle = handler;
       return server;
@@ -36,9 +38,10 @@ export async function createHubApp(ctx: HubContext, server: Server): Promise<{ a
   });
 
   app.decorateRequest('access', null);
-  app.addHook('onRequest', async (req) => {
+  app.addHook('onRequest', async (req, reply) => {
     const identity = await identify(ctx.identities, credentialsOf(req.raw));
     req.access = identity ? await accessFor(ctx.identities, identity) : null;
+    return refuseAnonymousBody(req, reply, isApi(req.url));
   });
   // cookie-authenticated API calls must prove they come from our pages (tokens need no such proof)
   app.addHook('preHandler', async (req) => {

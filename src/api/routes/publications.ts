@@ -62,6 +62,17 @@ export function publicationRoutes(app: FastifyInstance, ctx: HubContext): void {
     // Uploads are read as bytes (the notebook is stored exactly as sent), with a limit of our own so a
     // notebook over publish.max_size gets a 413 that says so.
     api.removeAllContentTypeParsers();
+    // uploads may be large (publish.max_size): who may make one is decided before a byte of it is read
+    api.addHook('preParsing', async (req, reply, payload) => {
+      if (req.method !== 'POST' && req.method !== 'PUT') return payload;
+      try {
+        requireScope(req, PUBLISH_SCOPES, { user: (req.params as { name: string }).name });
+      } catch (error) {
+        reply.header('Connection', 'close');
+        throw error;
+      }
+      return payload;
+    });
     api.addContentTypeParser('*', (req, payload, done) => {
       const limit = bodyLimit();
       // Past the limit the rest is read and dropped, so clients that send the whole body before reading
