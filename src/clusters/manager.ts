@@ -3,7 +3,7 @@ import type { Logger } from '../log.js';
 import type { Database } from '../db/tables.js';
 import type { UserRow } from '../db/users.js';
 import { groupsOfUsers } from '../db/users.js';
-import { clustersInPhase, clustersOfServer, clustersOfUser, deleteClustersOfServer, updateCluster, upsertCluster, type ClusterRow } from '../db/clusters.js';
+import { clustersInPhase, clustersOfServer, findClusterInPhase, clustersOfUser, deleteClustersOfServer, updateCluster, upsertCluster, type ClusterRow } from '../db/clusters.js';
 import { nowIso } from '../db/time.js';
 import { ServerRequestError } from '../servers/errors.js';
 import { ClusterError, type ClusterAddresses, type ClusterBackend, type ClusterKind, type ClusterOwner, type ClusterProgress, type ClusterRequest, type ClusterState } from './backend.js';
@@ -53,6 +53,9 @@ function parseJson<T>(text: string | null, fallback: T): T {
  * start, stop with the server, restart and resize while it runs, and repair after a crash.
  */
 export class ClusterManager {
+  /** `<user>/<server>/<cluster>` of clusters being restarted now: the reconciler leaves them alone. */
+  private readonly restarting = new Set<string>();
+
   constructor(private readonly o: ClusterManagerOptions) {}
 
   private backend(kind: string): ClusterBackend {
@@ -170,6 +173,16 @@ export class ClusterManager {
 
   /** Stop and start a cluster again on the same addresses (the server's environment still points there). */
   async restart(user: UserRow, row: ClusterRow, onProgress: (event: ClusterProgress) => void = () => undefined): Promise<void> {
+    const key = `${user.name}/${row.server_name}/${row.name}`;
+    this.restarting.add(key);
+    try {
+      await this.restartNow(user, row, onProgress);
+    } finally {
+      this.restarting.delete(key);
+    }
+  }
+
+  private async restartNow(user: UserRow, row: ClusterRow, onProgress: (event: ClusterProgress) => void): Promise<void> {
     const request = parseJson<ClusterRequest>(row.request, null as unknown as ClusterRequest);
     const addresses = parseJson<ClusterAddresses>(row.addresses, { env: {}, ui: {}, reservation: {} });
     // read before stopping: a failure here (say, the storage source is down) leaves the cluster as it was
@@ -211,16 +224,22 @@ export class ClusterManager {
 
   /**
    * Repair: clusters whose server is gone are stopped, dead ones are recorded, and processes no
-   * record owns are stopped. `liveServers` holds `<user>/<server>` of servers that run or start.
+   * record owns are stopped. `liveServers` holds `<user>/<server>` of servers that ran or started
+   * when the caller looked; `liveNow` asks again right before anything is stopped, since a server
+   * (and its clusters) may have started since. Clusters being restarted are left alone.
    */
-  async reconcile(liveServers: ReadonlySet<string>): Promise<{ stopped: number; orphans: number }> {
+  async reconcile(liveServers: ReadonlySet<string>, liveNow: (user: string, server: string) => Promise<boolean> = async () => false): Promise<{ stopped: number; orphans: number }> {
     let stopped = 0;
     let orphans = 0;
     const rows = await clustersInPhase(this.o.db, LIVE_PHASES);
     const owned = new Set<string>();
     for (const row of rows) {
       const key = `${row.user_name}/${row.server_name}`;
-      if (!liveServers.has(key)) {
+      if (this.restarting.has(`${key}/${row.name}`)) {
+        owned.add(`${key}/${row.name}`);
+        continue;
+      }
+      if (!liveServers.has(key) && !(await liveNow(row.user_name, row.server_name))) {
         await this.stopRow(row);
         stopped++;
         continue;
@@ -239,7 +258,10 @@ export class ClusterManager {
       if (!backend) continue;
       for (const state of await backend.list().catch(() => [])) {
         const key = `${String(state.user)}/${String(state.server ?? '')}/${String(state.name ?? backend.kind)}`;
-        if (owned.has(key)) continue;
+        if (owned.has(key) || this.restarting.has(key)) continue;
+        // reserved and started after we read the rows: a record owns it now, if its server lives
+        const [user, server, name] = [String(state.user), String(state.server ?? ''), String(state.name ?? backend.kind)];
+        if ((await findClusterInPhase(this.o.db, user, server, name, LIVE_PHASES)) && (await liveNow(user, server))) continue;
         await backend.stop(state).catch(() => undefined);
         orphans++;
         this.o.log.warn({ cluster: key }, 'stopped cluster processes with no running server');
