@@ -35,9 +35,9 @@ export function createPublicServer(limits: HttpLimits): http.Server {
     headersTimeout: requestMs > 0 ? Math.min(headersMs, requestMs) : headersMs,
     requestTimeout: requestMs,
     connectionsCheckingInterval: 1000,
-    // longer than the idle timeout of the load balancers usually put in front (60 s)
-    keepAliveTimeout: 65_000,
   });
+  // longer than the idle timeout of the load balancers usually put in front (60 s)
+  server.keepAliveTimeout = 65_000;
   return server;
 }
 
