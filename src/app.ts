@@ -1,4 +1,3 @@
-import http from 'node:http';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from './config/schema.js';
@@ -7,7 +6,9 @@ import { openDatabase, type Db } from './db/connect.js';
 import { createLogger, type Logger } from './log.js';
 import { IdentityResolver } from './auth/identity.js';
 import { LocalAuthenticator } from './auth/authenticator.js';
-import { FailureCounter } from './auth/rate-limit.js';
+import { SignInThrottle } from './auth/rate-limit.js';
+import { TrustedProxies } from './http/trusted-proxies.js';
+import { ConnectionCap, createPublicServer } from './http/server-limits.js';
 import { registerKnownToken } from './auth/tokens.js';
 import { HOST_SESSION_COOKIE, isHubCookieName, SESSION_COOKIE } from './auth/sessions.js';
 import { RouteTable, createProxy, type ProxyHandlers } from './proxy/index.js';
@@ -119,11 +120,11 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
       log: log.child({ component: 'spawner' }),
     });
 
-    const server = http.createServer();
-    server.keepAliveTimeout = 65_000;
-    server.headersTimeout = 66_000;
-    // uploads through the proxy may take longer than Node's default 5 minutes; headers still must arrive in time
-    server.requestTimeout = 0;
+    const proxies = new TrustedProxies(config.trusted_proxies);
+    // deadlines for receiving requests (never for streams or WebSockets), and a cap per client address
+    const server = createPublicServer(config.http);
+    const connectionCap = new ConnectionCap(config.http.max_connections_per_address, proxies);
+    connectionCap.attach(server);
     // placeholder until the address is known; fixed right after listen
     const urls = hubUrls(config, config.listen.port);
     const ctx = {} as HubContext;
@@ -152,9 +153,13 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
       // the store may come up later, so this is a loud warning rather than a refusal to start
       void publicationStore.check().catch((error: unknown) => log.error({ err: error instanceof Error ? error.message : String(error) }, `publish.store in ${loaded.source}: publishing will fail until this is fixed`));
     }
+    const engine = notebookEngine({ workers: config.publish.render_workers, queue: config.publish.render_queue });
+    metrics.notebookJobsLoad = engine.load;
     const publications = new PublicationService({
-      db: db.kysely, store: publicationStore, engine: notebookEngine(),
+      db: db.kysely, store: publicationStore, engine,
       maxBytes: config.publish.max_size, log: log.child({ component: 'publish' }),
+      onRender: (when) => metrics.notebookRenders.inc({ when }),
+      onBusy: () => metrics.busyRefusals.inc({ queue: 'render' }),
       secretsOf: async (owner) => {
         const user = await findUser(db.kysely, owner);
         return user ? secretsOfUser(db.kysely, catalog.current(), storage, user) : [];
@@ -162,7 +167,11 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
     });
     Object.assign(ctx, {
       config, db: db.kysely, log, identities, authenticator: new LocalAuthenticator(db.kysely),
-      loginFailures: new FailureCounter(config.auth.login_attempts, config.auth.login_window * 1000),
+      loginFailures: new SignInThrottle({
+        perNameAndAddress: config.auth.login_attempts, perAddress: config.auth.login_attempts_per_address,
+        total: config.auth.login_attempts_total, windowMs: config.auth.login_window * 1000,
+      }),
+      proxies,
       servers, clusters, routes, metrics, urls, catalog, version: JUPYTERHUB_API_VERSION,
       secureCookies: (config.public_url ?? '').startsWith('https:'),
       publications,
@@ -190,8 +199,8 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
     const front = publishFront(ctx);
     // with per-user hosts, each host serves only its own: the hub, or one person's servers
     const hosts = urls.userHosts ? userHostFront(urls.userHosts, routes) : undefined;
-    server.on('request', front.request(hosts ? hosts.request(proxy.handleRequest) : proxy.handleRequest));
-    server.on('upgrade', front.upgrade(hosts ? hosts.upgrade(proxy.handleUpgrade) : proxy.handleUpgrade));
+    server.on('request', connectionCap.request(front.request(hosts ? hosts.request(proxy.handleRequest) : proxy.handleRequest)));
+    server.on('upgrade', connectionCap.upgrade(front.upgrade(hosts ? hosts.upgrade(proxy.handleUpgrade) : proxy.handleUpgrade)));
 
     const reconciler = new Reconciler({ db: db.kysely, spawner, routes, servers, clusters, clusterIdleSeconds: config.clusters.idle_timeout, metrics, log: log.child({ component: 'reconcile' }), stopGraceSeconds: config.spawner.stop_grace });
     const report = await reconciler.run();

@@ -11,7 +11,7 @@ import { openDatabase } from './db/connect.js';
 import { findUser, listUsers } from './db/users.js';
 import { serversOfUsers } from './db/servers.js';
 import { IdentityResolver } from './auth/identity.js';
-import { issueToken } from './auth/tokens.js';
+import { issueToken, tokenLifetime } from './auth/tokens.js';
 import { generatePassword } from './auth/passwords.js';
 import { checkScopesExist, ScopeError } from './auth/scopes.js';
 import { createOneUser, removeUser, setPassword, UserRequestError } from './users/service.js';
@@ -197,8 +197,13 @@ program
     await withDb(options, async ({ db }) => {
       const user = await findUser(db.kysely, name);
       if (!user) throw new UserRequestError(`no such user: ${name}`, 'not-found');
-      const expiresIn = options.expiresIn ? Number(options.expiresIn) : null;
-      if (expiresIn !== null && !(expiresIn > 0)) throw new UserRequestError('--expires-in must be a positive number of seconds', 'invalid');
+      let expiresIn: number | null = null;
+      try {
+        expiresIn = options.expiresIn ? tokenLifetime(Number(options.expiresIn)) : null;
+      } catch (error) {
+        throw new UserRequestError(`--expires-in ${(error as Error).message}`, 'invalid');
+      }
+      if (options.expiresIn && expiresIn === null) throw new UserRequestError('--expires-in must be a positive number of seconds (leave it out for a token that does not expire)', 'invalid');
       const scopes = options.scopes ? options.scopes.split(',').map((s) => s.trim()).filter(Boolean) : ['inherit'];
       try {
         checkScopesExist(scopes);

@@ -5,7 +5,8 @@ import type { Database } from './db/tables.js';
 import type { Logger } from './log.js';
 import type { IdentityResolver } from './auth/identity.js';
 import type { Authenticator } from './auth/authenticator.js';
-import type { FailureCounter } from './auth/rate-limit.js';
+import type { SignInThrottle } from './auth/rate-limit.js';
+import type { TrustedProxies } from './http/trusted-proxies.js';
 import type { ServerManager } from './servers/manager.js';
 import type { RouteTable } from './proxy/routes.js';
 import type { Metrics } from './metrics/index.js';
@@ -21,7 +22,9 @@ export interface HubContext {
   log: Logger;
   identities: IdentityResolver;
   authenticator: Authenticator;
-  loginFailures: FailureCounter;
+  loginFailures: SignInThrottle;
+  /** Who the client is behind `trusted_proxies`. */
+  proxies: TrustedProxies;
   servers: ServerManager;
   clusters: ClusterManager;
   routes: RouteTable;

@@ -36,6 +36,21 @@ export function checkUsername(raw: string): string {
   return name;
 }
 
+/**
+ * Group names become path segments too (`groups/<group>/` in a directory of keys, `{group}` in
+ * bucket and Secret names), so they follow the username rules, without the case folding: no "/",
+ * "\\", "?", "#", "%", quotes, "<", ">", whitespace or control characters, not "." or "..", not
+ * starting with "-", at most 255 characters.
+ */
+export function groupNameProblem(name: string): string | undefined {
+  if (!name) return 'a group name cannot be empty';
+  if (name.length > 255) return 'a group name can be at most 255 characters long';
+  if (name === '.' || name === '..') return `"${name}" cannot be a group name`;
+  if (FORBIDDEN_USER_CHARS.test(name)) return `group name ${JSON.stringify(name)} contains a character that is not allowed (no "/", "\\", "?", "#", "%", quotes, "<", ">" or whitespace)`;
+  if (name.startsWith('-')) return 'a group name cannot start with "-"';
+  return undefined;
+}
+
 const SERVER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
 /** Named-server names: letters, digits, '.', '_' and '-', starting with a letter or digit. '' is the default server. */

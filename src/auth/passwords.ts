@@ -1,16 +1,29 @@
 import { randomInt } from 'node:crypto';
 import argon2 from 'argon2';
+import { WorkQueue } from '../util/work-queue.js';
+
+/**
+ * argon2 runs on libuv's thread pool (4 threads unless UV_THREADPOOL_SIZE says otherwise), which
+ * file access, DNS and process spawning need too. Password work gets two of them at most, so a burst
+ * of sign-ins (or someone hammering the form) slows sign-ins down instead of everything else. Past
+ * the queue, QueueFullError: the sign-in page answers "busy".
+ */
+export const ARGON2_CONCURRENCY = 2;
+const passwordWork = new WorkQueue({ concurrency: ARGON2_CONCURRENCY, maxWaiting: 64 });
 
 export async function hashPassword(password: string): Promise<string> {
-  return argon2.hash(password, { type: argon2.argon2id });
+  return passwordWork.run(() => argon2.hash(password, { type: argon2.argon2id }));
 }
 
+/** False for a wrong password or an unreadable hash; throws QueueFullError when too many are waiting. */
 export async function verifyPassword(hash: string, password: string): Promise<boolean> {
-  try {
-    return await argon2.verify(hash, password);
-  } catch {
-    return false;
-  }
+  return passwordWork.run(async () => {
+    try {
+      return await argon2.verify(hash, password);
+    } catch {
+      return false;
+    }
+  });
 }
 
 /**
@@ -19,7 +32,11 @@ export async function verifyPassword(hash: string, password: string): Promise<bo
  */
 let decoyHash: Promise<string> | undefined;
 export function decoyPasswordHash(): Promise<string> {
-  decoyHash ??= hashPassword('refinery-decoy-password');
+  // a refusal (busy) is not remembered: the next caller tries again
+  decoyHash ??= hashPassword('refinery-decoy-password').catch((error: unknown) => {
+    decoyHash = undefined;
+    throw error;
+  });
   return decoyHash;
 }
 

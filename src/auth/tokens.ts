@@ -18,6 +18,23 @@ export interface TokenRequest {
   serverKey?: string | null;
 }
 
+/** The longest lifetime a token may be given: 100 years, well inside what dates can hold. */
+export const MAX_TOKEN_LIFETIME_SECONDS = 100 * 365 * 86400;
+
+/**
+ * A requested token lifetime, the way JupyterHub's API reads `expires_in`: omitted, null or 0 mean
+ * the token does not expire; otherwise a whole, positive number of seconds. Anything else (a
+ * fraction, a negative number, 1e308) is a RangeError whose message says what is accepted.
+ */
+export function tokenLifetime(expiresIn: unknown): number | null {
+  if (expiresIn === undefined || expiresIn === null || expiresIn === 0) return null;
+  if (typeof expiresIn !== 'number' || !Number.isInteger(expiresIn) || expiresIn < 0) {
+    throw new RangeError(`must be null, 0 (no expiry) or a positive whole number of seconds, got ${JSON.stringify(expiresIn) ?? String(expiresIn)}`);
+  }
+  if (expiresIn > MAX_TOKEN_LIFETIME_SECONDS) throw new RangeError(`must be at most ${MAX_TOKEN_LIFETIME_SECONDS} seconds (100 years), got ${expiresIn}`);
+  return expiresIn;
+}
+
 /** Create a token. The returned `token` is the only time its value exists outside the caller. */
 export async function issueToken(db: Kysely<Database>, request: TokenRequest): Promise<{ token: string; row: TokenRow }> {
   const token = newSecret(16); // 32 hex characters, like JupyterHub's tokens

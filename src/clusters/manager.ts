@@ -3,11 +3,12 @@ import type { Logger } from '../log.js';
 import type { Database } from '../db/tables.js';
 import type { UserRow } from '../db/users.js';
 import { groupsOfUsers } from '../db/users.js';
-import { clustersInPhase, clustersOfServer, clustersOfUser, deleteClustersOfServer, updateCluster, upsertCluster, type ClusterRow } from '../db/clusters.js';
+import { clustersInPhase, clustersOfServer, findClusterInPhase, clustersOfUser, deleteClustersOfServer, updateCluster, upsertCluster, type ClusterRow } from '../db/clusters.js';
 import { nowIso } from '../db/time.js';
 import { ServerRequestError } from '../servers/errors.js';
 import { ClusterError, type ClusterAddresses, type ClusterBackend, type ClusterKind, type ClusterOwner, type ClusterProgress, type ClusterRequest, type ClusterState } from './backend.js';
-import { effectiveQuota, quotaProblem, type QuotasConfig } from './quota.js';
+import { effectiveQuota, quotaProblem, type QuotaLimits, type QuotasConfig } from './quota.js';
+import { KeyedLock } from '../util/keyed-lock.js';
 
 export interface ClusterManagerOptions {
   db: Kysely<Database>;
@@ -53,6 +54,12 @@ function parseJson<T>(text: string | null, fallback: T): T {
  * start, stop with the server, restart and resize while it runs, and repair after a crash.
  */
 export class ClusterManager {
+  /** Cluster requests of starts in progress, by person and server, counted against quotas. */
+  private readonly reservations = new Map<number, Map<string, readonly ClusterRequest[]>>();
+  private readonly quotaLocks = new KeyedLock<number>();
+  /** `<user>/<server>/<cluster>` of clusters being restarted now: the reconciler leaves them alone. */
+  private readonly restarting = new Set<string>();
+
   constructor(private readonly o: ClusterManagerOptions) {}
 
   private backend(kind: string): ClusterBackend {
@@ -65,17 +72,48 @@ export class ClusterManager {
     return { user, server, homeDir: this.o.homeOf(user) };
   }
 
-  /** Refuse a start that would exceed the user's quota, naming the limit. */
-  async checkQuota(user: UserRow, server: string, requests: readonly ClusterRequest[]): Promise<void> {
-    if (requests.length === 0) return;
+  /**
+   * Refuse a start that would exceed the user's quota, naming the limit; otherwise hold its requests
+   * against the quota until the returned function is called (when the start has ended: by then its
+   * clusters are recorded, or gone). Checking and holding are one step per person, so concurrent
+   * starts cannot each fit into the same room.
+   */
+  async reserveQuota(user: UserRow, server: string, requests: readonly ClusterRequest[]): Promise<() => void> {
+    if (requests.length === 0) return () => undefined;
     for (const r of requests) this.backend(r.kind);
+    return this.quotaLocks.run(user.id, async () => {
+      const problem = quotaProblem(await this.quotaOf(user), await this.inUse(user, { server }), requests);
+      if (problem) throw new ServerRequestError(problem, 'limit');
+      const held = this.reservations.get(user.id) ?? new Map<string, readonly ClusterRequest[]>();
+      held.set(server, requests);
+      this.reservations.set(user.id, held);
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        if (held.get(server) === requests) held.delete(server);
+        if (held.size === 0 && this.reservations.get(user.id) === held) this.reservations.delete(user.id);
+      };
+    });
+  }
+
+  private async quotaOf(user: UserRow): Promise<QuotaLimits> {
     const groups = (await groupsOfUsers(this.o.db, [user.id])).get(user.id) ?? [];
-    const limit = effectiveQuota(this.o.quotas(), user.name, groups);
-    const running = (await clustersOfUser(this.o.db, user.id))
-      .filter((c) => c.server_name !== server && (LIVE_PHASES as readonly string[]).includes(c.phase))
+    return effectiveQuota(this.o.quotas(), user.name, groups);
+  }
+
+  /**
+   * What a person's clusters take now, leaving out one server's (being started) or one cluster
+   * (being resized): recorded live clusters, and what starts in progress hold (in place of their
+   * records, which may exist already).
+   */
+  private async inUse(user: UserRow, except: { server?: string; clusterId?: number }): Promise<ClusterRequest[]> {
+    const held = this.reservations.get(user.id) ?? new Map<string, readonly ClusterRequest[]>();
+    const recorded = (await clustersOfUser(this.o.db, user.id))
+      .filter((c) => c.server_name !== except.server && c.id !== except.clusterId && !held.has(c.server_name) && (LIVE_PHASES as readonly string[]).includes(c.phase))
       .map((c) => parseJson<ClusterRequest>(c.request, { kind: 'spark', name: c.name, workers: 0, worker: { cores: 0, memory: 0 }, head: { cores: 0, memory: 0 }, conf: {}, connect: false }));
-    const problem = quotaProblem(limit, running, requests);
-    if (problem) throw new ServerRequestError(problem, 'limit');
+    const starting = [...held].filter(([server]) => server !== except.server).flatMap(([, requests]) => requests);
+    return [...recorded, ...starting];
   }
 
   /** Reserve addresses for a server's clusters and record them; nothing runs yet. */
@@ -157,19 +195,35 @@ export class ClusterManager {
     const request = parseJson<ClusterRequest>(row.request, null as unknown as ClusterRequest);
     const resized = { ...request, workers };
     this.backend(row.kind);
-    const groups = (await groupsOfUsers(this.o.db, [user.id])).get(user.id) ?? [];
-    const others = (await clustersOfUser(this.o.db, user.id))
-      .filter((c) => c.id !== row.id && (LIVE_PHASES as readonly string[]).includes(c.phase))
-      .map((c) => parseJson<ClusterRequest>(c.request, request));
-    const problem = quotaProblem(effectiveQuota(this.o.quotas(), user.name, groups), others, [resized]);
-    if (problem) throw new ServerRequestError(problem, 'limit');
-    const state = await this.backend(row.kind).scale(parseJson<ClusterState>(row.state, {}), workers, { timeoutMs: this.o.startTimeoutSeconds * 1000 });
+    // counted and recorded under the person's quota lock, like starts: two resizes cannot both fit
+    await this.quotaLocks.run(user.id, async () => {
+      const problem = quotaProblem(await this.quotaOf(user), await this.inUse(user, { clusterId: row.id }), [resized]);
+      if (problem) throw new ServerRequestError(problem, 'limit');
+      await updateCluster(this.o.db, row.id, { request: JSON.stringify(resized) });
+    });
+    let state: ClusterState;
+    try {
+      state = await this.backend(row.kind).scale(parseJson<ClusterState>(row.state, {}), workers, { timeoutMs: this.o.startTimeoutSeconds * 1000 });
+    } catch (error) {
+      await updateCluster(this.o.db, row.id, { request: row.request });
+      throw error;
+    }
     await updateCluster(this.o.db, row.id, { state: JSON.stringify(state), request: JSON.stringify(resized) });
     return { ...row, state: JSON.stringify(state), request: JSON.stringify(resized) };
   }
 
   /** Stop and start a cluster again on the same addresses (the server's environment still points there). */
   async restart(user: UserRow, row: ClusterRow, onProgress: (event: ClusterProgress) => void = () => undefined): Promise<void> {
+    const key = `${user.name}/${row.server_name}/${row.name}`;
+    this.restarting.add(key);
+    try {
+      await this.restartNow(user, row, onProgress);
+    } finally {
+      this.restarting.delete(key);
+    }
+  }
+
+  private async restartNow(user: UserRow, row: ClusterRow, onProgress: (event: ClusterProgress) => void): Promise<void> {
     const request = parseJson<ClusterRequest>(row.request, null as unknown as ClusterRequest);
     const addresses = parseJson<ClusterAddresses>(row.addresses, { env: {}, ui: {}, reservation: {} });
     // read before stopping: a failure here (say, the storage source is down) leaves the cluster as it was
@@ -211,16 +265,22 @@ export class ClusterManager {
 
   /**
    * Repair: clusters whose server is gone are stopped, dead ones are recorded, and processes no
-   * record owns are stopped. `liveServers` holds `<user>/<server>` of servers that run or start.
+   * record owns are stopped. `liveServers` holds `<user>/<server>` of servers that ran or started
+   * when the caller looked; `liveNow` asks again right before anything is stopped, since a server
+   * (and its clusters) may have started since. Clusters being restarted are left alone.
    */
-  async reconcile(liveServers: ReadonlySet<string>): Promise<{ stopped: number; orphans: number }> {
+  async reconcile(liveServers: ReadonlySet<string>, liveNow: (user: string, server: string) => Promise<boolean> = async () => false): Promise<{ stopped: number; orphans: number }> {
     let stopped = 0;
     let orphans = 0;
     const rows = await clustersInPhase(this.o.db, LIVE_PHASES);
     const owned = new Set<string>();
     for (const row of rows) {
       const key = `${row.user_name}/${row.server_name}`;
-      if (!liveServers.has(key)) {
+      if (this.restarting.has(`${key}/${row.name}`)) {
+        owned.add(`${key}/${row.name}`);
+        continue;
+      }
+      if (!liveServers.has(key) && !(await liveNow(row.user_name, row.server_name))) {
         await this.stopRow(row);
         stopped++;
         continue;
@@ -239,7 +299,10 @@ export class ClusterManager {
       if (!backend) continue;
       for (const state of await backend.list().catch(() => [])) {
         const key = `${String(state.user)}/${String(state.server ?? '')}/${String(state.name ?? backend.kind)}`;
-        if (owned.has(key)) continue;
+        if (owned.has(key) || this.restarting.has(key)) continue;
+        // reserved and started after we read the rows: a record owns it now, if its server lives
+        const [user, server, name] = [String(state.user), String(state.server ?? ''), String(state.name ?? backend.kind)];
+        if ((await findClusterInPhase(this.o.db, user, server, name, LIVE_PHASES)) && (await liveNow(user, server))) continue;
         await backend.stop(state).catch(() => undefined);
         orphans++;
         this.o.log.warn({ cluster: key }, 'stopped cluster processes with no running server');

@@ -5,6 +5,7 @@ import { catalogShape } from '../profiles/schema.js';
 import { quotasSchema } from '../clusters/quota.js';
 import { publishSchema, PUBLISH_DEFAULTS } from '../publish/config.js';
 import { storageConfigSchema } from '../storage/config.js';
+import { proxyEntry } from '../http/trusted-proxies.js';
 export { secretRef, type SecretRef } from './secret-ref.js';
 
 /** `host:port`, `:port` or a bare port number. */
@@ -45,6 +46,10 @@ const authSchema = z.strictObject({
   session_max_age: duration.default(14 * 86400),
   /** Failed sign-ins allowed per user name and client address within `login_window`. */
   login_attempts: z.number().int().positive().default(5),
+  /** Failed sign-ins allowed from one client address, whatever the names, within `login_window` (0 = no limit). */
+  login_attempts_per_address: z.number().int().min(0).default(30),
+  /** Failed sign-ins allowed hub-wide within `login_window` before everyone waits (0 = no limit): slows password spraying. */
+  login_attempts_total: z.number().int().min(0).default(300),
   login_window: duration.default(300),
   /** Minimum length for passwords users set. */
   min_password_length: z.number().int().min(1).default(8),
@@ -74,11 +79,27 @@ const localSpawnerSchema = z.strictObject({
   poll_interval: duration.default(30),
 });
 
+/** Limits on the public port (src/http/server-limits.ts). */
+const httpSchema = z.strictObject({
+  /** The request line and headers must arrive within this long (slow clients hold connections otherwise). */
+  headers_timeout: duration.default(20),
+  /** A whole request, body included, must arrive within this long (0 = no limit); responses and WebSockets are not limited. */
+  request_timeout: duration.default(300),
+  /** Open connections one client address may hold at once (0 = no cap); `trusted_proxies` are exempt. */
+  max_connections_per_address: z.number().int().min(0).default(256),
+});
+
 export const configSchema = z.strictObject({
   /** The public address: the proxy and the hub answer here. */
   listen: listenAddress.default({ host: '127.0.0.1', port: 8000 }),
   /** The URL people use to reach Refinery (behind a TLS terminator, say). Defaults to the listen address. */
   public_url: z.string().url().optional(),
+  /**
+   * Addresses or networks (`10.0.0.0/8`, `127.0.0.1`, `fd00::/8`) of proxies in front of Refinery
+   * whose X-Forwarded-For is believed: the client address for sign-in limits and connection caps.
+   */
+  trusted_proxies: z.array(proxyEntry).default([]),
+  http: httpSchema.default(httpSchema.parse({})),
   data_dir: z.string().default('./data'),
   /** `sqlite:<path>` or a path for SQLite, or a `postgres://` URL. Default: `<data_dir>/refinery.sqlite`. */
   database: z.string().optional(),

@@ -43,3 +43,16 @@ export async function deleteClustersOfServer(db: Kysely<Database>, userId: numbe
   if (keep.length) query = query.where('name', 'not in', keep);
   await query.execute();
 }
+
+/** The row of one cluster by its owner's name, when it is in one of `phases`. */
+export async function findClusterInPhase(db: Kysely<Database>, user: string, server: string, name: string, phases: readonly ClusterPhase[]): Promise<ClusterRow | undefined> {
+  return db
+    .selectFrom('clusters')
+    .innerJoin('users', 'users.id', 'clusters.user_id')
+    .selectAll('clusters')
+    .where('users.name', '=', user)
+    .where('clusters.server_name', '=', server)
+    .where('clusters.name', '=', name)
+    .where('clusters.phase', 'in', phases)
+    .executeTakeFirst();
+}

@@ -1,5 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { ApiTokensTable, Database } from './tables.js';
+import { nowIso } from './time.js';
 
 export type TokenRow = Selectable<ApiTokensTable>;
 export type NewToken = Omit<TokenRow, 'id'>;
@@ -36,4 +37,20 @@ export async function deleteTokensWhere(db: Kysely<Database>, where: { serverKey
 
 export async function touchToken(db: Kysely<Database>, id: number, at: string): Promise<void> {
   await db.updateTable('api_tokens').set({ last_activity: at }).where('id', '=', id).execute();
+}
+
+/** Whether any of these hashes is a token of this user's that still works (not expired). */
+export async function liveTokenAmong(db: Kysely<Database>, userId: number, hashes: readonly string[], now = nowIso()): Promise<boolean> {
+  // in slices: SQLite and PostgreSQL both limit the parameters of one statement
+  for (let i = 0; i < hashes.length; i += 500) {
+    const row = await db
+      .selectFrom('api_tokens')
+      .select('id')
+      .where('user_id', '=', userId)
+      .where('hash', 'in', hashes.slice(i, i + 500))
+      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+      .executeTakeFirst();
+    if (row) return true;
+  }
+  return false;
 }

@@ -11,6 +11,8 @@ import { sessionCookieName } from '../auth/sessions.js';
 import { pageCsp } from './page-csp.js';
 import { renderMessagePage } from '../web/message.js';
 import { csrfTokenMatches, csrfTokenOf, foreignSourceProblem, ownHostsOf, sessionMayIdentify, UNSAFE_METHODS } from './csrf.js';
+import { refuseAnonymousBody } from './unread-bodies.js';
+import { HUB_BODY_LIMIT } from './server-limits.js';
 
 /**
  * Pages get a strict policy: scripts and styles only from the hub itself, and never framed, not even
@@ -39,7 +41,7 @@ export async function createHubApp(ctx: HubContext, server: Server): Promise<{ a
   let handle: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
   const app = Fastify({
     logger: false,
-    bodyLimit: 16 * 1024 * 1024,
+    bodyLimit: HUB_BODY_LIMIT,
     serverFactory: (handler) => {
       handle = handler;
       return server;
@@ -47,11 +49,12 @@ export async function createHubApp(ctx: HubContext, server: Server): Promise<{ a
   });
 
   app.decorateRequest('access', null);
-  app.addHook('onRequest', async (req) => {
+  app.addHook('onRequest', async (req, reply) => {
     let identity = await identify(ctx.identities, credentialsOf(req.raw, sessionCookieName(ctx.secureCookies, !!ctx.urls.userHosts)));
     // the session cookie alone speaks only for top-level page loads; a fetch needs the CSRF token too
     if (identity?.session && !sessionMayIdentify(req.raw, identity.session.csrfToken)) identity = null;
     req.access = identity ? await accessFor(ctx.identities, identity) : null;
+    return refuseAnonymousBody(req, reply, isApi(req));
   });
   // cookie-authenticated changes must come from our own pages (tokens need no such proof)
   app.addHook('preHandler', async (req) => {

@@ -32,6 +32,22 @@ export class Metrics {
   });
   readonly startupDuration = new Gauge({ name: 'jupyterhub_hub_startup_duration_seconds', help: 'Time taken for Hub to start', registers: [this.registry] });
   readonly loginFailures = new Counter({ name: 'refinery_login_failures_total', help: 'Failed sign-in attempts', registers: [this.registry] });
+  readonly notebookRenders = new Counter({
+    name: 'refinery_notebook_renders_total', help: 'Published notebook pages rendered, when published or when first read', labelNames: ['when'] as const, registers: [this.registry],
+  });
+  /** Where the render queue's load is read at each scrape (app.ts points it at the engine). */
+  notebookJobsLoad: () => { active: number; queued: number } = () => ({ active: 0, queued: 0 });
+  readonly notebookJobs: Gauge<'state'> = new Gauge({
+    name: 'refinery_notebook_jobs', help: 'Notebook checks and renders running in render threads, and waiting for one', labelNames: ['state'] as const, registers: [this.registry],
+    collect: () => {
+      const load = this.notebookJobsLoad();
+      this.notebookJobs.set({ state: 'running' }, load.active);
+      this.notebookJobs.set({ state: 'waiting' }, load.queued);
+    },
+  });
+  readonly busyRefusals = new Counter({
+    name: 'refinery_busy_refusals_total', help: 'Requests refused with 503 because a bounded queue was full', labelNames: ['queue'] as const, registers: [this.registry],
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'refinery_process_' });

@@ -175,6 +175,8 @@ export function createProxy(options: ProxyOptions): ProxyHandlers {
       case 'allow':
         return forward(req, res, route);
       case 'deny':
+        // a refused upload is not read: the connection closes with the answer
+        if (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) res.shouldKeepAlive = false;
         return sendText(res, d.status, d.message);
       case 'redirect':
         res.writeHead(302, { Location: d.location, 'Content-Length': 0 });

@@ -44,6 +44,13 @@ export const publishSchema = z.strictObject({
   max_size: byteSize.default(25_000_000),
   /** Where the uploaded bytes are kept: files under data_dir (default), or an S3 bucket. */
   store: z.discriminatedUnion('type', [filesStore, s3Store]).default({ type: 'files' }),
+  /**
+   * Notebooks checked or rendered at once, each in its own thread (one may need a few hundred MB).
+   * Default: one less than the CPUs, at least 1, at most 4.
+   */
+  render_workers: z.number().int().min(1).max(64).optional(),
+  /** Further notebooks that may wait for a render thread; past that, readers get 503 with Retry-After. */
+  render_queue: z.number().int().min(0).max(10_000).default(16),
 });
 
 export type PublishConfig = z.output<typeof publishSchema>;

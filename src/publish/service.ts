@@ -10,8 +10,11 @@ import {
   type PublicationVersionRow, type PublicationWithOwner,
 } from '../db/publications.js';
 import type { PublicationStore } from './store.js';
-import type { NotebookEngine } from './engine.js';
+import type { CheckedNotebook, NotebookEngine, RenderOptions } from './engine.js';
 import { formatBytes } from '../web/format.js';
+import { liveTokenAmong } from '../db/tokens.js';
+import { QueueFullError } from '../util/work-queue.js';
+import { PAGE_KINDS, pageFingerprint, pageFromStored, pageKey, pageOptions, storedPage, type PageKind } from './pages.js';
 
 /** Why a publishing request was refused, in words for the person who sent it. */
 export class PublicationError extends Error {
@@ -36,12 +39,12 @@ export interface PublishInput {
 const VISIBILITY = /^(public|users|group:[^\s]{1,255})$/;
 const MAX_TITLE = 200;
 
-/** Pages rendered recently, by version and what the page shows around it. Bounded by total size. */
+/** Pages served recently, by version and what the page shows around it. Bounded by total size. */
 class RenderCache {
-  private readonly entries = new Map<string, string>();
+  private readonly entries = new Map<string, Buffer>();
   private bytes = 0;
   constructor(private readonly maxBytes: number) {}
-  get(key: string): string | undefined {
+  get(key: string): Buffer | undefined {
     const hit = this.entries.get(key);
     if (hit !== undefined) {
       this.entries.delete(key);
@@ -49,7 +52,7 @@ class RenderCache {
     }
     return hit;
   }
-  set(key: string, html: string): void {
+  set(key: string, html: Buffer): void {
     if (html.length > this.maxBytes) return;
     this.dropKey(key);
     this.entries.set(key, html);
@@ -76,9 +79,16 @@ class RenderCache {
  * Publications: one unguessable link per published notebook, any number of versions under it (each
  * kept and reachable), and unpublishing, which keeps the record (the link answers 410 Gone) but
  * deletes every stored notebook. Knows nothing about HTTP; the API and the viewer call it.
+ *
+ * A page is rendered when its version is published and stored beside the notebook, so readers are
+ * served a file, not a render. Pages nobody has needed yet (a version's own page, a page after a
+ * title change, versions published before pages were stored) are rendered once, when first asked
+ * for, by one render however many readers ask at once, and stored too.
  */
 export class PublicationService {
   private readonly cache = new RenderCache(64 * 1024 * 1024);
+  /** Pages being read or rendered now, by version and fingerprint: readers of the same page share one. */
+  private readonly inFlight = new Map<string, Promise<Buffer | undefined>>();
 
   constructor(private readonly options: {
     db: Kysely<Database>;
@@ -91,23 +101,58 @@ export class PublicationService {
      * one is refused, since a published page can be read by people who must not have it.
      */
     secretsOf?: (owner: string) => Promise<string[]>;
+    /** Told of every page rendered: at publishing, or for a reader. */
+    onRender?: (when: 'publish' | 'view') => void;
+    /** Told when a check or render was refused because the render queue was full. */
+    onBusy?: () => void;
   }) {}
 
-  /** Refuse a notebook that contains one of its owner's secrets (say, keys printed by a cell). */
-  private async checkNoSecrets(owner: string, bytes: Uint8Array): Promise<void> {
-    if (!this.options.secretsOf) return;
-    let secrets: string[];
+  /** The owner's secrets a notebook must not carry; none when they cannot be read right now. */
+  private async ownerSecrets(owner: string): Promise<string[]> {
+    if (!this.options.secretsOf) return [];
     try {
-      secrets = await this.options.secretsOf(owner);
+      return await this.options.secretsOf(owner);
     } catch (error) {
       // the store being down must not stop publishing; the check is a safety net, not a gate
       this.options.log.warn({ owner, err: error instanceof Error ? error.message : String(error) }, 'could not read the owner\'s secrets to check a notebook for them');
-      return;
+      return [];
     }
-    const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
-    if (secrets.some((secret) => secret.length >= 8 && text.includes(secret))) {
+  }
+
+  /**
+   * Check an upload before anything is stored: size (413), what validateNotebook says (400), and
+   * that it carries none of its owner's secrets: their object-storage keys, or one of their live hub
+   * API tokens (a server's JUPYTERHUB_API_TOKEN printed by a cell, say), found by hashing every
+   * token-shaped string and looking the hashes up. Renders the page on the way when `page` is given.
+   */
+  private async inspect(owner: { id: number; name: string }, bytes: Uint8Array, page?: RenderOptions): Promise<CheckedNotebook> {
+    const max = this.options.maxBytes;
+    if (bytes.byteLength > max) {
+      throw new PublicationError('too-large', `notebook: the notebook is ${formatBytes(bytes.byteLength)} (${bytes.byteLength} bytes); the limit is ${formatBytes(max)} (publish.max_size)`);
+    }
+    if (bytes.byteLength === 0) throw new PublicationError('invalid', 'notebook: the notebook is empty');
+    const secrets = await this.ownerSecrets(owner.name);
+    const checked = await this.options.engine.check(bytes, max, { secrets, ...(page ? { page } : {}) }).catch((error: unknown) => this.busy(error));
+    if (checked.html) this.options.onRender?.('publish');
+    if (checked.scan.secretFound) {
       throw new PublicationError('invalid', 'notebook: it contains your object-storage secret key (in a cell or an output): remove it, save, and publish again');
     }
+    if (await liveTokenAmong(this.options.db, owner.id, checked.scan.tokenHashes)) {
+      throw new PublicationError('invalid', 'notebook: it contains one of your hub API tokens (in a cell or an output, e.g. JUPYTERHUB_API_TOKEN): remove it, save, and publish again');
+    }
+    return checked;
+  }
+
+  /** Count a refusal for a full render queue, then pass the error on. */
+  private busy(error: unknown): never {
+    if (error instanceof QueueFullError) this.options.onBusy?.();
+    throw error;
+  }
+
+  /** Keep a rendered page beside its notebook; a store that fails only costs a render later. */
+  private async keepPage(blobKey: string, kind: PageKind, fingerprint: string, html: Buffer): Promise<void> {
+    await this.options.store.put(pageKey(blobKey, kind), storedPage(fingerprint, html)).catch((error: unknown) =>
+      this.options.log.warn({ err: error instanceof Error ? error.message : String(error) }, 'could not store a rendered page'));
   }
 
   get maxBytes(): number {
@@ -122,16 +167,6 @@ export class PublicationService {
   /** The Content-Security-Policy rendered pages need (the renderer's), for the viewer's headers. */
   get pagePolicy(): string {
     return this.options.engine.contentSecurityPolicy;
-  }
-
-  /** Check a notebook before anything is stored: size first (413), then what validateNotebook says (400). */
-  private async check(bytes: Uint8Array): Promise<void> {
-    const max = this.options.maxBytes;
-    if (bytes.byteLength > max) {
-      throw new PublicationError('too-large', `notebook: the notebook is ${formatBytes(bytes.byteLength)} (${bytes.byteLength} bytes); the limit is ${formatBytes(max)} (publish.max_size)`);
-    }
-    if (bytes.byteLength === 0) throw new PublicationError('invalid', 'notebook: the notebook is empty');
-    await this.options.engine.validate(bytes, max);
   }
 
   private checkTitle(title: string | undefined, fallback?: string): string {
@@ -162,18 +197,21 @@ export class PublicationService {
   async publish(owner: Pick<UserRow, 'id' | 'name'>, input: PublishInput): Promise<{ publication: PublicationWithOwner; version: PublicationVersionRow }> {
     const title = this.checkTitle(input.title, titleFromPath(input.path));
     const visibility = await this.checkVisibility(input.visibility);
-    await this.check(input.bytes);
-    await this.checkNoSecrets(owner.name, input.bytes);
     const slug = randomBytes(16).toString('base64url');
+    const at = nowIso();
+    const page = pageOptions({ slug, title, owner: owner.name }, { version: 1, created: at }, 'latest');
+    const { html } = await this.inspect(owner, input.bytes, page);
     const version = await this.storeBytes(slug, input.bytes, input.path);
+    let created: Awaited<ReturnType<typeof insertPublication>>;
     try {
-      const created = await insertPublication(this.options.db, { slug, user_id: owner.id, title, visibility }, version, nowIso());
-      this.options.log.info({ owner: owner.name, slug, size: version.size }, 'notebook published');
-      return { publication: { ...created.publication, owner: owner.name }, version: created.version };
+      created = await insertPublication(this.options.db, { slug, user_id: owner.id, title, visibility }, version, at);
     } catch (error) {
       await this.options.store.delete(version.blob_key).catch(() => undefined);
       throw error;
     }
+    if (html !== null) await this.keepPage(version.blob_key, 'latest', pageFingerprint(page), html);
+    this.options.log.info({ owner: owner.name, slug, size: version.size }, 'notebook published');
+    return { publication: { ...created.publication, owner: owner.name }, version: created.version };
   }
 
   /**
@@ -188,10 +226,13 @@ export class PublicationService {
     let version: PublicationVersionRow | undefined;
     const at = nowIso();
     if (input.bytes) {
-      await this.check(input.bytes);
-      await this.checkNoSecrets(publication.owner, input.bytes);
+      const previous = await findVersion(this.options.db, publication.id);
+      // rendered for the number this version will most likely get; if another update takes it first,
+      // the fingerprint differs and the page is rendered again when first asked for
+      const page = pageOptions({ ...publication, title: changes.title ?? publication.title }, { version: (previous?.version ?? 0) + 1, created: at }, 'latest');
+      const { html } = await this.inspect({ id: publication.user_id, name: publication.owner }, input.bytes, page);
       // without a path, the new version comes from where the last one did
-      const path = input.path ?? (await findVersion(this.options.db, publication.id))?.source_path;
+      const path = input.path ?? previous?.source_path;
       const stored = await this.storeBytes(publication.slug, input.bytes, path);
       try {
         version = await insertVersion(this.options.db, publication.id, stored, changes, at);
@@ -199,6 +240,7 @@ export class PublicationService {
         await this.options.store.delete(stored.blob_key).catch(() => undefined);
         throw error;
       }
+      if (html !== null) await this.keepPage(stored.blob_key, 'latest', pageFingerprint(page), html);
       this.options.log.info({ owner: publication.owner, slug: publication.slug, version: version.version }, 'publication updated');
     } else {
       await updatePublication(this.options.db, publication.id, { ...changes, updated: at });
@@ -222,7 +264,9 @@ export class PublicationService {
     const versions = (await versionsOfPublications(this.options.db, [publicationId])).get(publicationId) ?? [];
     this.cache.dropVersions(versions.map((v) => v.id));
     for (const key of await blobKeysOf(this.options.db, publicationId)) {
-      await this.options.store.delete(key).catch((error: unknown) => this.options.log.warn({ key, err: String(error) }, 'could not delete an unpublished notebook'));
+      for (const stored of storedKeysOf(key)) {
+        await this.options.store.delete(stored).catch((error: unknown) => this.options.log.warn({ key: stored, err: String(error) }, 'could not delete an unpublished notebook'));
+      }
     }
   }
 
@@ -267,18 +311,45 @@ export class PublicationService {
     return false;
   }
 
-  /** The full HTML page of a version, rendered once and kept (pages are immutable per version). */
-  async page(publication: PublicationWithOwner, version: PublicationVersionRow, options: { downloadUrl: string; downloadName: string }): Promise<string | undefined> {
-    const key = `${version.id}\u0000${publication.title}\u0000${options.downloadUrl}\u0000${options.downloadName}`;
-    const hit = this.cache.get(key);
+  /**
+   * The full HTML page of a version: from memory, else from the store, else rendered (once, however
+   * many readers ask at the same time) and stored. Undefined when the notebook is no longer stored.
+   * Throws QueueFullError when the renderer is too busy to take it.
+   */
+  async page(publication: PublicationWithOwner, version: PublicationVersionRow, kind: PageKind): Promise<Buffer | undefined> {
+    const options = pageOptions(publication, version, kind);
+    const fingerprint = pageFingerprint(options);
+    const memoryKey = `${version.id}\u0000${fingerprint}`;
+    const hit = this.cache.get(memoryKey);
     if (hit !== undefined) return hit;
+    let pending = this.inFlight.get(memoryKey);
+    if (!pending) {
+      pending = this.loadPage(publication, version, kind, options, fingerprint).finally(() => this.inFlight.delete(memoryKey));
+      this.inFlight.set(memoryKey, pending);
+    }
+    const html = await pending;
+    if (html !== undefined) this.cache.set(memoryKey, html);
+    return html;
+  }
+
+  private async loadPage(publication: PublicationWithOwner, version: PublicationVersionRow, kind: PageKind, options: RenderOptions, fingerprint: string): Promise<Buffer | undefined> {
+    const key = pageKey(version.blob_key, kind);
+    const stored = await this.options.store.get(key).catch((error: unknown) => {
+      this.options.log.warn({ err: error instanceof Error ? error.message : String(error) }, 'could not read a stored page; rendering it');
+      return undefined;
+    });
+    const kept = stored && pageFromStored(stored, fingerprint);
+    if (kept !== undefined) return kept;
     const bytes = await this.bytesOf(version);
     if (!bytes) return undefined;
-    const html = await this.options.engine.renderPage(bytes, Math.max(this.options.maxBytes, bytes.byteLength), {
-      title: publication.title, downloadUrl: options.downloadUrl, downloadName: options.downloadName,
-      version: version.version, published: version.created, author: publication.owner,
-    });
-    this.cache.set(key, html);
+    const html = await this.options.engine.renderPage(bytes, Math.max(this.options.maxBytes, bytes.byteLength), options).catch((error: unknown) => this.busy(error));
+    this.options.onRender?.('view');
+    await this.keepPage(version.blob_key, kind, fingerprint, html);
+    // unpublished while rendering: the page must not outlive the notebook
+    if ((await findPublicationBySlug(this.options.db, publication.slug))?.deleted_at) {
+      await this.options.store.delete(key).catch(() => undefined);
+      return undefined;
+    }
     return html;
   }
 }
@@ -290,7 +361,14 @@ function titleFromPath(path: string | undefined): string | undefined {
   return title || undefined;
 }
 
-/** Delete the stored notebooks of a user who is being removed (the rows go with the user). */
+/** Delete the stored notebooks (and their pages) of a user who is being removed (the rows go with the user). */
 export async function forgetUserBlobs(db: Kysely<Database>, store: PublicationStore, userId: number): Promise<void> {
-  for (const key of await blobKeysOfUser(db, userId)) await store.delete(key).catch(() => undefined);
+  for (const key of await blobKeysOfUser(db, userId)) {
+    for (const stored of storedKeysOf(key)) await store.delete(stored).catch(() => undefined);
+  }
+}
+
+/** A version's notebook and its rendered pages: everything stored for it (pages first, so the folder empties last). */
+function storedKeysOf(blobKey: string): string[] {
+  return [...PAGE_KINDS.map((kind) => pageKey(blobKey, kind)), blobKey];
 }

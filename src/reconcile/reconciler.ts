@@ -6,8 +6,8 @@ import type { RouteTable } from '../proxy/routes.js';
 import type { Metrics } from '../metrics/index.js';
 import type { ServerManager } from '../servers/manager.js';
 import type { ClusterManager } from '../clusters/manager.js';
-import { serversInPhase } from '../db/servers.js';
-import { countUsers } from '../db/users.js';
+import { findServer, serversInPhase, type ServerRow } from '../db/servers.js';
+import { countUsers, findUser } from '../db/users.js';
 import { serverPrefix } from '../auth/names.js';
 
 export interface ReconcileReport {
@@ -21,6 +21,12 @@ export interface ReconcileReport {
  * Compares what the database says should run with what the spawner says does run, and repairs the
  * difference: adopts live servers (restoring their routes), records dead ones as stopped, and stops
  * processes nobody owns any more. Safe to run at any time and as often as wanted.
+ *
+ * A pass takes time (it polls every server, lists processes and clusters), and starts and stops go
+ * on meanwhile, so what it read at the beginning may be out of date by the time it acts. It therefore
+ * never acts on a server with an operation in flight, and before it stops, marks or unroutes
+ * anything, it reads that server's row again: a server that started during the pass looks like an
+ * orphan in the snapshot, but its fresh row owns it.
  */
 export class Reconciler {
   private running: Promise<ReconcileReport> | undefined;
@@ -43,6 +49,18 @@ export class Reconciler {
     return this.running;
   }
 
+  /** The server's row as it is now. */
+  private async freshRow(user: string, server: string): Promise<ServerRow | undefined> {
+    const owner = await findUser(this.o.db, user);
+    return owner ? findServer(this.o.db, owner.id, server) : undefined;
+  }
+
+  /** Is this server starting, stopping or running right now (not as the pass's snapshot says)? */
+  private async liveNow(user: string, server: string): Promise<boolean> {
+    if (this.o.servers.hasOperation(user, server)) return true;
+    return (await this.freshRow(user, server))?.phase === 'running';
+  }
+
   private async pass(): Promise<ReconcileReport> {
     const report: ReconcileReport = { adopted: 0, markedStopped: 0, orphansStopped: 0, routesRemoved: 0 };
     const rows = await serversInPhase(this.o.db, ['running', 'pending', 'stopping']);
@@ -54,13 +72,22 @@ export class Reconciler {
         continue; // this process is starting or stopping it right now
       }
       const prefix = serverPrefix(row.user_name, row.name);
-      if (row.phase === 'running' && row.target && (await this.o.servers.isAlive(row))) {
+      const alive = row.phase === 'running' && !!row.target && (await this.o.servers.isAlive(row));
+      if (alive && this.o.routes.get(prefix)?.target === row.target) {
         live.add(key);
-        if (this.o.routes.get(prefix)?.target !== row.target) {
-          this.o.routes.set(prefix, row.target, { user: row.user_name, server: row.name });
-          report.adopted++;
-          this.o.log.info({ user: row.user_name, server: row.name }, 'adopted running server');
-        }
+        continue;
+      }
+      // about to route, or to record as stopped: not if it was stopped or started again while we polled
+      const fresh = await findServer(this.o.db, row.user_id, row.name);
+      if (this.o.servers.hasOperation(row.user_name, row.name) || !fresh || fresh.phase !== row.phase || fresh.spawner_state !== row.spawner_state) {
+        if (fresh?.phase === 'running' || this.o.servers.hasOperation(row.user_name, row.name)) live.add(key);
+        continue;
+      }
+      if (alive) {
+        live.add(key);
+        this.o.routes.set(prefix, row.target!, { user: row.user_name, server: row.name });
+        report.adopted++;
+        this.o.log.info({ user: row.user_name, server: row.name }, 'adopted running server');
         continue;
       }
       // dead, or a start/stop interrupted by a hub restart: make sure nothing is left, then record it
@@ -75,10 +102,18 @@ export class Reconciler {
 
     if (this.o.spawner.list) {
       for (const state of await this.o.spawner.list()) {
-        const key = `${String(state.user)}/${String(state.server ?? '')}`;
+        const user = String(state.user);
+        const server = String(state.server ?? '');
+        const key = `${user}/${server}`;
         const row = rows.find((r) => `${r.user_name}/${r.name}` === key);
         const owned = live.has(key) && row?.spawner_state && sameProcess(JSON.parse(row.spawner_state) as SpawnerState, state);
-        if (owned || this.o.servers.hasOperation(String(state.user), String(state.server ?? ''))) continue;
+        if (owned || this.o.servers.hasOperation(user, server)) continue;
+        // started after we read the rows? then its row owns it now
+        const fresh = await this.freshRow(user, server);
+        if (this.o.servers.hasOperation(user, server) || (fresh?.spawner_state && fresh.phase !== 'stopped' && sameProcess(JSON.parse(fresh.spawner_state) as SpawnerState, state))) {
+          live.add(key);
+          continue;
+        }
         await this.o.spawner.stop(state, { graceMs: this.o.stopGraceSeconds * 1000 }).catch(() => undefined);
         report.orphansStopped++;
         this.o.log.warn({ user: state.user, server: state.server }, 'stopped a server process with no owner in the database');
@@ -86,15 +121,15 @@ export class Reconciler {
     }
 
     // clusters live and die with their servers: after this pass, only live servers keep theirs
-    const clusterReport = await this.o.clusters.reconcile(live);
+    const clusterReport = await this.o.clusters.reconcile(live, (user, server) => this.liveNow(user, server));
     report.orphansStopped += clusterReport.orphans;
     await this.o.clusters.stopIdle(this.o.clusterIdleSeconds);
 
     for (const route of this.o.routes.list()) {
-      if (!live.has(`${route.data.user}/${route.data.server}`)) {
-        this.o.routes.delete(route.prefix);
-        report.routesRemoved++;
-      }
+      if (live.has(`${route.data.user}/${route.data.server}`)) continue;
+      if (await this.liveNow(route.data.user, route.data.server)) continue; // added by a start during the pass
+      this.o.routes.delete(route.prefix);
+      report.routesRemoved++;
     }
     this.o.metrics.runningServers.set(this.o.routes.size);
     this.o.metrics.totalUsers.set(await countUsers(this.o.db));

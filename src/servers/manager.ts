@@ -28,6 +28,7 @@ import type { Catalog } from '../profiles/schema.js';
 import type { SelectionInput } from '../profiles/resolve.js';
 import { planForUser, rememberSelections, storedSelections } from '../profiles/for-user.js';
 import { ServerRequestError } from './errors.js';
+import { KeyedLock } from '../util/keyed-lock.js';
 import { groupsOfUsers } from '../db/users.js';
 import type { PreparedStorage, StorageService } from '../storage/service.js';
 
@@ -71,6 +72,8 @@ export class ServerManager {
   private readonly operations = new Map<string, Operation>();
   /** The last finished spawn's log per server, so a late progress request still sees how it ended. */
   private readonly lastLogs = new Map<string, ProgressLog>();
+  /** Serializes the check-then-create part of one person's starts (limits and quotas). */
+  private readonly userStarts = new KeyedLock<number>();
 
   constructor(private readonly o: ServerManagerOptions) {}
 
@@ -110,47 +113,72 @@ export class ServerManager {
     if (problem) throw new ServerRequestError(problem, 'invalid');
     if (serverName && !this.o.namedServers.enabled) throw new ServerRequestError('Named servers are not enabled.', 'invalid');
     const key = this.key(user.name, serverName);
-    const current = this.operations.get(key);
-    if (current?.kind === 'spawn') return 'pending';
-    if (current?.kind === 'stop') throw new ServerRequestError(`${describe(user.name, serverName)} is pending stop`, 'conflict');
-
-    let row = await findServer(this.o.db, user.id, serverName);
-    if (serverName && !row && this.o.namedServers.limitPerUser > 0) {
-      const count = await countNamedServers(this.o.db, user.id);
-      if (count >= this.o.namedServers.limitPerUser) {
-        throw new ServerRequestError(`User ${user.name} already has the maximum of ${this.o.namedServers.limitPerUser} named servers. One must be deleted before a new server can be created`, 'limit');
-      }
-    }
     const clusterRequests = (plan?.clusters ?? []).map(({ source: _source, ...request }) => parseClusterRequest(request));
-    await this.o.clusters.checkQuota(user, serverName, clusterRequests);
-    row ??= await ensureServer(this.o.db, user.id, serverName);
-    if (row.phase === 'running') {
-      if (await this.isAlive(row)) throw new ServerRequestError(`${describe(user.name, serverName)} is already running`, 'conflict');
-      await this.markStopped(row, user.name, 'the server had stopped on its own');
-    }
-    // compare-and-set: a second hub request (or process) racing us loses here
-    const moved = await transitionServer(this.o.db, row.id, ['stopped'], 'pending', {
-      user_options: JSON.stringify(plan ? storedSelections(plan) : {}), last_error: null, spawner_kind: this.o.spawner.kind, spawner_state: null, target: null,
-    });
-    if (!moved) return 'pending';
+    // one start per person at a time up to here: the named-server limit and the cluster quota are
+    // counted and taken in one step, so concurrent starts cannot all fit under the same limit
+    const op = await this.userStarts.run(user.id, async (): Promise<Operation | 'pending'> => {
+      const current = this.operations.get(key);
+      if (current?.kind === 'spawn') return 'pending';
+      if (current?.kind === 'stop') throw new ServerRequestError(`${describe(user.name, serverName)} is pending stop`, 'conflict');
 
-    const log = new ProgressLog();
-    const abort = new AbortController();
-    const op: Operation = { kind: 'spawn', log, abort, done: Promise.resolve() };
-    this.operations.set(key, op);
-    this.o.metrics.pendingOps.inc({ operation: 'spawn' });
-    log.push({ progress: 0, message: 'Server requested' });
-    op.done = this.runSpawn(user, row, plan, clusterRequests, log, abort.signal).finally(() => {
-      this.o.metrics.pendingOps.dec({ operation: 'spawn' });
-      if (this.operations.get(key) === op) this.operations.delete(key);
-      this.lastLogs.set(key, log);
+      let row = await findServer(this.o.db, user.id, serverName);
+      if (serverName && !row) {
+        const limit = await this.namedServerLimitProblem(user);
+        if (limit) throw new ServerRequestError(limit, 'limit');
+      }
+      // held against the quota until this start has ended (its clusters are recorded by then)
+      const releaseQuota = await this.o.clusters.reserveQuota(user, serverName, clusterRequests);
+      try {
+        row ??= await ensureServer(this.o.db, user.id, serverName);
+        if (row.phase === 'running') {
+          if (await this.isAlive(row)) throw new ServerRequestError(`${describe(user.name, serverName)} is already running`, 'conflict');
+          await this.markStopped(row, user.name, 'the server had stopped on its own');
+        }
+        // compare-and-set: a second hub process racing us loses here
+        const moved = await transitionServer(this.o.db, row.id, ['stopped'], 'pending', {
+          user_options: JSON.stringify(plan ? storedSelections(plan) : {}), last_error: null, spawner_kind: this.o.spawner.kind, spawner_state: null, target: null,
+        });
+        if (!moved) {
+          releaseQuota();
+          return 'pending';
+        }
+        const log = new ProgressLog();
+        const abort = new AbortController();
+        const started: Operation = { kind: 'spawn', log, abort, done: Promise.resolve() };
+        this.operations.set(key, started);
+        this.o.metrics.pendingOps.inc({ operation: 'spawn' });
+        log.push({ progress: 0, message: 'Server requested' });
+        const spawnRow = row;
+        started.done = this.runSpawn(user, spawnRow, plan, clusterRequests, log, abort.signal).finally(() => {
+          releaseQuota();
+          this.o.metrics.pendingOps.dec({ operation: 'spawn' });
+          if (this.operations.get(key) === started) this.operations.delete(key);
+          this.lastLogs.set(key, log);
+        });
+        return started;
+      } catch (error) {
+        releaseQuota();
+        throw error;
+      }
     });
+    if (op === 'pending') return 'pending';
     const finished = await Promise.race([op.done.then(() => true), sleep(waitMs).then(() => false)]);
     if (!finished) return 'pending';
     const after = await findServer(this.o.db, user.id, serverName);
     if (after?.phase === 'running') return 'ready';
-    const failure = log.events.at(-1)?.message ?? 'the server failed to start';
+    const failure = op.log.events.at(-1)?.message ?? 'the server failed to start';
     throw new ServerRequestError(failure, 'conflict');
+  }
+
+  /**
+   * Why this person may not create another named server (the limit, in words), or undefined when
+   * they may. Pages ask it to explain before starting; start() asks it again, atomically.
+   */
+  async namedServerLimitProblem(user: Pick<UserRow, 'id' | 'name'>): Promise<string | undefined> {
+    const limit = this.o.namedServers.limitPerUser;
+    if (limit <= 0) return undefined;
+    if ((await countNamedServers(this.o.db, user.id)) < limit) return undefined;
+    return `User ${user.name} already has the maximum of ${limit} named servers. One must be deleted before a new server can be created`;
   }
 
   /**
@@ -321,6 +349,10 @@ export class ServerManager {
         if (options.remove) await deleteServer(this.o.db, row.id).catch(() => undefined);
       });
       op = created;
+    } else if (options.remove) {
+      // a stop already under way (without remove): the record goes once it has ended
+      const removed = op.done.catch(() => undefined).then(() => deleteServer(this.o.db, row.id)).catch(() => undefined);
+      op = { ...op, done: removed };
     }
     const finished = await Promise.race([op.done.then(() => true), sleep(options.waitMs ?? SLOW_OPERATION_MS).then(() => false)]);
     return finished ? 'stopped' : 'pending';

@@ -306,7 +306,7 @@ ${byClient.size
     const errors: NonNullable<PasswordForm['errors']> = {};
     // guessing the current password from a borrowed session is rate-limited like sign-in
     const key = `${user.name}|password-change`;
-    const wait = ctx.loginFailures.retryAfter(key);
+    const wait = ctx.loginFailures.checkKey(key);
     if (wait > 0) {
       reply.header('Retry-After', String(wait));
       errors.current = `Too many wrong passwords. Try again in ${Math.ceil(wait / 60)} minute${wait > 60 ? 's' : ''}.`;
@@ -319,12 +319,12 @@ ${byClient.size
     if (!errors.current) {
       const ok = (await ctx.authenticator.authenticate(user.name, current)) === user.name;
       if (!ok) {
-        ctx.loginFailures.fail(key);
+        ctx.loginFailures.failKey(key);
         errors.current = 'That is not your current password.';
       }
     }
     if (Object.keys(errors).length) return renderPassword(reply, access, { form: { errors }, status: 400 });
-    ctx.loginFailures.reset(key);
+    ctx.loginFailures.resetKey(key);
     await setPassword(ctx, user, password);
     const ended = await endSessionsOfUser(ctx.db, user.id, access.identity.session?.hash);
     ctx.identities.invalidate();

@@ -30,6 +30,11 @@ import { pageAccess, queryFields, requirePageScope, sendPage, xsrfOf, signedInPe
 import { formatBytes, timeTag } from './format.js';
 import { sameSiteTarget } from './next.js';
 import { originForm, routedSegments } from '../http/request-path.js';
+import { downloadName } from '../publish/pages.js';
+import { QueueFullError } from '../util/work-queue.js';
+
+/** How long a reader is asked to wait when every render thread is busy and the queue is full. */
+const BUSY_RETRY_SECONDS = 10;
 
 const SLUG = /^[A-Za-z0-9_-]{16,64}$/;
 const GRANT_COOKIE_PREFIX = 'refinery-pub-';
@@ -179,11 +184,6 @@ function plainPage(title: string, message: string, css: string): string {
 `.value;
 }
 
-function downloadName(title: string, version?: number): string {
-  const base = title.replace(/[\\/:*?"<>|\u0000-\u001f]+/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 120) || 'notebook';
-  return `${base}${version ? ` (v${version})` : ''}.ipynb`;
-}
-
 function contentDisposition(name: string): string {
   const ascii = name.replace(/[^\x20-\x7e]/g, '_').replace(/["\\]/g, '_');
   return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
@@ -235,6 +235,10 @@ export function publishPages(app: FastifyInstance, ctx: HubContext): void {
       return payload;
     });
     viewer.setErrorHandler(async (error: Error & { statusCode?: number }, req, reply) => {
+      if (error instanceof QueueFullError) {
+        return reply.code(503).type('text/html; charset=utf-8').header('Cache-Control', 'no-store').header('Retry-After', String(BUSY_RETRY_SECONDS))
+          .send(plainPage('Busy', `Many notebooks are being prepared for reading right now. Please try again in ${BUSY_RETRY_SECONDS} seconds.`, css()));
+      }
       const status = error instanceof ApiError ? error.status : error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
       if (status === 500) ctx.log.error({ err: error, url: req.url.split('?')[0] }, 'published page failed');
       return reply.code(status).type('text/html; charset=utf-8').header('Cache-Control', 'no-store').send(plainPage(status === 404 ? 'Not found' : `Error ${status}`, status === 500 ? 'Something went wrong showing this page.' : error.message, css()));
@@ -273,7 +277,7 @@ export function publishPages(app: FastifyInstance, ctx: HubContext): void {
     const sendPageOf = async (reply: FastifyReply, publication: PublicationWithOwner, version: PublicationVersionRow, latest: boolean) => {
       const links = publicationLinks('', publication.slug);
       const downloadUrl = latest ? links.download_url : `${links.version(version.version)}.ipynb`;
-      const page = await ctx.publications.page(publication, version, { downloadUrl, downloadName: downloadName(publication.title, latest ? undefined : version.version) });
+      const page = await ctx.publications.page(publication, version, latest ? 'latest' : 'version');
       if (page === undefined) throw new ApiError(410, 'This version is no longer stored.');
       const etag = `"p${version.id}-${version.sha256.slice(0, 16)}-${createHmac('sha256', 'etag').update(`${publication.title}\u0000${downloadUrl}`).digest('hex').slice(0, 8)}"`;
       return reply.header('ETag', etag).type('text/html; charset=utf-8').send(page);

@@ -316,10 +316,9 @@ ${ctx.config.named_servers.enabled
     if (formFields(req).choose === '1') {
       // "Choose image…": the spawn form for the new name; the server is created when it starts
       if (!ctx.config.named_servers.enabled) return renderHome(req, reply, access, { name, error: 'Named servers are not enabled.' }, 400);
-      const limit = ctx.config.named_servers.limit_per_user;
-      const rows = (await serversOfUsers(ctx.db, [user.id])).get(user.id) ?? [];
-      if (limit > 0 && !rows.some((r) => r.name === name) && rows.filter((r) => r.name !== '').length >= limit) {
-        return renderHome(req, reply, access, { name, error: `You already have the maximum of ${limit} named servers. Delete one before creating another.` }, 400);
+      // the same rule the start applies (atomically) when the form is sent; here only to say so early
+      if (!(await findServer(ctx.db, user.id, name)) && (await ctx.servers.namedServerLimitProblem(user))) {
+        return renderHome(req, reply, access, { name, error: `You already have the maximum of ${ctx.config.named_servers.limit_per_user} named servers. Delete one before creating another.` }, 400);
       }
       return reply.redirect(`/hub/spawn/${spawnPath(user.name, name)}`, 303);
     }

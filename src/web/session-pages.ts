@@ -12,6 +12,7 @@ import { ApiError } from '../api/errors.js';
 import { credentialsOf } from '../auth/request.js';
 import { fetchMetadataOf, isTopLevelNavigation } from '../http/fetch-metadata.js';
 import { foreignSourceProblem, ownHostsOf } from '../http/csrf.js';
+import { QueueFullError } from '../util/work-queue.js';
 
 /** Double-submit cookie for the sign-in form, which is posted before any session exists. */
 const LOGIN_CSRF_COOKIE = 'refinery-login-xsrf';
@@ -28,12 +29,17 @@ function readCookie(req: FastifyRequest, name: string): string | undefined {
   return match?.[1];
 }
 
-function clientAddress(req: FastifyRequest): string {
-  return req.socket.remoteAddress ?? 'unknown';
+/** How long to ask people to wait when password checks are queued up beyond their limit. */
+const BUSY_RETRY_SECONDS = 5;
+
+function waitText(seconds: number): string {
+  return seconds < 90 ? `${seconds} second${seconds === 1 ? '' : 's'}` : `${Math.ceil(seconds / 60)} minutes`;
 }
 
 export function sessionPages(app: FastifyInstance, ctx: HubContext): void {
   const sessionCookie = () => sessionCookieName(ctx.secureCookies, !!ctx.urls.userHosts);
+  const clientAddress = (req: FastifyRequest): string => ctx.proxies.clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for']);
+
   const renderLogin = (reply: FastifyReply, options: { next: string; username?: string; error?: string; status?: number }) => {
     const token = newSecret(16);
     reply.header('Set-Cookie', cookie(LOGIN_CSRF_COOKIE, token, { secure: ctx.secureCookies, path: '/hub/login', maxAge: 3600 }));
@@ -89,21 +95,31 @@ export function sessionPages(app: FastifyInstance, ctx: HubContext): void {
     if (!expected || !form._xsrf || !safeEqual(expected, form._xsrf)) {
       return renderLogin(reply, { next, username, status: 403, error: 'Your sign-in form expired. Please try again.' });
     }
-    const key = `${normalizeUsername(username)}|${clientAddress(req)}`;
-    const wait = ctx.loginFailures.retryAfter(key);
-    if (wait > 0) {
-      reply.header('Retry-After', String(wait));
-      return renderLogin(reply, { next, username, status: 429, error: `Too many failed sign-in attempts. Try again in ${Math.ceil(wait / 60)} minute${wait > 60 ? 's' : ''}.` });
+    const name = normalizeUsername(username);
+    const address = clientAddress(req);
+    const { retryAfter, reason } = ctx.loginFailures.check(name, address);
+    if (retryAfter > 0) {
+      reply.header('Retry-After', String(retryAfter));
+      const why = reason === 'total' ? 'There have been too many failed sign-in attempts on this hub.' : 'Too many failed sign-in attempts.';
+      return renderLogin(reply, { next, username, status: 429, error: `${why} Try again in ${waitText(retryAfter)}.` });
     }
-    const name = username && password ? await ctx.authenticator.authenticate(username, password) : null;
-    const user = name ? await findUser(ctx.db, name) : undefined;
+    let verified: string | null;
+    try {
+      verified = username && password ? await ctx.authenticator.authenticate(username, password) : null;
+    } catch (error) {
+      if (!(error instanceof QueueFullError)) throw error;
+      ctx.metrics.busyRefusals.inc({ queue: 'passwords' });
+      reply.header('Retry-After', String(BUSY_RETRY_SECONDS));
+      return renderLogin(reply, { next, username, status: 503, error: `Many people are signing in right now. Try again in ${waitText(BUSY_RETRY_SECONDS)}.` });
+    }
+    const user = verified ? await findUser(ctx.db, verified) : undefined;
     if (!user) {
-      const count = ctx.loginFailures.fail(key);
+      const count = ctx.loginFailures.fail(name, address);
       ctx.metrics.loginFailures.inc();
-      ctx.log.warn({ user: normalizeUsername(username), from: clientAddress(req), failures: count }, 'failed sign-in');
+      ctx.log.warn({ user: name, from: address, failures: count }, 'failed sign-in');
       return renderLogin(reply, { next, username, status: 403, error: 'Invalid username or password.' });
     }
-    ctx.loginFailures.reset(key);
+    ctx.loginFailures.succeed(name, address);
     const { cookieValue } = await createSession(ctx.db, user.id, ctx.config.auth.session_max_age);
     ctx.log.info({ user: user.name }, 'signed in');
     reply.header('Set-Cookie', [

@@ -108,8 +108,9 @@ describe('hub restarts', () => {
     const metrics = await (await hub.api('/hub/metrics')).text();
     assert.match(metrics, /^jupyterhub_running_servers 0$/m);
 
-    // a browser is offered to start it; an API client is told it is not running
-    const page = await browserGet(hub, '/user/alice/lab');
+    // its owner's browser is offered to start it (a signed-out one is sent to sign in first, as for a
+    // running server); an API client is told it is not running
+    const page = await browserGet(hub, '/user/alice/lab', { Authorization: `token ${aliceToken}` });
     assert.equal(page.status, 302);
     assert.match(page.location ?? '', /^\/hub\/spawn\/alice(\?|$)/);
     assert.equal(new URL(page.location!, hub.url).searchParams.get('next'), '/user/alice/lab');

@@ -149,7 +149,9 @@ describe('publications API', () => {
     const publication = await created(await publish(tokens.alice!, 'alice', form(notebookFileText(reportNotebook()), { title: 'Short-lived' })));
     await hub.as(tokens.alice!, `/hub/api/users/alice/publications/${publication.id}`, { method: 'PUT', body: form(notebookFileText(reportNotebook({ marker: 'again' }))) });
     const store = join(hub.dataDir, 'publications', publication.id);
-    assert.equal(readdirSync(store).length, 2, 'two versions stored');
+    const stored = readdirSync(store);
+    assert.equal(stored.filter((f) => f.endsWith('.ipynb')).length, 2, 'two versions stored');
+    assert.equal(stored.filter((f) => f.endsWith('.latest.html')).length, 2, 'each with its page, rendered when it was published');
 
     const del = await hub.as(tokens.alice!, `/hub/api/users/alice/publications/${publication.id}`, { method: 'DELETE' });
     assert.equal(del.status, 204);

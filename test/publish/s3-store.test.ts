@@ -67,8 +67,10 @@ describe('S3 publication store', () => {
       const publication = (await res.json()) as { id: string; url: string };
       const list = await (await root.fetch(`${s3.url}/pubs?list-type=2&prefix=publications/`)).text();
       const keys = [...list.matchAll(/<Key>([^<]+)<\/Key>/g)].map((m) => m[1]!);
-      assert.equal(keys.length, 1, list);
-      assert.match(keys[0]!, new RegExp(`^publications/${publication.id}/[0-9a-f-]+\\.ipynb$`));
+      assert.equal(keys.length, 2, list);
+      const notebook = keys.find((k) => k.endsWith('.ipynb'));
+      assert.match(notebook ?? '', new RegExp(`^publications/${publication.id}/[0-9a-f-]+\\.ipynb$`));
+      assert.ok(keys.includes(notebook!.replace(/\.ipynb$/, '.latest.html')), 'with its page, rendered when it was published');
       const page = await hub.as(null, `/p/${publication.id}`, { headers: { Accept: 'text/html' } });
       assert.equal(page.status, 200);
       assert.match(await page.text(), /In the bucket/);

@@ -9,11 +9,11 @@ import { presentGroup } from '../presenters/group.js';
 import { addMembers, createGroup, deleteGroup, findGroup, groupMembers, listGroups, removeMembers, setGroupProperties, type GroupRow } from '../../db/groups.js';
 import { findUser } from '../../db/users.js';
 import type { Access } from '../../auth/access.js';
+import { groupNameProblem } from '../../auth/names.js';
 
 const membersSchema = z.strictObject({ users: z.array(z.string()) });
 const createOneSchema = z.strictObject({ users: z.array(z.string()).optional(), properties: z.record(z.string(), z.unknown()).optional() });
 const createManySchema = z.strictObject({ groups: z.array(z.string()).min(1) });
-const GROUP_NAME = /^[^/\\?#%\s]{1,255}$/;
 
 export function groupRoutes(app: FastifyInstance, ctx: HubContext): void {
   const model = async (group: GroupRow, access: Access) => presentGroup(group, (await groupMembers(ctx.db, [group.id])).get(group.id) ?? [], access);
@@ -37,7 +37,8 @@ export function groupRoutes(app: FastifyInstance, ctx: HubContext): void {
   };
 
   const checkName = (name: string) => {
-    if (!GROUP_NAME.test(name)) throw new ApiError(400, `Invalid group name ${JSON.stringify(name)}: use 1–255 characters without "/", "\\", "?", "#", "%" or whitespace`);
+    const problem = groupNameProblem(name);
+    if (problem) throw new ApiError(400, `Invalid group name: ${problem}`);
   };
 
   app.get('/hub/api/groups', async (req) => {

@@ -7,6 +7,7 @@ import { presentPublication } from '../presenters/publication.js';
 import { PublicationError } from '../../publish/service.js';
 import type { PublicationWithOwner } from '../../db/publications.js';
 import { formatBytes } from '../../web/format.js';
+import { QueueFullError } from '../../util/work-queue.js';
 
 /**
  * Who may manage a user's publications, decided here and nowhere else:
@@ -61,6 +62,17 @@ export function publicationRoutes(app: FastifyInstance, ctx: HubContext): void {
     // Uploads are read as bytes (the notebook is stored exactly as sent), with a limit of our own so a
     // notebook over publish.max_size gets a 413 that says so.
     api.removeAllContentTypeParsers();
+    // uploads may be large (publish.max_size): who may make one is decided before a byte of it is read
+    api.addHook('preParsing', async (req, reply, payload) => {
+      if (req.method !== 'POST' && req.method !== 'PUT') return payload;
+      try {
+        requireScope(req, PUBLISH_SCOPES, { user: (req.params as { name: string }).name });
+      } catch (error) {
+        reply.header('Connection', 'close');
+        throw error;
+      }
+      return payload;
+    });
     api.addContentTypeParser('*', (req, payload, done) => {
       const limit = bodyLimit();
       // Past the limit the rest is read and dropped, so clients that send the whole body before reading
@@ -140,6 +152,9 @@ function toApiError(error: unknown): never {
   if (error instanceof PublicationError) {
     const status = { invalid: 400, 'too-large': 413, 'not-found': 404, gone: 410 }[error.kind];
     throw new ApiError(status, error.message);
+  }
+  if (error instanceof QueueFullError) {
+    throw new ApiError(503, 'notebook: the hub is checking many notebooks right now; try again in a few seconds', { 'Retry-After': '10' });
   }
   throw error;
 }

@@ -6,7 +6,7 @@ import { parseBody } from '../body.js';
 import { ApiError } from '../errors.js';
 import { userFromPath } from '../models.js';
 import { deleteToken, findTokenById, tokensOfUser } from '../../db/tokens.js';
-import { checkTokenScopes, issueToken } from '../../auth/tokens.js';
+import { checkTokenScopes, issueToken, tokenLifetime } from '../../auth/tokens.js';
 import { ADMIN_ROLE_SCOPES, SERVER_ROLE_SCOPES, ScopeError } from '../../auth/scopes.js';
 import type { UserRow } from '../../db/users.js';
 import { isExpired } from '../../db/time.js';
@@ -17,7 +17,7 @@ import type { TokenRow } from '../../db/tokens.js';
 const ROLE_SCOPES = { token: ['inherit'], user: ['self'], server: [...SERVER_ROLE_SCOPES], admin: [...ADMIN_ROLE_SCOPES] } as const;
 
 const createSchema = z.strictObject({
-  expires_in: z.number().nonnegative().nullable().optional(),
+  expires_in: z.unknown().optional(),
   note: z.string().max(1000).optional(),
   scopes: z.array(z.string()).optional(),
   roles: z.array(z.string()).optional(),
@@ -39,6 +39,12 @@ export function tokenRoutes(app: FastifyInstance, ctx: HubContext): void {
     const access = requireScope(req, 'tokens', { user: req.params.name });
     const user = await userFromPath(ctx, req.params.name);
     const body = parseBody(req, createSchema, 'body');
+    let expiresIn: number | null;
+    try {
+      expiresIn = tokenLifetime(body.expires_in);
+    } catch (error) {
+      throw new ApiError(400, `body.expires_in: ${(error as Error).message}`);
+    }
     if (body.roles?.length) {
       const unknown = body.roles.filter((r) => !(r in ROLE_SCOPES));
       if (unknown.length) throw new ApiError(400, `body.roles: no such role ${JSON.stringify(unknown[0])}`);
@@ -55,7 +61,7 @@ export function tokenRoutes(app: FastifyInstance, ctx: HubContext): void {
       throw new ApiError(unknown ? 400 : 403, unknown ? `body.scopes: ${error.message}` : `Not assigning requested scopes: ${error.message}`);
     }
     const { token, row } = await issueToken(ctx.db, {
-      userId: user.id, scopes, note: body.note || (access.identity.name === user.name && access.identity.kind === 'user' ? 'Requested via api' : `Requested via api by ${access.identity.kind} ${access.identity.name}`), expiresIn: body.expires_in ?? null,
+      userId: user.id, scopes, note: body.note || (access.identity.name === user.name && access.identity.kind === 'user' ? 'Requested via api' : `Requested via api by ${access.identity.kind} ${access.identity.name}`), expiresIn,
     });
     ctx.identities.invalidate();
     reply.code(201);

@@ -2,6 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkedKey, CredentialError, trimKey, type AccessKey, type CredentialSource, type Person } from '../credentials.js';
 import { describeFsError } from './static.js';
+import { groupNameProblem, usernameProblem } from '../../auth/names.js';
 
 /**
  * Per-user and per-group key pairs in a directory laid out like mounted Kubernetes Secrets:
@@ -26,7 +27,11 @@ export class DirectorySource implements CredentialSource {
   }
 
   async keyFor(person: Person): Promise<AccessKey> {
-    const candidates = [join('users', person.name), ...person.groups.map((g) => join('groups', g))];
+    // a name that could leave the directory (`..`, `a/b`) is never a candidate, whatever made the group
+    const candidates = [
+      ...(usernameProblem(person.name) ? [] : [join('users', person.name)]),
+      ...person.groups.filter((g) => !groupNameProblem(g)).map((g) => join('groups', g)),
+    ];
     for (const candidate of candidates) {
       const dir = join(this.path, candidate);
       if (!(await isDirectory(dir))) continue;
