@@ -58,11 +58,18 @@ function condition(pod: V1Pod, type: string): string | undefined {
   return pod.status?.conditions?.find((c) => c.type === type)?.status;
 }
 
+/** Until the pod satisfies `ok`; on timeout the error shows its last status and what the node agent had trouble with. */
 async function waitForPod(namespace: string, name: string, what: string, ok: (pod: V1Pod) => boolean): Promise<V1Pod> {
-  return waitFor(async () => {
-    const pod = await readPod(namespace, name);
-    return ok(pod) ? pod : undefined;
-  }, { ...SLOW, message: `pod ${namespace}/${name}: ${what}` });
+  let last: V1Pod | undefined;
+  try {
+    return await waitFor(async () => {
+      last = await readPod(namespace, name);
+      return ok(last) ? last : undefined;
+    }, { ...SLOW, message: `pod ${namespace}/${name}: ${what}` });
+  } catch (err) {
+    const problems = agent.errors.length > 0 ? agent.errors.join('\n') : '(none)';
+    throw new Error(`${(err as Error).message}\n--- its last status ---\n${JSON.stringify(last?.status, null, 1)}\n--- node agent errors ---\n${problems}`);
+  }
 }
 
 async function eventsOf(namespace: string, pod: string): Promise<CoreV1Event[]> {
@@ -268,18 +275,24 @@ describe('a real Kubernetes control plane with a node agent', () => {
     assert.match(previous, /^crashing at \d+/);
   });
 
-  test('a pod with restartPolicy Never gets its env from Secrets, ConfigMaps and the downward API, and Succeeds', async () => {
+  test('a pod with restartPolicy Never runs its init container, gets its env from Secrets, ConfigMaps and the downward API, and Succeeds', async () => {
     const team: NamespaceAccess = await cluster.createNamespace('team-env');
     const client = team.kubeConfig.makeApiClient(CoreV1Api);
     await client.createNamespacedSecret({ namespace: 'team-env', body: { metadata: { name: 'creds' }, stringData: { token: 's3cr3t', user: 'alice' } } });
     await client.createNamespacedConfigMap({ namespace: 'team-env', body: { metadata: { name: 'settings' }, data: { mode: 'fast', level: '3' } } });
-    const script = 'import json, os; print(json.dumps({k: os.environ.get(k) for k in ["TOKEN", "MODE", "CFG_level", "S_user", "POD_NAME", "POD_NAMESPACE", "POD_IP", "GREETING"]}))';
+    const script =
+      'import json, os; env = {k: os.environ.get(k) for k in ["TOKEN", "MODE", "CFG_level", "S_user", "POD_NAME", "POD_NAMESPACE", "POD_IP", "GREETING"]}; ' +
+      'env["init"] = open(os.path.join(os.environ["HOME"], "init.txt")).read().strip(); print(json.dumps(env))';
     await client.createNamespacedPod({
       namespace: 'team-env',
       body: {
         metadata: { name: 'env' },
         spec: {
           restartPolicy: 'Never',
+          // Runs to completion first; the pod's HOME is shared by its containers, like an emptyDir.
+          initContainers: [container('prepare', ['sh', '-c', 'echo "prepared by $(HOSTNAME_SEEN)" > "$HOME/init.txt"'], {
+            env: [{ name: 'HOSTNAME_SEEN', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
+          })],
           containers: [
             container('main', ['python3', '-c', script], {
               envFrom: [{ configMapRef: { name: 'settings' }, prefix: 'CFG_' }, { secretRef: { name: 'creds' }, prefix: 'S_' }],
@@ -309,7 +322,10 @@ describe('a real Kubernetes control plane with a node agent', () => {
       POD_NAMESPACE: 'team-env',
       POD_IP: done.status?.podIP,
       GREETING: 'hello env in fast mode, $(NOT_EXPANDED)',
+      init: 'prepared by env',
     });
+    assert.equal(done.status?.initContainerStatuses?.[0]?.state?.terminated?.reason, 'Completed');
+    assert.equal(condition(done, 'Initialized'), 'True');
   });
 
   test('deleting a pod stops its processes (SIGTERM, then SIGKILL after the grace period) and the pod disappears', async () => {

@@ -41,7 +41,7 @@ interface Slot {
   record: ContainerRecord;
   process?: ContainerProcess;
   probes: ProbeLoop[];
-  /** No start attempt before this (ms since the epoch): crash-loop or pull back-off, config retry. */
+  /** No start attempt before this (ms since the epoch): crash-loop or pull back-off, config retry; 0 = none pending. */
   notBefore: number;
   crashBackoffMs: number;
   pull: PullState;
@@ -158,6 +158,7 @@ export class PodWorker {
   private async sync(): Promise<void> {
     if (this.finished) return;
     if (this.pod.metadata?.deletionTimestamp) return this.terminate();
+    if (this.terminating) return; // gone from the API or abandoned: nothing more to start
     if (this.terminalPhase) return;
     if (!this.podIP) this.createSandbox();
     const now = Date.now();
@@ -185,8 +186,10 @@ export class PodWorker {
 
   private scheduleNext(): void {
     if (this.finished || this.terminating || this.terminalPhase) return;
+    // Every container waiting for a retry, including those whose time came while this sync ran
+    // (on a loaded machine a sync can take longer than a back-off).
     const waits = [...this.init, ...this.containers]
-      .filter((s) => s.record.state.kind === 'waiting' && s.notBefore > Date.now())
+      .filter((s) => s.record.state.kind === 'waiting' && s.notBefore > 0)
       .map((s) => s.notBefore);
     if (waits.length === 0) return;
     clearTimeout(this.timer);
@@ -209,7 +212,8 @@ export class PodWorker {
       ...(this.podIP ? { podIP: this.podIP } : {}),
       hostIP: this.ctx.hostIP,
       ...(this.startTime ? { startTime: this.startTime } : {}),
-      qosClass: qosClass(this.pod.spec?.containers ?? []),
+      // The API server sets it when the pod is created, and it may not change afterwards.
+      qosClass: this.pod.status?.qosClass ?? qosClass(this.pod.spec?.containers ?? []),
       init: this.init.map((s) => s.record),
       containers: this.containers.map((s) => s.record),
       ...(this.terminalPhase ? { terminalPhase: this.terminalPhase } : {}),
@@ -249,7 +253,7 @@ export class PodWorker {
       slot.notBefore = Date.now() + 2000;
       return undefined;
     });
-    if (!prepared) return;
+    if (!prepared || this.terminating) return;
 
     if (slot.starts > 0) record.restartCount += 1;
     slot.starts += 1;
@@ -266,7 +270,14 @@ export class PodWorker {
       this.exited(slot, { kind: 'terminated', exitCode: 128, reason: 'StartError', message, startedAt: new Date(0), finishedAt: new Date() });
       return;
     }
+    if (this.terminating) {
+      // Torn down while this one was starting (gone() and abandon() do not wait for a sync).
+      proc.signal('SIGKILL');
+      await proc.exited;
+      return;
+    }
     slot.process = proc;
+    slot.notBefore = 0;
     record.containerID = `refinery-node-agent://${this.uid}/${spec.name}/${record.restartCount}`;
     record.state = { kind: 'running', startedAt: proc.startedAt };
     this.event(slot, 'Normal', 'Started', 'Container started');
@@ -380,7 +391,10 @@ export class PodWorker {
     record.ready = false;
     record.started = false;
     const policy = this.restartPolicy();
-    const restart = !this.terminating && (policy === 'Always' || (policy === 'OnFailure' && term.exitCode !== 0) || (record.init && policy !== 'Never' && term.exitCode !== 0));
+    // Init containers are retried until they succeed (unless Never); containers as the policy says.
+    const restart =
+      !this.terminating &&
+      (record.init ? policy !== 'Never' && term.exitCode !== 0 : policy === 'Always' || (policy === 'OnFailure' && term.exitCode !== 0));
     if (!restart) {
       record.state = term;
       this.kick();
