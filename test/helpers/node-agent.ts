@@ -40,6 +40,7 @@
  * leaves the Node object (the cluster is thrown away after it anyway). An exit hook kills the
  * processes if the test process ends first.
  */
+import { rmSync } from 'node:fs';
 import { chmod, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
@@ -161,6 +162,10 @@ export async function startNodeAgent(cluster: Cluster, options: NodeAgentOptions
     onError: log,
   });
 
+  // The pods' processes have an exit hook of their own (node-agent/process.ts); this one removes the files.
+  const removeDir = (): void => rmSync(dir.path, { recursive: true, force: true, maxRetries: 3 });
+  process.on('exit', removeDir);
+
   let stopped: Promise<void> | undefined;
   return {
     nodeName,
@@ -175,6 +180,7 @@ export async function startNodeAgent(cluster: Cluster, options: NodeAgentOptions
         await Promise.all([...workers.values()].map((w) => w.abandon()));
         await logs.close();
         await dir.cleanup();
+        process.off('exit', removeDir);
       })()),
   };
 }

@@ -19,9 +19,22 @@ export interface Daemon {
 const running = new Map<Daemon, string>();
 let exitHookInstalled = false;
 
+/**
+ * A test process ended by a signal (the runner's timeout, Ctrl-C) skips 'exit' handlers unless the
+ * signal is handled: turn it into an ordinary exit, so that they run and kill what the test started.
+ * Only where nobody else handles the signal already.
+ */
+export function exitOnSignals(): void {
+  const numbers = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const;
+  for (const [signal, number] of Object.entries(numbers)) {
+    if (process.listenerCount(signal) === 0) process.once(signal, () => process.exit(128 + number));
+  }
+}
+
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
+  exitOnSignals();
   process.on('exit', () => {
     const dirs = new Set<string>();
     for (const [daemon, dir] of running) {

@@ -2,6 +2,7 @@
 // whatever it started too), its output appended to a log file, as a container runtime keeps it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
+import { exitOnSignals } from '../kube-cluster/daemons.js';
 
 export interface ProcessExit {
   /** As a runtime reports it: the exit code, or 128 + signal number when killed by a signal. */
@@ -27,6 +28,7 @@ let exitHookInstalled = false;
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
+  exitOnSignals();
   process.on('exit', () => {
     for (const pgid of liveGroups) killGroup(pgid, 'SIGKILL');
   });
