@@ -2,7 +2,7 @@
 // each sync starts what should run (init containers one by one, then the containers), restarts
 // what exited as the restart policy says (with the crash-loop back-off), writes the status, and on
 // deletion stops the processes (SIGTERM, the grace period, SIGKILL) and removes the pod.
-import { chownSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   PatchStrategy,
@@ -12,12 +12,13 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import { apiStatus } from '../kube-cluster/errors.js';
-import { containerEnv, ContainerConfigError, expand } from './env.js';
+import { containerConfig } from './container-config.js';
+import { ContainerConfigError } from './env.js';
 import type { EventRecorder } from './events.js';
-import type { ImageTable, LocalImage } from './images.js';
+import type { ImageTable } from './images.js';
 import { allocatePodIP, releasePodIP } from './ips.js';
 import { ProbeLoop, type ProbeTarget } from './probes.js';
-import { startContainerProcess, type ContainerProcess, type ProcessExit } from './process.js';
+import { startContainerProcess, stopContainerProcess, type ContainerProcess, type ProcessExit } from './process.js';
 import { pullImage, type PullState } from './pull.js';
 import { ConditionClock, initDone, podPhase, podStatus, qosClass, type ContainerRecord, type PodFacts, type Terminated } from './status.js';
 
@@ -244,7 +245,15 @@ export class PodWorker {
       slot.notBefore = pulled.retryAt;
       return;
     }
-    const prepared = await this.prepare(slot, pulled.image).catch((err: unknown) => {
+    const config = {
+      core: this.ctx.core,
+      podIP: this.podIP ?? '',
+      hostIP: this.ctx.hostIP,
+      image: pulled.image,
+      apiServer: this.ctx.apiServer,
+      markers: this.ctx.markers,
+    };
+    const prepared = await containerConfig(this.pod, spec, this.dir, config).catch((err: unknown) => {
       const reason = err instanceof ContainerConfigError ? 'CreateContainerConfigError' : 'CreateContainerError';
       const message = err instanceof Error ? err.message : String(err);
       record.state = { kind: 'waiting', reason, message };
@@ -285,40 +294,6 @@ export class PodWorker {
     void proc.exited.then((exit) => this.processExited(slot, proc, exit));
   }
 
-  /** Environment, command line, user and directories of a container, or a ContainerConfigError. */
-  private async prepare(slot: Slot, image: LocalImage): Promise<{ argv: string[]; env: Record<string, string>; cwd: string; uid?: number; gid?: number }> {
-    const { spec } = slot;
-    const podSecurity = this.pod.spec?.securityContext ?? {};
-    const sec = spec.securityContext ?? {};
-    const uid = sec.runAsUser ?? podSecurity.runAsUser ?? image.uid ?? 0;
-    const gid = sec.runAsGroup ?? podSecurity.runAsGroup ?? 0;
-    if ((sec.runAsNonRoot ?? podSecurity.runAsNonRoot) && uid === 0) {
-      throw new ContainerConfigError(`container has runAsNonRoot and image will run as root (pod: "${this.podRef()}", container: ${spec.name})`);
-    }
-    const home = join(this.dir, 'home');
-    const { env, vars } = await containerEnv(spec, {
-      core: this.ctx.core,
-      pod: this.pod,
-      podIP: this.podIP ?? '',
-      hostIP: this.ctx.hostIP,
-      image,
-      home,
-      apiServer: this.ctx.apiServer,
-      markers: this.ctx.markers,
-    });
-    const command = spec.command ?? image.entrypoint ?? [];
-    const args = spec.args ?? (spec.command ? [] : (image.cmd ?? []));
-    const argv = [...command, ...args].map((a) => expand(a, vars));
-    if (argv.length === 0) throw new Error(`failed to generate container "${spec.name}" spec: no command specified`);
-    // The container's filesystem stands in as <pod dir>/rootfs: its workingDir is made there.
-    const cwd = spec.workingDir ? join(this.dir, 'rootfs', spec.workingDir) : home;
-    mkdirSync(cwd, { recursive: true });
-    // Only root can run a process as another user; then that user must own its directories.
-    const asRoot = process.getuid?.() === 0;
-    if (asRoot && uid !== 0) for (const d of [this.dir, home, cwd]) chownSync(d, uid, gid);
-    return { argv, env, cwd, ...(asRoot ? { uid, gid } : {}) };
-  }
-
   private startProbes(slot: Slot, proc: ContainerProcess, prepared: { env: Record<string, string>; cwd: string }): void {
     const { spec, record } = slot;
     const target: ProbeTarget = { podIP: this.podIP ?? '', container: spec, env: prepared.env, cwd: prepared.cwd };
@@ -329,7 +304,7 @@ export class PodWorker {
     const killFor = (why: string): void => {
       if (!current()) return;
       this.event(slot, 'Normal', 'Killing', `Container ${spec.name} ${why}, will be restarted`);
-      void this.stopProcess(proc, this.pod.spec?.terminationGracePeriodSeconds ?? 30);
+      void stopContainerProcess(proc, this.pod.spec?.terminationGracePeriodSeconds ?? 30);
     };
     const afterStartup = (): void => {
       record.started = true;
@@ -434,9 +409,16 @@ export class PodWorker {
       }
       await this.killAll(grace);
       for (const slot of [...this.init, ...this.containers]) {
-        // Never started: report them as the kubelet does for a pod torn down before it ran.
+        // Waiting to be restarted: its last exit is its end. Never started: as the kubelet reports
+        // a container of a pod torn down before it ran.
         if (slot.record.state.kind === 'waiting') {
-          slot.record.state = { kind: 'terminated', exitCode: 137, reason: 'ContainerStatusUnknown', message: 'The container could not be located when the pod was terminated', finishedAt: new Date() };
+          slot.record.state = slot.record.lastTerminated ?? {
+            kind: 'terminated',
+            exitCode: 137,
+            reason: 'ContainerStatusUnknown',
+            message: 'The container could not be located when the pod was terminated',
+            finishedAt: new Date(),
+          };
         }
       }
       const ok = this.containers.every((s) => s.record.state.kind === 'terminated' && s.record.state.exitCode === 0);
@@ -469,23 +451,7 @@ export class PodWorker {
     clearTimeout(this.timer);
     const slots = [...this.init, ...this.containers];
     for (const s of slots) for (const p of s.probes) p.stop();
-    await Promise.all(slots.map((s) => (s.process ? this.stopProcess(s.process, graceSeconds) : undefined)));
-  }
-
-  private async stopProcess(proc: ContainerProcess, graceSeconds: number): Promise<void> {
-    if (!proc.isRunning()) return;
-    if (graceSeconds > 0) {
-      proc.signal('SIGTERM');
-      let timer: NodeJS.Timeout | undefined;
-      const inTime = await Promise.race([
-        proc.exited.then(() => true),
-        new Promise<boolean>((r) => (timer = setTimeout(() => r(false), graceSeconds * 1000))),
-      ]);
-      clearTimeout(timer);
-      if (inTime) return;
-    }
-    proc.signal('SIGKILL');
-    await proc.exited;
+    await Promise.all(slots.map((s) => (s.process ? stopContainerProcess(s.process, graceSeconds) : undefined)));
   }
 
   private finish(): void {

@@ -113,3 +113,20 @@ export async function startContainerProcess(o: StartOptions): Promise<ContainerP
     isRunning: () => running,
   };
 }
+
+/** SIGTERM to the process group, SIGKILL if it is still there after `graceSeconds` (at once with 0). */
+export async function stopContainerProcess(proc: ContainerProcess, graceSeconds: number): Promise<void> {
+  if (!proc.isRunning()) return;
+  if (graceSeconds > 0) {
+    proc.signal('SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
+    const inTime = await Promise.race([
+      proc.exited.then(() => true),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), graceSeconds * 1000))),
+    ]);
+    clearTimeout(timer);
+    if (inTime) return;
+  }
+  proc.signal('SIGKILL');
+  await proc.exited;
+}
