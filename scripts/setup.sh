@@ -265,7 +265,7 @@ if [[ "$WANT_TEST" == 1 ]]; then
     ok "$KUBE_STATE"
   else
     KUBE_LOG="$REFINERY_LOG_DIR/setup-kube.log"
-    printf 'building %s (a cold build takes 10-20 min; log: %s) ... ' "${KUBE_STATE#to build: }" "${KUBE_LOG#"$REFINERY_ROOT"/}"
+    printf 'building %s (a cold build takes ~10 min, longer on a busy machine; log: %s) ... ' "${KUBE_STATE#to build: }" "${KUBE_LOG#"$REFINERY_ROOT"/}"
     if ! bash scripts/setup-kube.sh </dev/null >"$KUBE_LOG" 2>&1; then
       show_log "$KUBE_LOG"
       fail "scripts/setup-kube.sh failed (log: $KUBE_LOG)" "read its output above; re-run: bash scripts/setup-kube.sh"
