@@ -2,7 +2,8 @@
 # Prepare this checkout to run Refinery (and, with --test/--bench, its test suite and benchmarks).
 #
 #   bash scripts/setup.sh            node deps, TypeScript build, Python env
-#   bash scripts/setup.sh --test     ... plus PostgreSQL server binaries, Chromium (and Java) via apt
+#   bash scripts/setup.sh --test     ... plus PostgreSQL server binaries, Chromium (and Java) via apt,
+#                                    and the Kubernetes control plane (built with Go; see setup-kube.sh)
 #   bash scripts/setup.sh --bench    ... plus wrk
 #
 # Idempotent: each step checks first and does nothing when already done, so a second run takes a
@@ -13,7 +14,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REFINERY_ROOT"
 
-usage() { sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 WANT_TEST=0
 WANT_BENCH=0
@@ -251,6 +252,25 @@ if [[ "$WANT_TEST" == 1 ]]; then
     fi
     [[ "$(vgw_version)" == "$VERSITYGW_VERSION" ]] || fail "built .tools/bin/versitygw but it reports version '$(vgw_version)'" "see $VGW_LOG"
     ok "built $VERSITYGW_VERSION into .tools/bin"
+  fi
+fi
+
+# ---------------------------------------------------------------------------------------------
+# 5b. The Kubernetes control plane the tests in test/kubernetes run (test/helpers/kube-cluster.ts):
+#     etcd, kube-apiserver, kube-controller-manager, kube-scheduler, built by scripts/setup-kube.sh
+#     into .tools/bin from the wrapper module in scripts/kube, which pins every version and hash.
+if [[ "$WANT_TEST" == 1 ]]; then
+  step "kubernetes"
+  if KUBE_STATE=$(bash scripts/setup-kube.sh --check 2>&1); then
+    ok "$KUBE_STATE"
+  else
+    KUBE_LOG="$REFINERY_LOG_DIR/setup-kube.log"
+    printf 'building %s (a cold build takes ~10 min, longer on a busy machine; log: %s) ... ' "${KUBE_STATE#to build: }" "${KUBE_LOG#"$REFINERY_ROOT"/}"
+    if ! bash scripts/setup-kube.sh </dev/null >"$KUBE_LOG" 2>&1; then
+      show_log "$KUBE_LOG"
+      fail "scripts/setup-kube.sh failed (log: $KUBE_LOG)" "read its output above; re-run: bash scripts/setup-kube.sh"
+    fi
+    ok "$(tail -n1 "$KUBE_LOG")"
   fi
 fi
 
