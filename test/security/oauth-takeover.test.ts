@@ -32,7 +32,8 @@ describe('OAuth sign-in to servers', () => {
   };
 
   before(async () => {
-    hub = await launchRefinery({ config: { named_servers: { enabled: true, limit_per_user: 0 } } });
+    // admin_access: admins may open other people's servers, the case the consent step is for
+    hub = await launchRefinery({ config: { named_servers: { enabled: true, limit_per_user: 0 }, admin_access: true } });
     for (const name of ['bob', 'carol', 'bob-lab']) await addUser(hub, name, PASSWORD);
     admin = await signIn(hub, 'admin', ADMIN_PASSWORD);
     bob = await signIn(hub, 'bob', PASSWORD);
