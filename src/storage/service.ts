@@ -168,13 +168,17 @@ export class StorageService {
     this.o.log.info({ user: person.name, endpoint: endpoint.name }, 'rotated a provisioned storage key');
   }
 
-  /** Revoke a person's provisioned keys at every endpoint that provisions (their data stays). */
+  /**
+   * Delete a person's provisioned store accounts at every endpoint that provisions: their keys stop
+   * working and the buckets those accounts own are deleted with their data, so that a person added
+   * later under the same name starts empty (group buckets belong to group accounts and stay).
+   */
   async forgetUser(person: Pick<Person, 'name'>): Promise<void> {
     for (const endpoint of this.o.config.endpoints) {
       if (!endpoint.provisioning) continue;
       const account = this.accountOf(endpoint, person);
-      await wrap(() => this.provisioner(endpoint).revokeAccount(account), `revoking ${person.name}'s key at endpoint "${endpoint.name}"`);
-      this.o.log.info({ user: person.name, endpoint: endpoint.name }, 'revoked provisioned storage keys');
+      await wrap(() => this.provisioner(endpoint).deleteAccount(account), `deleting ${person.name}'s store account at endpoint "${endpoint.name}"`);
+      this.o.log.info({ user: person.name, endpoint: endpoint.name }, 'deleted the provisioned storage account and its buckets');
     }
   }
 
