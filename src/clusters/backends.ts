@@ -1,17 +1,29 @@
+import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
-import type { LocalSpawner } from '../spawners/local.js';
+import type { LocalPeople } from '../host/people.js';
 import type { ClusterBackend, ClusterKind } from './backend.js';
 import { LocalDaskBackend } from './dask/local.js';
 import { LocalSparkBackend } from './spark/local.js';
 
-/** The cluster backends that go with the configured spawner. */
-export function clusterBackends(config: Config, _spawner: LocalSpawner, log: Logger): Partial<Record<ClusterKind, ClusterBackend>> {
-  const spark = new LocalSparkBackend({ dataDir: config.data_dir, stopGraceMs: config.spawner.stop_grace * 1000, log: log.child({ backend: 'spark' }) });
+/**
+ * The cluster backends that go with the configured spawner. With per-user accounts, scratch space
+ * and Spark's class archives live under data_dir (people.ts's layout), where no one can plant links
+ * ahead of the hub as they could in a shared /tmp, and where every account can read the archives.
+ */
+export function clusterBackends(config: Config, people: LocalPeople, log: Logger): Partial<Record<ClusterKind, ClusterBackend>> {
+  const perUser = people.mode === 'per-user';
+  const spark = new LocalSparkBackend({
+    dataDir: config.data_dir, stopGraceMs: config.spawner.stop_grace * 1000, log: log.child({ backend: 'spark' }),
+    ...(perUser ? { scratchDir: join(config.data_dir, 'scratch', 'spark'), classArchives: { dir: join(config.data_dir, 'cache', 'spark-cds') } } : {}),
+  });
   // class-data-sharing archives make every later JVM start faster; build them in the background once
   void spark.prepareClassArchives().catch((error: unknown) => log.warn({ err: String(error) }, 'could not prepare Spark class archives; clusters start slower'));
   return {
     spark,
-    dask: new LocalDaskBackend({ dataDir: config.data_dir, stopGraceMs: config.spawner.stop_grace * 1000, log: log.child({ backend: 'dask' }) }),
+    dask: new LocalDaskBackend({
+      dataDir: config.data_dir, stopGraceMs: config.spawner.stop_grace * 1000, log: log.child({ backend: 'dask' }),
+      ...(perUser ? { scratchDir: join(config.data_dir, 'scratch', 'dask') } : {}),
+    }),
   };
 }
