@@ -7,15 +7,22 @@ import { LocalDaskBackend } from './dask/local.js';
 import { LocalSparkBackend } from './spark/local.js';
 
 /**
+ * Spark's class archives with per-user accounts: a machine-wide cache every account can read (made
+ * once per machine and Java/Spark installation, like the default under the hub's own home, which
+ * other accounts usually cannot enter).
+ */
+const SHARED_CLASS_ARCHIVES = '/var/cache/refinery/spark-cds';
+
+/**
  * The cluster backends that go with the configured spawner. With per-user accounts, scratch space
- * and Spark's class archives live under data_dir (people.ts's layout), where no one can plant links
- * ahead of the hub as they could in a shared /tmp, and where every account can read the archives.
+ * lives under data_dir (people.ts's layout), where no one can plant links ahead of the hub as they
+ * could in a shared /tmp.
  */
 export function clusterBackends(config: Config, people: LocalPeople, log: Logger): Partial<Record<ClusterKind, ClusterBackend>> {
   const perUser = people.mode === 'per-user';
   const spark = new LocalSparkBackend({
     dataDir: config.data_dir, stopGraceMs: config.spawner.stop_grace * 1000, log: log.child({ backend: 'spark' }),
-    ...(perUser ? { scratchDir: join(config.data_dir, 'scratch', 'spark'), classArchives: { dir: join(config.data_dir, 'cache', 'spark-cds') } } : {}),
+    ...(perUser ? { scratchDir: join(config.data_dir, 'scratch', 'spark'), classArchives: { dir: SHARED_CLASS_ARCHIVES } } : {}),
   });
   // class-data-sharing archives make every later JVM start faster; build them in the background once
   void spark.prepareClassArchives().catch((error: unknown) => log.warn({ err: String(error) }, 'could not prepare Spark class archives; clusters start slower'));

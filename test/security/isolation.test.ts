@@ -6,11 +6,14 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { json, launchRefinery, startServerAndWait, type RefineryProcess } from '../helpers/refinery.js';
+import { ADMIN_PASSWORD, json, launchRefinery, startServerAndWait, type RefineryProcess } from '../helpers/refinery.js';
 import { execute, openKernel } from '../helpers/kernel.js';
 import { killLeftovers } from '../helpers/processes.js';
+import { signIn } from '../helpers/session.js';
+import { detectCgroups } from '../../src/spawners/resources.js';
 
 const ROOT = process.getuid?.() === 0;
+const NOT_ISOLATED = 'People are not isolated from each other on this machine';
 
 interface ClusterModel {
   addresses: Record<string, string>;
@@ -71,6 +74,21 @@ describe('people are kept apart on one machine', { skip: ROOT ? false : 'per-use
     assert.deepEqual([alice[1], bob[1]], ['refinery-alice', 'refinery-bob']);
   });
 
+  test('their kernels are still inside their servers\' cgroups (where the machine has them)', async (t) => {
+    const layout = await detectCgroups();
+    if (!layout.memory) return t.skip(`no memory cgroup here: ${layout.problems.join('; ')}`);
+    const cgroup = await run('alice', 'print(open("/proc/self/cgroup").read())');
+    const memory = cgroup.split('\n').find((l) => (layout.memory!.version === 1 ? /^\d+:[^:]*\bmemory\b[^:]*:/ : /^0::/).test(l));
+    assert.match(memory ?? '', /\/refinery\/[0-9a-f-]{36}$/, `alice's kernel is in her server's memory cgroup: ${cgroup}`);
+  });
+
+  test('the Admin page raises no isolation warning', async () => {
+    const admin = await signIn(hub, 'admin', ADMIN_PASSWORD);
+    const page = await (await admin.get('/hub/admin')).text();
+    assert.ok(!page.includes(NOT_ISOLATED));
+    assert.ok(!hub.output().includes(NOT_ISOLATED));
+  });
+
   test('bob\'s kernel can neither read nor write the hub\'s database', async () => {
     const db = join(hub.dataDir, 'refinery.sqlite');
     const read = await run('bob', attempt(`open(${JSON.stringify(db)}, "rb").read(16)`));
@@ -118,5 +136,23 @@ describe('people are kept apart on one machine', { skip: ROOT ? false : 'per-use
       const res = await hub.as(tokens.bob!, path);
       assert.equal(res.status, 403, `${path} through bob's server: ${res.status}`);
     }
+  });
+});
+
+describe('a hub whose people share its account says so', () => {
+  let hub: RefineryProcess;
+
+  before(async () => {
+    // what a hub without root does by default; as root it has to be asked for
+    hub = await launchRefinery({ config: { spawner: { local: { run_as: 'hub' } } } });
+  });
+  after(() => hub?.cleanup());
+
+  test('once in its log at start-up, and on the Admin page', async () => {
+    assert.equal(hub.output().split(NOT_ISOLATED).length - 1, 1, `the start-up log says it once:\n${hub.output()}`);
+    const admin = await signIn(hub, 'admin', ADMIN_PASSWORD);
+    const page = await (await admin.get('/hub/admin')).text();
+    assert.match(page, /id="isolation-warning"/);
+    assert.ok(page.includes(NOT_ISOLATED), 'the Admin page shows the warning');
   });
 });
