@@ -303,7 +303,7 @@ ${catalogSection(catalogStatus)}`;
     const active = servers.filter((s) => phaseOf(ctx, s, user.name) !== 'stopped');
     const body = html`<section class="card narrow" aria-labelledby="delete-title">
   <h1 id="delete-title">Delete ${user.name}?</h1>
-  <p>This removes the account with its tokens and sign-ins. It cannot be undone.</p>
+  <p>This removes the account with its tokens and sign-ins, deletes the object storage Refinery made for it (its buckets and everything in them) and moves its home directory where only administrators of this machine can reach it. It cannot be undone.</p>
   ${active.length ? html`<div class="notice warning"><p>${active.length === 1 ? 'Its running server is stopped first.' : `Its ${active.length} running servers are stopped first.`}</p></div>` : ''}
   <form method="post" action="/hub/admin/users/${encodeURIComponent(user.name)}/delete" class="form-actions">
     <input type="hidden" name="_xsrf" value="${xsrfOf(access)}">${viewFields(view)}
