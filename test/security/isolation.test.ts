@@ -115,6 +115,35 @@ describe('people are kept apart on one machine', { skip: ROOT ? false : 'per-use
     assert.match(read, /^refused PermissionError/, `reading alice's file: ${read}`);
   });
 
+  test('bob\'s kernel cannot listen in on alice\'s kernel: subscribing to her ports shows none of her output', { timeout: 120_000 }, async () => {
+    // every loopback port alice's account listens on (her server, kernels, cluster): /proc/net/tcp names the owner
+    const subscribed = await run('bob', [
+      'import pwd, zmq',
+      'alice_uid = pwd.getpwnam("refinery-alice").pw_uid',
+      'ports = sorted({int(f[1].rsplit(":", 1)[1], 16) for t in ("/proc/net/tcp", "/proc/net/tcp6") for f in (l.split() for l in open(t).read().splitlines()[1:]) if f[3] == "0A" and int(f[7]) == alice_uid})',
+      'ctx = zmq.Context()',
+      'subs = []',
+      'for p in ports:',
+      '    s = ctx.socket(zmq.SUB); s.setsockopt(zmq.SUBSCRIBE, b""); s.setsockopt(zmq.LINGER, 0); s.connect(f"tcp://127.0.0.1:{p}"); subs.append(s)',
+      'print(len(ports))',
+    ].join('\n'));
+    assert.ok(Number(subscribed) >= 5, `alice's kernel ports are visible to bob (${subscribed.trim()} ports): the test looks where an eavesdropper would`);
+    await new Promise((r) => setTimeout(r, 2000));
+    await run('alice', 'import time\nfor i in range(20):\n    print("alice-private-output", i, flush=True)\n    time.sleep(0.1)');
+    const heard = await run('bob', [
+      'import time',
+      'heard = []',
+      'end = time.time() + 3',
+      'while time.time() < end:',
+      '    for s in subs:',
+      '        while s.poll(0):',
+      '            heard.append(b"".join(s.recv_multipart()))',
+      '    time.sleep(0.05)',
+      'print(len(heard), any(b"alice-private-output" in m for m in heard))',
+    ].join('\n'));
+    assert.match(heard.trim(), / False$/, `bob heard alice's kernel output: ${heard.trim()}`);
+  });
+
   test('alice\'s Dask scheduler takes her Client() with no arguments and refuses bob\'s, at the TLS handshake', { timeout: 180_000 }, async () => {
     const address = aliceCluster.addresses.DASK_SCHEDULER_ADDRESS!;
     const own = await run('alice', 'from distributed import Client\nc = Client(timeout=30)\nprint(c.scheduler.address)\nprint(c.submit(lambda x: x + 1, 41).result())\nc.close()', 120_000);

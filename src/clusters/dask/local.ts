@@ -867,9 +867,22 @@ export class LocalDaskBackend implements ClusterBackend {
 const EXCEPTION_LINE = /^([A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)|Exception)(: .*)?$/;
 
 /**
+ * The exception that ended a process: the first exception line of the last traceback chain (a
+ * chained traceback names its root cause first). An earlier, separate traceback is not it: say,
+ * one a request handler logged while the scheduler was still starting. Without tracebacks, the
+ * first exception line.
+ */
+function rootCause(lines: string[]): string | undefined {
+  const starts = lines.flatMap((l, i) => (l.startsWith('Traceback (most recent call last):') ? [i] : []));
+  let k = starts.length - 1;
+  while (k > 0 && /^(The above exception was the direct cause|During handling of the above exception)/.test(lines[starts[k]! - 1] ?? '')) k--;
+  return lines.slice(k >= 0 ? starts[k] : 0).find((l) => EXCEPTION_LINE.test(l));
+}
+
+/**
  * What a failed start shows: per log file the exception lines of this run (a chained Python
  * traceback names the root cause first, far above its last lines) and the last lines, carets
- * dropped; and `cause`, the first exception line, for the message.
+ * dropped; and `cause`, the root cause of the first log that has one, for the message.
  */
 async function logExcerpts(paths: string[]): Promise<{ detail?: string; cause?: string }> {
   const parts: string[] = [];
@@ -878,7 +891,7 @@ async function logExcerpts(paths: string[]): Promise<{ detail?: string; cause?: 
     const lines = (await readLogTail(path, 400)).split('\n').filter((l) => l && !/^\s*[\^~]+\s*$/.test(l));
     if (!lines.length) continue;
     const exceptions = [...new Set(lines.filter((l) => EXCEPTION_LINE.test(l)))];
-    cause ??= exceptions[0];
+    cause ??= rootCause(lines);
     const last = lines.slice(-LOG_TAIL_LINES);
     const shown = exceptions.filter((e) => !last.includes(e));
     parts.push([`--- ${path}`, ...shown, ...(shown.length ? ['...'] : []), ...last].join('\n'));
