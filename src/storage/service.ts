@@ -1,4 +1,5 @@
-import { mkdir, writeFile, rename } from 'node:fs/promises';
+import { chmod, writeFile, rename } from 'node:fs/promises';
+import { ensureDir } from '../host/files.js';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import type { SecretRef } from '../config/secret-ref.js';
@@ -185,10 +186,12 @@ export class StorageService {
   private async awsConfigFile(endpoint: EndpointConfig): Promise<string> {
     const dir = join(this.o.dataDir, 'storage');
     const file = join(dir, `${endpoint.name}.aws-config`);
-    await mkdir(dir, { recursive: true });
+    // readable by every person's account (it holds no secret), whatever the hub's umask
+    await ensureDir(dir, 0o755);
     // written whole then renamed, so a server starting meanwhile never reads half a file
     const tmp = `${file}.${process.pid}.tmp`;
     await writeFile(tmp, awsConfigText(endpoint), { mode: 0o644 });
+    await chmod(tmp, 0o644);
     await rename(tmp, file);
     return file;
   }
