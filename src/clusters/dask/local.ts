@@ -383,6 +383,8 @@ export class LocalDaskBackend implements ClusterBackend {
     }
     Object.assign(env, c.configEnv, SCHEDULER_HTTP_ROUTES_ENV, c.tlsEnv);
     env.HOME = c.spec.homeDir;
+    // temporary files in the cluster's own scratch space, not in the /tmp every account shares
+    env.TMPDIR = this.localDirOf(c.clusterId);
     markClusterEnv(env, { kind: 'dask', scope: this.dataDir, clusterId: c.clusterId, name: c.name, user: c.user, server: c.server, spec: c.spec });
     return env;
   }

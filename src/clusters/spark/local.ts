@@ -574,6 +574,8 @@ export class LocalSparkBackend implements ClusterBackend {
       SPARK_LOCAL_IP: c.spec.host,
       SPARK_LOCAL_HOSTNAME: c.spec.host,
       SPARK_LOCAL_DIRS: join(this.scratchOf(c.clusterId), 'local'),
+      // temporary files in the cluster's own scratch space, not in the /tmp every account shares
+      TMPDIR: join(this.scratchOf(c.clusterId), 'tmp'),
       SPARK_CONNECT_MODE: '0',
       PYSPARK_PYTHON: this.python,
     });
@@ -601,7 +603,7 @@ export class LocalSparkBackend implements ClusterBackend {
         role: 'master',
         heapMiB: spec.sizing.masterHeapMiB,
         args: ['--host', spec.host, '--port', String(spec.masterPort), '--webui-port', String(spec.masterWebPort)],
-        sysProps: { 'spark.port.maxRetries': '0' },
+        sysProps: { 'spark.port.maxRetries': '0', 'java.io.tmpdir': join(this.scratchOf(c.clusterId), 'tmp') },
         log4jConfig: this.log4jPath(spec),
         ...(c.archives.master ? { archive: c.archives.master } : {}),
       }),
@@ -634,7 +636,7 @@ export class LocalSparkBackend implements ClusterBackend {
           '--work-dir', join(this.scratchOf(c.clusterId), 'work'),
           `spark://${spec.host.includes(':') ? `[${spec.host}]` : spec.host}:${spec.masterPort}`,
         ],
-        sysProps: { 'spark.port.maxRetries': '0' },
+        sysProps: { 'spark.port.maxRetries': '0', 'java.io.tmpdir': join(this.scratchOf(c.clusterId), 'tmp') },
         log4jConfig: this.log4jPath(spec),
         ...(c.archives.worker ? { archive: c.archives.worker } : {}),
       }),
@@ -664,7 +666,7 @@ export class LocalSparkBackend implements ClusterBackend {
           '--conf', `spark.ui.port=${spec.connectUiPort}`,
           'spark-internal',
         ],
-        sysProps: { 'spark.port.maxRetries': '0' },
+        sysProps: { 'spark.port.maxRetries': '0', 'java.io.tmpdir': join(this.scratchOf(c.clusterId), 'tmp') },
         log4jConfig: this.log4jPath(spec),
         ...(c.archives.connect ? { archive: c.archives.connect } : {}),
       }),
@@ -747,8 +749,8 @@ export class LocalSparkBackend implements ClusterBackend {
     // the scratch root is the hub's; the cluster's own directories below it are the owner's
     await ensureDir(this.scratchDir, runAs ? PASSAGE_DIR : PRIVATE_DIR);
     await mkdir(this.scratchOf(clusterId), { mode: PRIVATE_DIR });
-    for (const sub of ['work', 'local']) await mkdir(join(this.scratchOf(clusterId), sub), { mode: PRIVATE_DIR });
-    if (runAs) for (const dir of ['', 'work', 'local']) await ensureDir(join(this.scratchOf(clusterId), dir), PRIVATE_DIR, runAs);
+    for (const sub of ['work', 'local', 'tmp']) await mkdir(join(this.scratchOf(clusterId), sub), { mode: PRIVATE_DIR });
+    if (runAs) for (const dir of ['', 'work', 'local', 'tmp']) await ensureDir(join(this.scratchOf(clusterId), dir), PRIVATE_DIR, runAs);
     await writePrivateFile(this.log4jPath(spec), DAEMON_LOG4J2, runAs);
     const host = spec.host.includes(':') ? `[${spec.host}]` : spec.host;
     const masterUrl = `spark://${host}:${spec.masterPort}`;
