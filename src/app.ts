@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from './config/schema.js';
 import { databaseTarget, resolveSecret, type LoadedConfig } from './config/load.js';
@@ -39,6 +39,9 @@ import { secretsOfUser } from './storage/for-user.js';
 import { publishFront } from './web/publish-pages.js';
 import { userHostsFrom } from './servers/user-hosts.js';
 import { userHostFront } from './http/user-host-front.js';
+import { LocalPeople, runModeOf } from './host/people.js';
+import { prepareDataDir, restrictDatabase } from './host/data-dir.js';
+import { warnAboutUnreachablePrograms } from './host/preflight.js';
 
 export interface RunningRefinery {
   /** e.g. `http://127.0.0.1:8000` */
@@ -89,8 +92,9 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
   const log = options.log ?? createLogger({ level: config.log_level });
   const services = resolveServices(loaded);
   const extraEnv = resolveEnv(loaded);
+  const runMode = runModeOf(config.spawner.local.run_as, loaded.source);
+  await prepareDataDir(config.data_dir, runMode);
   const catalog = new CatalogStore(loaded, log.child({ component: 'catalog' }));
-  mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
 
   let db: Db;
   const target = databaseTarget(config);
@@ -100,6 +104,7 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
     const where = target.kind === 'postgres' ? redactUrl(target.url) : target.path;
     throw new Error(`cannot open the database at ${where}: ${(error as Error).message}`);
   }
+  if (target.kind === 'sqlite' && target.path !== ':memory:') await restrictDatabase(target.path);
 
   const cleanups: (() => Promise<void> | void)[] = [() => db.close(), () => catalog.close()];
   try {
@@ -111,8 +116,13 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
 
     const metrics = new Metrics();
     const routes = new RouteTable();
+    const people = new LocalPeople({ dataDir: config.data_dir, mode: runMode, systemUsers: config.spawner.local.system_users, log: log.child({ component: 'people' }) });
+    const isolation = people.isolation();
+    if (isolation.isolated) log.info(isolation.message);
+    else log.warn(isolation.message);
     const spawner = new LocalSpawner({
       dataDir: config.data_dir,
+      people,
       ...(config.spawner.command ? { command: [...config.spawner.command] } : {}),
       args: config.spawner.args,
       defaultUrl: config.spawner.default_url,
@@ -130,11 +140,11 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
     const ctx = {} as HubContext;
     const clusters: ClusterManager = new ClusterManager({
       db: db.kysely,
-      backends: clusterBackends(config, spawner, log.child({ component: 'clusters' })),
+      backends: clusterBackends(config, people, log.child({ component: 'clusters' })),
       log: log.child({ component: 'clusters' }),
       quotas: () => config.quotas,
       startTimeoutSeconds: config.clusters.start_timeout,
-      homeOf: (user) => spawner.userDir(user),
+      placeOf: (user) => people.prepare(user),
       // a cluster restarted on its own gets the object-storage keys its server's spawn gave it
       extraEnv: (user, server): Promise<Record<string, string>> => servers.storageEnvFor(user, server),
     });
@@ -176,6 +186,7 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
       secureCookies: (config.public_url ?? '').startsWith('https:'),
       publications,
       storage,
+      people,
     } satisfies HubContext);
 
     const hub = await createHubApp(ctx, server);
@@ -253,6 +264,7 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
       rmSync(pidFile, { force: true });
     });
 
+    if (runMode === 'per-user') warnAboutUnreachablePrograms(spawner, catalog.current(), log);
     metrics.startupDuration.set((Date.now() - started) / 1000);
     const shownHost = ['0.0.0.0', '::'].includes(config.listen.host) ? '127.0.0.1' : config.listen.host;
     const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;

@@ -18,6 +18,7 @@ import { createOneUser, removeUser, setPassword, UserRequestError } from './user
 import { REFINERY_VERSION } from './version.js';
 import { storageServiceFrom } from './storage/provisioning.js';
 import { silentLogger } from './log.js';
+import { LocalPeople, runModeOf } from './host/people.js';
 
 function configFile(options: { config?: string }): string | undefined {
   return options.config ?? (process.env.REFINERY_CONFIG || undefined);
@@ -165,6 +166,10 @@ users
         db: db.kysely, identities: new IdentityResolver(db.kysely, []),
         publications: { forgetUser: (id) => forgetUserBlobs(db.kysely, store, id) },
         storage: storageServiceFrom(loaded, silentLogger()),
+        people: new LocalPeople({
+          dataDir: loaded.config.data_dir, mode: runModeOf(loaded.config.spawner.local.run_as, loaded.source),
+          systemUsers: loaded.config.spawner.local.system_users, log: silentLogger(),
+        }),
       }, user);
       process.stdout.write(`removed user ${user.name}\n`);
     });

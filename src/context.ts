@@ -14,6 +14,7 @@ import type { HubUrls } from './servers/env.js';
 import type { CatalogStore } from './profiles/catalog.js';
 import type { ClusterManager } from './clusters/manager.js';
 import type { PublicationService } from './publish/service.js';
+import type { LocalPeople } from './host/people.js';
 
 /** Everything request handlers may use. Built once in app.ts. */
 export interface HubContext {
@@ -39,4 +40,6 @@ export interface HubContext {
   publications: PublicationService;
   /** Object-storage endpoints, people's keys (from their source of truth) and provisioning. */
   storage: StorageService;
+  /** People's homes and system accounts on this machine, and whether they are isolated from each other. */
+  people: LocalPeople;
 }

@@ -3,6 +3,7 @@
  * on this machine, or the Spark and Dask operators on Kubernetes. Like Spawner, a ClusterBackend is
  * stateless: what it needs to find a cluster again lives in the JSON `state` it returns.
  */
+import type { RunAs } from '../host/accounts.js';
 
 export type ClusterKind = 'spark' | 'dask';
 
@@ -27,8 +28,12 @@ export interface ClusterOwner {
   user: string;
   /** '' for the default server. */
   server: string;
-  /** The server's working directory (local backends put configuration files there). */
+  /** The server's working directory (local backends: cwd and HOME of the cluster's processes). */
   homeDir?: string;
+  /** Local backends: where the hub keeps the cluster's logs and configuration. Default `<homeDir>/.refinery`. */
+  runDir?: string;
+  /** Local backends: the system account the cluster's processes run as; absent or null: the hub's own. */
+  runAs?: RunAs | null;
 }
 
 /**

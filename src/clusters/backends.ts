@@ -1,17 +1,36 @@
+import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
-import type { LocalSpawner } from '../spawners/local.js';
+import type { LocalPeople } from '../host/people.js';
 import type { ClusterBackend, ClusterKind } from './backend.js';
 import { LocalDaskBackend } from './dask/local.js';
 import { LocalSparkBackend } from './spark/local.js';
 
-/** The cluster backends that go with the configured spawner. */
-export function clusterBackends(config: Config, _spawner: LocalSpawner, log: Logger): Partial<Record<ClusterKind, ClusterBackend>> {
-  const spark = new LocalSparkBackend({ dataDir: config.data_dir, stopGraceMs: config.spawner.stop_grace * 1000, log: log.child({ backend: 'spark' }) });
+/**
+ * Spark's class archives with per-user accounts: a machine-wide cache every account can read (made
+ * once per machine and Java/Spark installation, like the default under the hub's own home, which
+ * other accounts usually cannot enter).
+ */
+const SHARED_CLASS_ARCHIVES = '/var/cache/refinery/spark-cds';
+
+/**
+ * The cluster backends that go with the configured spawner. With per-user accounts, scratch space
+ * lives under data_dir (people.ts's layout), where no one can plant links ahead of the hub as they
+ * could in a shared /tmp.
+ */
+export function clusterBackends(config: Config, people: LocalPeople, log: Logger): Partial<Record<ClusterKind, ClusterBackend>> {
+  const perUser = people.mode === 'per-user';
+  const spark = new LocalSparkBackend({
+    dataDir: config.data_dir, stopGraceMs: config.spawner.stop_grace * 1000, log: log.child({ backend: 'spark' }),
+    ...(perUser ? { scratchDir: join(config.data_dir, 'scratch', 'spark'), classArchives: { dir: SHARED_CLASS_ARCHIVES } } : {}),
+  });
   // class-data-sharing archives make every later JVM start faster; build them in the background once
   void spark.prepareClassArchives().catch((error: unknown) => log.warn({ err: String(error) }, 'could not prepare Spark class archives; clusters start slower'));
   return {
     spark,
-    dask: new LocalDaskBackend({ dataDir: config.data_dir, stopGraceMs: config.spawner.stop_grace * 1000, log: log.child({ backend: 'dask' }) }),
+    dask: new LocalDaskBackend({
+      dataDir: config.data_dir, stopGraceMs: config.spawner.stop_grace * 1000, log: log.child({ backend: 'dask' }),
+      ...(perUser ? { scratchDir: join(config.data_dir, 'scratch', 'dask') } : {}),
+    }),
   };
 }

@@ -4,9 +4,11 @@
  * by them, telling whether a recorded process is still the same one, and stopping a cluster's
  * processes for sure (SIGTERM, grace, SIGKILL until none is left, then their cgroups).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { open } from 'node:fs/promises';
+import type { ChildProcess } from 'node:child_process';
 import type { Logger } from '../log.js';
+import type { RunAs } from '../host/accounts.js';
+import { openLog } from '../host/files.js';
+import { spawnDetached } from '../host/launch.js';
 import { MARKER_ENV } from '../spawners/local.js';
 import { HAS_PROC, bootId, listPids, readProcEnviron, readProcStat, sendSignal, type ProcStat } from '../spawners/process-info.js';
 import {
@@ -16,7 +18,6 @@ import {
   listServerCgroups,
   removeServerCgroups,
   requestedSettings,
-  wrapCommand,
   type CgroupLayout,
   type EnforcedResources,
   type ResourceSpec,
@@ -61,6 +62,14 @@ export interface MarkedProcess {
   env: Map<string, string>;
 }
 
+/** The account of a stored cluster state (who its processes run as), or undefined when it names none. */
+export function parseRunAs(v: unknown): RunAs | undefined {
+  const r = v as Partial<RunAs> | null;
+  const id = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n > 0;
+  if (!r || typeof r !== 'object' || typeof r.account !== 'string' || !id(r.uid) || !id(r.gid) || !Array.isArray(r.groups) || !r.groups.every((g) => Number.isInteger(g) && g >= 0)) return undefined;
+  return { account: r.account, uid: r.uid, gid: r.gid, groups: r.groups };
+}
+
 /** Stamp the marker variables on a cluster process's environment. */
 export function markClusterEnv(env: Record<string, string>, m: { kind: 'spark' | 'dask'; scope: string; clusterId: string; name: string; user: string; server: string; spec: unknown }): void {
   env[CLUSTER_MARKER_ENV.scope] = m.scope;
@@ -93,6 +102,8 @@ export interface LaunchRequest {
   cgroupParent: string;
   cgroupName: string;
   resources: ResourceSpec;
+  /** The system account to run as (host/launch.ts); null or absent: the hub's own. */
+  runAs?: RunAs | null;
   onExit: () => void;
 }
 
@@ -107,7 +118,7 @@ export async function launchClusterProcess(
 ): Promise<Launched> {
   let cgroups: string[] = [];
   let enforced: EnforcedResources | undefined;
-  let launch = p.argv;
+  let procsFiles: string[] = [];
   if (requestedSettings(p.resources).length) {
     const made = await createServerCgroups(await env.cgroupLayout(), p.cgroupParent, p.cgroupName, p.resources);
     cgroups = made.dirs;
@@ -116,16 +127,30 @@ export async function launchClusterProcess(
       if (how !== 'none') continue;
       env.warn(setting, made.problems.join('; ') || 'control groups are not available');
     }
-    if (made.procsFiles.length) launch = wrapCommand(p.argv, { procsFiles: made.procsFiles });
+    procsFiles = made.procsFiles;
   }
-  const file = await open(p.logPath, 'a', 0o600);
+  const undoCgroups = async () => {
+    if (cgroups.length) await removeServerCgroups(cgroups);
+  };
+  let file;
+  try {
+    file = await openLog(p.logPath, p.runAs);
+  } catch (error) {
+    await undoCgroups();
+    throw new ClusterError(`Could not open the log of the ${p.what} (${p.logPath}): ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
   let child: ChildProcess;
   let spawnError: Promise<Error>;
   let logOffset = 0;
   try {
-    await file.write(`\n[refinery] ${new Date().toISOString()} starting ${p.what}: ${p.argv.join(' ')}\n`);
+    await file.write(`\n[refinery] ${new Date().toISOString()} starting ${p.what}${p.runAs ? ` as ${p.runAs.account}` : ''}: ${p.argv.join(' ')}\n`);
     logOffset = (await file.stat()).size;
-    child = spawn(launch[0]!, launch.slice(1), { cwd: p.cwd, env: p.env, detached: true, stdio: ['ignore', file.fd, file.fd] });
+    try {
+      child = spawnDetached({ argv: p.argv, env: p.env, cwd: p.cwd, outputFd: file.fd, procsFiles, runAs: p.runAs ?? null });
+    } catch (error) {
+      await undoCgroups();
+      throw new ClusterError(`Could not start the ${p.what}: ${error instanceof Error ? error.message : String(error)}`);
+    }
     spawnError = new Promise<Error>((r) => child.once('error', r));
     child.on('error', (err) => env.log.debug({ err, what: p.what }, `${env.kind} process error`));
   } finally {
@@ -133,7 +158,7 @@ export async function launchClusterProcess(
   }
   if (child.pid === undefined) {
     const err = await spawnError;
-    if (cgroups.length) await removeServerCgroups(cgroups);
+    await undoCgroups();
     throw new ClusterError(`Could not start the ${p.what}: ${err.message}`);
   }
   child.unref();

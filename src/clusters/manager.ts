@@ -9,6 +9,7 @@ import { ServerRequestError } from '../servers/errors.js';
 import { ClusterError, type ClusterAddresses, type ClusterBackend, type ClusterKind, type ClusterOwner, type ClusterProgress, type ClusterRequest, type ClusterState } from './backend.js';
 import { effectiveQuota, quotaProblem, type QuotaLimits, type QuotasConfig } from './quota.js';
 import { KeyedLock } from '../util/keyed-lock.js';
+import type { PersonPlace } from '../host/people.js';
 
 export interface ClusterManagerOptions {
   db: Kysely<Database>;
@@ -16,8 +17,8 @@ export interface ClusterManagerOptions {
   log: Logger;
   quotas: () => QuotasConfig;
   startTimeoutSeconds: number;
-  /** The user's home directory on this machine (local backends keep configuration there). */
-  homeOf: (user: string) => string;
+  /** The user's home, run directory and system account on this machine (made when missing). */
+  placeOf: (user: string) => Promise<PersonPlace>;
   /**
    * Extra environment for a server's cluster processes when they start again without their server
    * (restart): what the server's spawn gave them, e.g. object-storage keys, read afresh.
@@ -68,8 +69,9 @@ export class ClusterManager {
     return backend;
   }
 
-  private owner(user: string, server: string): ClusterOwner {
-    return { user, server, homeDir: this.o.homeOf(user) };
+  private async owner(user: string, server: string): Promise<ClusterOwner> {
+    const place = await this.o.placeOf(user);
+    return { user, server, homeDir: place.home, runDir: place.runDir, runAs: place.runAs };
   }
 
   /**
@@ -120,7 +122,7 @@ export class ClusterManager {
   async prepare(user: UserRow, server: string, requests: readonly ClusterRequest[]): Promise<PreparedClusters> {
     await deleteClustersOfServer(this.o.db, user.id, server, requests.map((r) => r.name));
     if (requests.length === 0) return NOTHING;
-    const owner = this.owner(user.name, server);
+    const owner = await this.owner(user.name, server);
     const reserved: { request: ClusterRequest; addresses: ClusterAddresses; row: ClusterRow }[] = [];
     for (const request of requests) {
       const addresses = await this.backend(request.kind).reserve(owner, request);
@@ -231,7 +233,7 @@ export class ClusterManager {
     await this.stopRow(row);
     await updateCluster(this.o.db, row.id, { phase: 'starting', state: null, last_error: null });
     try {
-      const state = await this.backend(row.kind).start(this.owner(user.name, row.server_name), request, addresses, {
+      const state = await this.backend(row.kind).start(await this.owner(user.name, row.server_name), request, addresses, {
         timeoutMs: this.o.startTimeoutSeconds * 1000, signal: new AbortController().signal, onProgress, env,
       });
       await updateCluster(this.o.db, row.id, { phase: 'running', state: JSON.stringify(state), started: nowIso() });

@@ -6,6 +6,7 @@ import { quotasSchema } from '../clusters/quota.js';
 import { publishSchema, PUBLISH_DEFAULTS } from '../publish/config.js';
 import { storageConfigSchema } from '../storage/config.js';
 import { proxyEntry } from '../http/trusted-proxies.js';
+import { ACCOUNT_NAME } from '../host/accounts.js';
 export { secretRef, type SecretRef } from './secret-ref.js';
 
 /** `host:port`, `:port` or a bare port number. */
@@ -64,6 +65,31 @@ const serviceSchema = z.strictObject({
   display: z.boolean().default(false),
 });
 
+/**
+ * Who people's servers and clusters run as on this machine (src/host/people.ts). `run_as`: `per-user`
+ * (a system account each; needs root) or `hub` (the hub's own account; people are then not isolated
+ * from each other on this machine); default per-user when Refinery runs as root, hub otherwise.
+ * `system_users`: existing accounts (LDAP, sssd) for some people, by Refinery name; everyone else
+ * gets an account `refinery-<name>` made on their first start.
+ */
+const localRunSchema = z.strictObject({
+  run_as: z.enum(['hub', 'per-user']).optional(),
+  system_users: z
+    .record(
+      z.string().min(1),
+      z.string().regex(ACCOUNT_NAME, 'expected a system user name (letters, digits, "_", ".", "-", not starting with a digit or "-")').refine((name) => name !== 'root', 'people may not run as root'),
+    )
+    .default({})
+    .superRefine((map, ctx) => {
+      const seen = new Map<string, string>();
+      for (const [person, account] of Object.entries(map)) {
+        const other = seen.get(account);
+        if (other !== undefined) ctx.addIssue({ code: 'custom', path: [person], message: `${account} is already the account of ${other}: each person needs an account of their own` });
+        seen.set(account, person);
+      }
+    }),
+});
+
 const localSpawnerSchema = z.strictObject({
   type: z.literal('local').default('local'),
   /** Program and arguments that start a single-user server; default: the project virtualenv's jupyterhub-singleuser. */
@@ -77,6 +103,7 @@ const localSpawnerSchema = z.strictObject({
   stop_grace: duration.default(5),
   /** How often the hub checks that running servers are still alive. */
   poll_interval: duration.default(30),
+  local: localRunSchema.default({ system_users: {} }),
 });
 
 /** Limits on the public port (src/http/server-limits.ts). */

@@ -2,10 +2,14 @@
  * LocalSpawner: each single-user server is a local process (`jupyterhub-singleuser` from envs/base by
  * default), detached from the hub so that it outlives hub restarts and crashes.
  *
- * Layout on disk, per user (all users share one Unix account, the hub's):
+ * Who a server runs as and where its files are is decided by `people` (host/people.ts): as root,
+ * by default, each person's servers run as a system account of their own (started through
+ * host/launch.ts: cgroups joined and the account taken on before the program runs); otherwise as the
+ * hub's own account. Per user:
  *
  *   <dataDir>/users/<name>/                     mode 0700; HOME, cwd and notebook root of every server of <name>
- *   <dataDir>/users/<name>/.refinery/<server>.log   stdout+stderr of one server ('default' for the default server), appended
+ *   <run dir>/<server>.log                      stdout+stderr of one server ('default' for the default server), appended;
+ *                                               the run dir is <dataDir>/run/<name>/ per-user, <home>/.refinery/ otherwise
  *
  * Finding servers again: every server is started with marker variables in its environment
  * (REFINERY_SPAWNER_DATA_DIR, REFINERY_SPAWN_ID, REFINERY_USER, REFINERY_SERVER_NAME). Everything the
@@ -14,7 +18,7 @@
  * jupyter_client/launcher.py:151), so they are not in the server's process group and a group kill
  * alone would miss them. `stop()` therefore kills the process group AND every process carrying the
  * server's spawn id, and `list()` finds servers (and their orphans) by the markers. Both read
- * /proc/<pid>/environ, which needs Linux and the same Unix user (or root).
+ * /proc/<pid>/environ, which needs Linux and the same Unix user (or root, as with per-user accounts).
  *
  * On systems without Linux's /proc: `poll()` falls back to `kill(pid, 0)` (no pid-reuse guard),
  * `stop()` signals the process group only, and `list()` returns nothing.
@@ -27,16 +31,19 @@
  * cannot be used the server starts anyway, `state.enforced` says 'none' for what was not enforced,
  * and a warning is logged once per kind of problem.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, lstat, mkdir, open, symlink, unlink } from 'node:fs/promises';
+import { lstat, open, symlink, unlink } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../log.js';
 import { forwardProgress } from '../util/progress.js';
 import { freePort } from '../util/ports.js';
+import { openLog } from '../host/files.js';
+import { spawnDetached } from '../host/launch.js';
+import { LocalPeople } from '../host/people.js';
 import {
   HAS_PROC,
   bootId,
@@ -63,7 +70,6 @@ import {
   resourceEnv,
   serverCgroupDir,
   sweepEmptyServerCgroups,
-  wrapCommand,
   type CgroupLayout,
   type EnforcedResources,
   type ResourceSpec,
@@ -107,6 +113,11 @@ export interface LocalSpawnerOptions {
   defaultUrl?: string;
   /** Interface the servers listen on. Default `127.0.0.1`. */
   host?: string;
+  /**
+   * People's homes and system accounts (host/people.ts). Default: everything as the hub's own
+   * account, homes in `<dataDir>/users/<name>`, logs in `<home>/.refinery/`.
+   */
+  people?: LocalPeople;
   /** Directory put first on PATH. Default: the directory of `command[0]` when it is an absolute path (the venv's bin). */
   binDir?: string;
   /**
@@ -184,6 +195,15 @@ export function repoRoot(): string {
     if (parent === dir) return process.cwd();
     dir = parent;
   }
+}
+
+/**
+ * Jupyter configuration every server gets first on JUPYTER_CONFIG_PATH: it loads
+ * python/jupyter-config/refinery_proxy_guard.py, which lets jupyter-server-proxy's /proxy/<port>/
+ * reach only services of the server's own account.
+ */
+export function proxyGuardConfigDir(): string {
+  return join(repoRoot(), 'python', 'jupyter-config');
 }
 
 /** The default server command: jupyterhub-singleuser from the project's base environment. */
@@ -335,6 +355,7 @@ export class LocalSpawner implements Spawner {
   readonly cgroupParent: string;
   readonly cgroupSweepAfterMs: number;
   readonly memoryLimitFallback: 'none' | 'rlimit-data';
+  readonly people: LocalPeople;
   private readonly log: Logger;
   private layoutPromise: Promise<CgroupLayout> | null = null;
   /** Problems already logged as warnings (each kind once per spawner). */
@@ -358,6 +379,7 @@ export class LocalSpawner implements Spawner {
     this.cgroupSweepAfterMs = (options.cgroups ? options.cgroups.sweepAfterMs : undefined) ?? 60_000;
     this.memoryLimitFallback = options.memoryLimitFallback ?? 'none';
     this.log = options.log;
+    this.people = options.people ?? new LocalPeople({ dataDir: this.dataDir, mode: 'hub', log: options.log });
   }
 
   /** Where this spawner's cgroups go (detected once; `null` root = cgroups disabled). */
@@ -390,12 +412,12 @@ export class LocalSpawner implements Spawner {
 
   /** `<dataDir>/users/<name>` */
   userDir(user: string): string {
-    return join(this.dataDir, 'users', user);
+    return this.people.homeOf(user);
   }
 
-  /** `<dataDir>/users/<name>/.refinery/<server or 'default'>.log` */
+  /** `<person's run directory>/<server or 'default'>.log` (host/people.ts says where that is) */
   logPath(user: string, server: string): string {
-    return join(this.userDir(user), '.refinery', `${server || 'default'}.log`);
+    return join(this.people.runDirOf(user), `${server || 'default'}.log`);
   }
 
   private hostForUrl(): string {
@@ -404,7 +426,7 @@ export class LocalSpawner implements Spawner {
 
   private buildEnv(
     request: SpawnRequest,
-    extra: { workDir: string; serviceUrl: string; prefix: string; spawnId: string; binDir: string | undefined },
+    extra: { workDir: string; serviceUrl: string; prefix: string; spawnId: string; binDir: string | undefined; account: string | null },
   ): Record<string, string> {
     const env: Record<string, string> = {};
     for (const key of this.envKeep) {
@@ -423,6 +445,12 @@ export class LocalSpawner implements Spawner {
     Object.assign(env, request.env);
     // ...but not over what the spawner itself decides.
     env.HOME = extra.workDir;
+    if (extra.account) {
+      env.USER = extra.account;
+      env.LOGNAME = extra.account;
+    }
+    // jupyter-server-proxy reaches only this account's own services (python/jupyter-config)
+    env.JUPYTER_CONFIG_PATH = [proxyGuardConfigDir(), env.JUPYTER_CONFIG_PATH].filter(Boolean).join(':');
     env.JUPYTERHUB_SERVICE_URL = extra.serviceUrl;
     env[MARKER_ENV.dataDir] = this.dataDir;
     env[MARKER_ENV.spawnId] = extra.spawnId;
@@ -446,11 +474,13 @@ export class LocalSpawner implements Spawner {
     const binDir = request.command?.length ? (isAbsolute(command[0]) ? dirname(command[0]) : undefined) : this.binDir;
 
     progress(5, 'Preparing the working directory');
-    const workDir = this.userDir(user);
-    const metaDir = join(workDir, '.refinery');
-    await mkdir(metaDir, { recursive: true, mode: 0o700 });
-    await chmod(workDir, 0o700);
-    await chmod(metaDir, 0o700);
+    let place;
+    try {
+      place = await this.people.prepare(user);
+    } catch (error) {
+      throw new SpawnError(`Could not prepare ${user}'s account and home directory: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    const { home: workDir, runAs } = place;
     await linkVolumes(workDir, request.volumes ?? [], this.log);
     const logPath = this.logPath(user, server);
     const port = await freePort(this.host);
@@ -459,21 +489,21 @@ export class LocalSpawner implements Spawner {
     if (!prefix.endsWith('/')) prefix = `${prefix}/`;
     const spawnId = randomUUID();
     const serviceUrl = `http://${this.hostForUrl()}:${port}${prefix}`;
-    const env = this.buildEnv(request, { workDir, serviceUrl, prefix, spawnId, binDir });
+    const env = this.buildEnv(request, { workDir, serviceUrl, prefix, spawnId, binDir, account: runAs?.account ?? null });
     const [cmd, ...cmdArgs] = command as [string, ...string[]];
-    const argv = [...cmdArgs, ...this.args, ...(this.allowRoot ? ['--allow-root'] : [])];
+    const argv = [...cmdArgs, ...this.args, ...(this.allowRoot && !runAs ? ['--allow-root'] : [])];
 
-    // Resources: a cgroup per server, joined by the process itself before it runs (wrapCommand).
+    // Resources: a cgroup per server, joined before the server runs (host/launch.ts).
     let cgroupDirs: string[] = [];
     let enforced: EnforcedResources | undefined;
-    let launch: string[] = [cmd, ...argv];
+    let procsFiles: string[] = [];
+    let rlimitDataBytes: number | undefined;
     if (requestedSettings(request.resources).length) {
       const spec = request.resources as ResourceSpec;
       const layout = await this.cgroupLayout();
       const made = await createServerCgroups(layout, this.cgroupParent, spawnId, spec);
       cgroupDirs = made.dirs;
       enforced = made.enforced;
-      let rlimitDataBytes: number | undefined;
       if (enforced.memoryLimit === 'none' && this.memoryLimitFallback === 'rlimit-data' && spec.memoryLimit) {
         rlimitDataBytes = spec.memoryLimit;
         enforced.memoryLimit = 'rlimit-data';
@@ -483,22 +513,34 @@ export class LocalSpawner implements Spawner {
         const why = made.problems.join('; ') || 'control groups are not available';
         this.warnOnce(`${setting}:${why}`, { user, server, setting, why }, `resource setting ${setting} is not enforced for local servers: ${why}`);
       }
-      launch = wrapCommand(launch, { procsFiles: made.procsFiles, rlimitDataBytes });
+      procsFiles = made.procsFiles;
     }
     const removeCgroups = async () => {
       if (cgroupDirs.length) await removeServerCgroups(cgroupDirs);
     };
 
     progress(10, 'Starting server process');
-    const logFile = await open(logPath, 'a', 0o600);
+    let logFile;
+    try {
+      logFile = await openLog(logPath, runAs);
+    } catch (error) {
+      await removeCgroups();
+      throw new SpawnError(`Could not open the server's log ${logPath}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    }
     let child: ChildProcess;
     let spawnFailure: Promise<Error>;
     try {
       const limits = enforced ? ` (resources: ${Object.entries(enforced).map(([k, v]) => `${k} ${v}`).join(', ')})` : '';
+      const who = runAs ? ` as ${runAs.account}` : '';
       await logFile.write(
-        `\n${RUN_HEADER}${new Date().toISOString()} starting server ${JSON.stringify(server)} of ${user} on ${this.host}:${port}: ${[cmd, ...argv].join(' ')}${limits}\n`,
+        `\n${RUN_HEADER}${new Date().toISOString()} starting server ${JSON.stringify(server)} of ${user}${who} on ${this.host}:${port}: ${[cmd, ...argv].join(' ')}${limits}\n`,
       );
-      child = spawn(launch[0]!, launch.slice(1), { cwd: workDir, env, detached: true, stdio: ['ignore', logFile.fd, logFile.fd] });
+      try {
+        child = spawnDetached({ argv: [cmd, ...argv], env, cwd: workDir, outputFd: logFile.fd, procsFiles, ...(rlimitDataBytes ? { rlimitDataBytes } : {}), runAs });
+      } catch (error) {
+        await removeCgroups();
+        throw new SpawnError(`Could not start the server: ${error instanceof Error ? error.message : String(error)}`);
+      }
       // 'error' comes on a later tick (e.g. ENOENT): listen before awaiting anything, and for good, so
       // that a late one cannot crash the hub.
       spawnFailure = new Promise<Error>((r) => child.once('error', r));

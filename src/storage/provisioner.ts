@@ -1,6 +1,6 @@
 /**
  * Provisioning: Refinery creates each person's access key and bucket through the object store's
- * admin API the first time they need it, and rotates or revokes it later. One implementation per
+ * admin API the first time they need it, rotates it later, and deletes it all with the person. One implementation per
  * store (versitygw's admin API, Ceph RGW's admin operations API).
  *
  * The store is the source of truth: keys are looked up there at every spawn, not kept by Refinery.
@@ -40,6 +40,10 @@ export interface Provisioner {
   ensureBucket(bucket: string, account: string): Promise<void>;
   /** Replace the account's key with a new one; the old key stops working. */
   rotateKey(account: string): Promise<AccessKey>;
-  /** Revoke the account's keys (requests signed with them fail afterwards). Buckets and their data stay. Missing account: no-op. */
-  revokeAccount(account: string): Promise<void>;
+  /**
+   * Delete the account: its keys stop working at once, and the buckets it owns are deleted with
+   * everything in them, so that an account of the same name made later starts empty. Missing
+   * account: no-op; a call interrupted half-way is finished by the next one.
+   */
+  deleteAccount(account: string): Promise<void>;
 }

@@ -1,4 +1,5 @@
-import { mkdir, writeFile, rename } from 'node:fs/promises';
+import { chmod, writeFile, rename } from 'node:fs/promises';
+import { ensureDir } from '../host/files.js';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import type { SecretRef } from '../config/secret-ref.js';
@@ -168,23 +169,29 @@ export class StorageService {
     this.o.log.info({ user: person.name, endpoint: endpoint.name }, 'rotated a provisioned storage key');
   }
 
-  /** Revoke a person's provisioned keys at every endpoint that provisions (their data stays). */
+  /**
+   * Delete a person's provisioned store accounts at every endpoint that provisions: their keys stop
+   * working and the buckets those accounts own are deleted with their data, so that a person added
+   * later under the same name starts empty (group buckets belong to group accounts and stay).
+   */
   async forgetUser(person: Pick<Person, 'name'>): Promise<void> {
     for (const endpoint of this.o.config.endpoints) {
       if (!endpoint.provisioning) continue;
       const account = this.accountOf(endpoint, person);
-      await wrap(() => this.provisioner(endpoint).revokeAccount(account), `revoking ${person.name}'s key at endpoint "${endpoint.name}"`);
-      this.o.log.info({ user: person.name, endpoint: endpoint.name }, 'revoked provisioned storage keys');
+      await wrap(() => this.provisioner(endpoint).deleteAccount(account), `deleting ${person.name}'s store account at endpoint "${endpoint.name}"`);
+      this.o.log.info({ user: person.name, endpoint: endpoint.name }, 'deleted the provisioned storage account and its buckets');
     }
   }
 
   private async awsConfigFile(endpoint: EndpointConfig): Promise<string> {
     const dir = join(this.o.dataDir, 'storage');
     const file = join(dir, `${endpoint.name}.aws-config`);
-    await mkdir(dir, { recursive: true });
+    // readable by every person's account (it holds no secret), whatever the hub's umask
+    await ensureDir(dir, 0o755);
     // written whole then renamed, so a server starting meanwhile never reads half a file
     const tmp = `${file}.${process.pid}.tmp`;
     await writeFile(tmp, awsConfigText(endpoint), { mode: 0o644 });
+    await chmod(tmp, 0o644);
     await rename(tmp, file);
     return file;
   }

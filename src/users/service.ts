@@ -23,8 +23,10 @@ export interface UserServiceDeps {
   servers?: ServerManager;
   /** Deletes a removed user's published notebooks from the blob store. */
   publications?: { forgetUser(userId: number): Promise<void> };
-  /** Revokes a removed user's provisioned object-storage keys. */
+  /** Deletes a removed user's provisioned object-storage accounts and buckets. */
   storage?: { forgetUser(person: { name: string }): Promise<void> };
+  /** Moves a removed user's home out of reach and deletes the system account made for them. */
+  people?: { forget(name: string): Promise<string | null> };
 }
 
 /**
@@ -91,8 +93,16 @@ export async function removeUser(deps: UserServiceDeps, user: UserRow): Promise<
     await deps.servers.removeAll(user, servers);
   }
   await deleteSessionsOfUser(deps.db, user.id);
-  // keys first: if the store cannot revoke them the user stays, so the removal can be retried,
-  // rather than leaving a working key that no account in Refinery accounts for
+  // Everything a new person of the same name could inherit goes before the row does: if a step
+  // fails the user stays, so the removal can be retried (each step is idempotent), rather than
+  // leaving a home, a system account or a working key that no account in Refinery accounts for.
+  if (deps.people) {
+    try {
+      await deps.people.forget(user.name);
+    } catch (error) {
+      throw new UserRequestError(`${user.name} was not removed: ${error instanceof Error ? error.message : String(error)}`, 'conflict');
+    }
+  }
   if (deps.storage) {
     try {
       await deps.storage.forgetUser(user);

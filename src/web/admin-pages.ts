@@ -15,6 +15,7 @@ import { endSessionsOfUser } from '../auth/sessions.js';
 import { generatePassword } from '../auth/passwords.js';
 import type { CatalogStatus } from '../profiles/catalog.js';
 import { basename } from 'node:path';
+import type { Isolation } from '../host/people.js';
 
 const PAGE_SIZE = 20;
 
@@ -151,6 +152,7 @@ export function adminPages(app: FastifyInstance, ctx: HubContext): void {
     const body = html`<div class="page-header">
   <div><h1>Admin</h1><p class="muted">People, their servers and their rights.</p></div>
 </div>
+${isolationNotice(ctx.people.isolation())}
 ${catalogError(catalogStatus)}
 ${options.error ? html`<div class="notice danger" role="alert"><p>${options.error}</p></div>` : ''}
 ${options.notice ? html`<div class="notice success" role="status"><p>${options.notice}</p></div>` : ''}
@@ -336,7 +338,7 @@ ${catalogSection(catalogStatus)}`;
     const active = servers.filter((s) => phaseOf(ctx, s, user.name) !== 'stopped');
     const body = html`<section class="card narrow" aria-labelledby="delete-title">
   <h1 id="delete-title">Delete ${user.name}?</h1>
-  <p>This removes the account with its tokens and sign-ins. It cannot be undone.</p>
+  <p>This removes the account with its tokens and sign-ins, deletes the object storage Refinery made for it (its buckets and everything in them) and moves its home directory where only administrators of this machine can reach it. It cannot be undone.</p>
   ${active.length ? html`<div class="notice warning"><p>${active.length === 1 ? 'Its running server is stopped first.' : `Its ${active.length} running servers are stopped first.`}</p></div>` : ''}
   <form method="post" action="/hub/admin/users/${encodeURIComponent(user.name)}/delete" class="form-actions">
     <input type="hidden" name="_xsrf" value="${xsrfOf(access)}">${viewFields(view)}
@@ -363,6 +365,16 @@ ${catalogSection(catalogStatus)}`;
     ctx.log.info({ user: user.name, by: access.identity.name }, 'user deleted on the admin page');
     return reply.redirect(adminUrl(view, { done: 'deleted', user: user.name }), 303);
   });
+}
+
+/** A standing warning when people's servers all run as the hub's own account. */
+function isolationNotice(isolation: Isolation): SafeHtml | string {
+  if (isolation.isolated) return '';
+  return html`<section class="notice warning" id="isolation-warning" aria-labelledby="isolation-warning-title">
+  <h2 id="isolation-warning-title">People are not isolated from each other on this machine</h2>
+  <p>${isolation.message}</p>
+  <p class="small">Run Refinery as root (each person then gets a system account of their own; see <code>spawner.local</code>), or use Kubernetes, where people must be kept apart.</p>
+</section>`;
 }
 
 /** The file a rejected reload was about: named first in the error, else the profiles file, else the main file. */

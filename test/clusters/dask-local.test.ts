@@ -4,7 +4,7 @@
 // notebook server). No hub is needed. Timings are reported as diagnostics, never asserted.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
@@ -142,9 +142,16 @@ describe('LocalDaskBackend', { skip: SKIP, timeout: 600_000 }, () => {
       if (c) await backend.stop(c.state);
     });
 
-    test('reserve gives the notebook the scheduler address, the dashboard link template and the dashboard port', (t) => {
+    test('reserve gives the notebook the scheduler address, its TLS client files, the dashboard link template and the dashboard port', (t) => {
       const port = c.state.spec.schedulerPort;
-      assert.equal(c.addresses.env.DASK_SCHEDULER_ADDRESS, `tcp://127.0.0.1:${port}`);
+      assert.equal(c.addresses.env.DASK_SCHEDULER_ADDRESS, `tls://127.0.0.1:${port}`);
+      const tls = join(dir.path, 'users', 'alice', '.refinery', 'default.dask', 'tls');
+      assert.deepEqual(
+        [c.addresses.env.DASK_DISTRIBUTED__COMM__TLS__CA_FILE, c.addresses.env.DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT, c.addresses.env.DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY],
+        [join(tls, 'ca.pem'), join(tls, 'client.pem'), join(tls, 'client.key')],
+      );
+      for (const file of readdirSync(tls)) assert.equal(statSync(join(tls, file)).mode & 0o777, 0o600, `${file} is private`);
+      assert.ok(!readdirSync(tls).some((f) => f.startsWith('ca.key')), 'the CA key is thrown away once the certificates are signed');
       assert.equal(c.addresses.env.DASK_DISTRIBUTED__DASHBOARD__LINK, '{JUPYTERHUB_SERVICE_PREFIX}proxy/{port}/status');
       assert.deepEqual(c.addresses.ui, { dashboard: { port: c.state.dashboardPort, path: '/status' } });
       assert.notEqual(c.state.dashboardPort, port);
@@ -323,8 +330,9 @@ print(json.dumps({"retired": sum(len(e["retired"]) for e in retired), "n": len(c
   });
 
   test('a scheduler that dies: status says so, its workers leave by themselves (death-timeout), stop() cleans up', async () => {
-    // death-timeout is also how long a starting worker waits for the scheduler: 2 s is too tight on a busy machine
-    const c = await startCluster(owner('kim'), daskRequest(1, { conf: { 'death-timeout': '6s' } }));
+    // death-timeout is also how long a starting worker may take to join the scheduler (its TLS
+    // handshake included): 6 s proved too tight on a busy machine
+    const c = await startCluster(owner('kim'), daskRequest(1, { conf: { 'death-timeout': '15s' } }));
     try {
       process.kill(c.state.scheduler!.pid, 'SIGKILL');
       await waitFor(async () => !(await backend.status(c.state)).running, { timeoutMs: 10_000, message: 'status to notice' });
@@ -353,6 +361,17 @@ print(json.dumps({"n": len(c.scheduler_info()["workers"]), "pids": sorted(c.run(
       const ownB = marked(b.state.clusterId);
       for (const pid of seenA.pids) assert.ok(ownA.includes(pid) && !ownB.includes(pid));
       for (const pid of seenB.pids) assert.ok(ownB.includes(pid) && !ownA.includes(pid));
+      // a Client holding the other cluster's certificate is refused at the TLS handshake
+      const crossed = await kernel({ ...b.addresses.env, DASK_SCHEDULER_ADDRESS: a.addresses.env.DASK_SCHEDULER_ADDRESS! }, `
+import json
+from distributed import Client
+try:
+    Client(timeout=10)
+    print(json.dumps("connected"))
+except Exception as e:
+    print(json.dumps(type(e).__name__ + ": " + str(e)))
+`);
+      assert.match(String(crossed), /TLS|SSL|certificate/, `bob's Client on alice's scheduler: ${String(crossed)}`);
       const listed = (await backend.list()).map((s) => parseLocalDaskState(s)!);
       assert.deepEqual(
         listed.filter((s) => [a.state.clusterId, b.state.clusterId].includes(s.clusterId)).map((s) => `${s.user}/${s.server}/${s.name}`).sort(),

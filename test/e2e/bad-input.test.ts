@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
-import { writeFile } from 'node:fs/promises';
+import { chmod, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { freePort } from '../../src/util/ports.js';
@@ -48,6 +48,8 @@ describe('invalid configuration stops start-up with a message naming the key', (
   let port: number;
   before(async () => {
     dir = await tmpDir('bad-config');
+    // as root, a data_dir that people's system accounts cannot reach is itself refused at start
+    await chmod(dir.path, 0o711);
     port = await freePort();
   });
   after(() => dir?.cleanup());

@@ -61,7 +61,7 @@ describe('clusters that live and die with the server', () => {
     assert.equal(cluster?.kind, 'dask');
     assert.equal(cluster?.state, 'running');
     assert.deepEqual(cluster?.workers, { requested: 2, registered: 2 });
-    assert.match(cluster?.addresses.DASK_SCHEDULER_ADDRESS ?? '', /^tcp:\/\/127\.0\.0\.1:\d+$/);
+    assert.match(cluster?.addresses.DASK_SCHEDULER_ADDRESS ?? '', /^tls:\/\/127\.0\.0\.1:\d+$/);
 
     const kernel = await openKernel(hub, tokens.alice!, '/user/alice/');
     const out = await execute(hub, tokens.alice!, '/user/alice/', kernel, [

@@ -170,7 +170,7 @@ export async function inProcessHub(options: { quotas?: QuotasConfig; namedServer
   const identities = new IdentityResolver(db.kysely, []);
   const quotas = options.quotas ?? { default: {}, groups: {}, users: {} };
   const clusters: ClusterManager = new ClusterManager({
-    db: db.kysely, backends: { spark: backend }, log, quotas: () => quotas, startTimeoutSeconds: 10, homeOf: (user) => join(dir.path, user),
+    db: db.kysely, backends: { spark: backend }, log, quotas: () => quotas, startTimeoutSeconds: 10, placeOf: async (user) => ({ name: user, home: join(dir.path, user), runDir: join(dir.path, user, '.refinery'), runAs: null }),
   });
   const servers = new ServerManager({
     db: db.kysely, spawner, routes, identities, metrics, log, urls: { apiUrl: 'http://127.0.0.1:1/hub/api', publicOrigin: '' },

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
-import { writeFile } from 'node:fs/promises';
+import { chmod, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { freePort } from '../../src/util/ports.js';
@@ -46,6 +46,8 @@ export interface StartOptions {
  */
 export async function launchRefinery(options: StartOptions = {}): Promise<RefineryProcess> {
   const dir = await tmpDir('hub');
+  // as root, people's servers run as accounts of their own, which must be able to enter data_dir
+  await chmod(dir.path, 0o711);
   const port = await freePort();
   const dataDir = join(dir.path, 'data');
   const configPath = join(dir.path, 'refinery.yaml');

@@ -161,6 +161,7 @@ class FakeRgw {
       if (!user) return jsonError(res, 404, 'NoSuchUser');
       if ([...this.buckets.values()].includes(uid) && q.get('purge-data') !== 'true') return jsonError(res, 409, 'BucketAlreadyExists');
       this.users.delete(uid);
+      for (const [bucket, owner] of this.buckets) if (owner === uid) this.buckets.delete(bucket);
       return answer(res, 200, '');
     }
     jsonError(res, 405, 'MethodNotAllowed');
@@ -255,7 +256,7 @@ describe('CephRgwProvisioner requests', () => {
     const key = await p.ensureAccount('alice');
     await p.ensureBucket('alice-data', 'alice');
     await p.rotateKey('alice');
-    await p.revokeAccount('alice');
+    await p.deleteAccount('alice');
     assert.ok(rgw.seen.length >= 8);
     for (const s of rgw.seen) {
       if (s.path.startsWith('/admin/')) assert.equal(s.signer, ADMIN.accessKeyId, `${s.method} ${s.rawUrl} signed by the admin key`);
@@ -272,7 +273,7 @@ describe('CephRgwProvisioner requests', () => {
 
   test('a ":" (subuser) or "$" (tenant) in an account is refused before any request', async () => {
     await rejectsWith(p.ensureAccount('a:b'), [/account "a:b" cannot be an RGW uid/]);
-    await rejectsWith(p.revokeAccount('t$a'), [/cannot be an RGW uid/]);
+    await rejectsWith(p.deleteAccount('t$a'), [/cannot be an RGW uid/]);
     await rejectsWith(p.ensureAccount(''), [/cannot be an RGW uid/]);
     assert.deepEqual(rgw.seen, []);
   });
@@ -324,9 +325,9 @@ describe('ensureAccount', () => {
     assert.equal(rgw.users.get('refinery-alice')!.keys[0]!.access_key, key.accessKeyId);
   });
 
-  test('a revoked (suspended, keyless) account asked for again is reinstated with a new key', async () => {
+  test('a suspended, keyless account (a deletion interrupted while the person stayed) is reinstated with a new key', async () => {
     const old = await p.ensureAccount('alice');
-    await p.revokeAccount('alice');
+    Object.assign(rgw.users.get('refinery-alice')!, { suspended: true, keys: [] });
     const key = await p.ensureAccount('alice');
     assert.notEqual(key.accessKeyId, old.accessKeyId);
     const user = rgw.users.get('refinery-alice')!;
@@ -411,29 +412,32 @@ describe('rotateKey', () => {
   });
 });
 
-describe('revokeAccount', () => {
-  test('suspends the user and removes its keys; its buckets stay', async () => {
+describe('deleteAccount', () => {
+  test('suspends the user and removes its keys first, then deletes it with its buckets and their data', async () => {
     const key = await p.ensureAccount('alice');
     await p.ensureBucket('alice-data', 'alice');
     rgw.seen = [];
-    await p.revokeAccount('alice');
-    assert.deepEqual(calls(), ['GET /admin/user', 'POST /admin/user', 'DELETE /admin/user?key']);
+    await p.deleteAccount('alice');
+    assert.deepEqual(calls(), ['GET /admin/user', 'POST /admin/user', 'DELETE /admin/user?key', 'DELETE /admin/user']);
     assert.equal(rgw.seen[1]!.query.get('suspended'), 'true');
     assert.equal(rgw.seen[2]!.query.get('access-key'), key.accessKeyId);
-    const user = rgw.users.get('refinery-alice')!;
-    assert.equal(user.suspended, true);
-    assert.deepEqual(user.keys, []);
+    assert.equal(rgw.seen[3]!.query.get('purge-data'), 'true');
+    assert.equal(rgw.users.has('refinery-alice'), false);
+    assert.equal(rgw.buckets.has('alice-data'), false, 'the bucket went with the user');
+    // a person of the same name added later gets a new, empty account and bucket
+    const again = await p.ensureAccount('alice');
+    assert.notEqual(again.accessKeyId, key.accessKeyId);
+    await p.ensureBucket('alice-data', 'alice');
     assert.equal(rgw.buckets.get('alice-data'), 'refinery-alice');
-    assert.ok(!rgw.seen.some((s) => s.method === 'DELETE' && !s.query.has('key')), 'the user is not deleted');
   });
 
   test('is a no-op for a missing account, and repeatable', async () => {
-    await p.revokeAccount('nobody');
+    await p.deleteAccount('nobody');
     assert.deepEqual(calls(), ['GET /admin/user']);
     await p.ensureAccount('alice');
-    await p.revokeAccount('alice');
+    await p.deleteAccount('alice');
     rgw.seen = [];
-    await p.revokeAccount('alice');
+    await p.deleteAccount('alice');
     assert.deepEqual(calls(), ['GET /admin/user']);
   });
 });

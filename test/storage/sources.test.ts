@@ -186,7 +186,7 @@ describe('storage service', () => {
   class FakeProvisioner implements Provisioner {
     readonly kind = 'fake';
     readonly buckets: [string, string][] = [];
-    readonly revoked: string[] = [];
+    readonly deleted: string[] = [];
     fail = false;
     async ensureAccount(account: string): Promise<AccessKey> {
       if (this.fail) throw new ProvisioningError(`creating account ${account}: the admin API answered 500 (InternalError)`, 500);
@@ -194,7 +194,7 @@ describe('storage service', () => {
     }
     async ensureBucket(bucket: string, account: string): Promise<void> { this.buckets.push([bucket, account]); }
     async rotateKey(account: string): Promise<AccessKey> { return this.ensureAccount(account); }
-    async revokeAccount(account: string): Promise<void> { this.revoked.push(account); }
+    async deleteAccount(account: string): Promise<void> { this.deleted.push(account); }
   }
   const config = storageConfigSchema.parse({
     endpoints: [
@@ -226,6 +226,6 @@ describe('storage service', () => {
   test('forgetting a person revokes their account at every provisioning endpoint', async () => {
     const fake = new FakeProvisioner();
     await make(fake).forgetUser({ name: 'alice' });
-    assert.deepEqual(fake.revoked, ['rf-alice']);
+    assert.deepEqual(fake.deleted, ['rf-alice']);
   });
 });

@@ -159,30 +159,36 @@ describe('VersitygwProvisioner (real versitygw)', () => {
     assert.equal((await s3(server, key, 'GET', '/')).status, 200);
   });
 
-  test('revokeAccount: the key fails afterwards, the bucket and its data stay; a repeat is a no-op', async () => {
+  test('deleteAccount: the key fails afterwards and the buckets go with their data; a repeat is a no-op', async () => {
     const key = await p.ensureAccount('frank');
     await p.ensureBucket('frank-data', 'frank');
-    assert.equal((await s3(server, key, 'PUT', '/frank-data/keep.txt', 'kept')).status, 200);
+    await p.ensureBucket('frank-more', 'frank');
+    await p.ensureAccount('gina');
+    await p.ensureBucket('gina-data', 'gina');
+    for (const path of ['/frank-data/keep.txt', '/frank-data/deep/er/file name (1).txt', '/frank-more/x']) {
+      assert.equal((await s3(server, key, 'PUT', path, 'kept')).status, 200, path);
+    }
 
-    await p.revokeAccount('frank');
+    await p.deleteAccount('frank');
     const denied = await s3(server, key, 'GET', '/frank-data/keep.txt');
     assert.equal(denied.status, 403, denied.body);
     assert.equal(denied.code, 'InvalidAccessKeyId');
-    assert.ok(existsSync(join(server.dataDir, 'frank-data', 'keep.txt')), 'data stays');
-    await p.revokeAccount('frank');
+    assert.ok(!existsSync(join(server.dataDir, 'frank-data')), 'the bucket and its data are gone');
+    assert.ok(!existsSync(join(server.dataDir, 'frank-more')));
+    assert.ok(existsSync(join(server.dataDir, 'gina-data')), 'other accounts\' buckets stay');
+    await p.deleteAccount('frank');
 
-    // Let back in later: a new secret, and the old bucket is theirs again.
+    // A person of the same name added later: a new secret and an empty bucket.
     const back = await p.ensureAccount('frank');
     assert.notEqual(back.secretAccessKey, key.secretAccessKey);
     await p.ensureBucket('frank-data', 'frank');
     const got = await s3(server, back, 'GET', '/frank-data/keep.txt');
-    assert.equal(got.status, 200, got.body);
-    assert.equal(got.body, 'kept');
+    assert.equal(got.status, 404, got.body);
   });
 
-  test('revokeAccount of an account that never existed is a no-op', async () => {
-    await p.revokeAccount('never-was');
-    await p.revokeAccount('never-was');
+  test('deleteAccount of an account that never existed is a no-op', async () => {
+    await p.deleteAccount('never-was');
+    await p.deleteAccount('never-was');
   });
 
   test('a wrong root secret gives ProvisioningErrors naming the operation, without any secret', async () => {
@@ -192,7 +198,7 @@ describe('VersitygwProvisioner (real versitygw)', () => {
       ['looking up account "alice"', () => bad.ensureAccount('alice')],
       ['looking up bucket "alice-data"', () => bad.ensureBucket('alice-data', 'alice')],
       ['replacing the secret of account "alice"', () => bad.rotateKey('alice')],
-      ['deleting account "alice"', () => bad.revokeAccount('alice')],
+      ['deleting account "alice"', () => bad.deleteAccount('alice')],
     ];
     for (const [doing, call] of calls) {
       const err = await call().then(

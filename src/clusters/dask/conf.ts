@@ -73,7 +73,7 @@ const MANAGED: Record<string, string> = {
   'local-directory': 'the scratch directory is chosen by Refinery',
   'scheduler-file': 'the scheduler address is given by Refinery',
   'pid-file': 'processes are tracked by Refinery',
-  'scheduler-sni': 'TLS is not available for local clusters',
+  'scheduler-sni': 'TLS is set up by Refinery',
 };
 
 const DURATION = /^\d+(\.\d+)?\s*(ms|milliseconds?|s|seconds?|m|min|minutes?|h|hours?|d|days?|w|weeks?)?$/i;
@@ -103,7 +103,7 @@ function check(key: string, value: string): string | null {
     return null;
   }
   const flag = key.replace(/^--?/, '');
-  if (flag.startsWith('tls-') || MANAGED[flag]) return `${where}: cannot be set here (${MANAGED[flag] ?? 'TLS is not available for local clusters'})`;
+  if (flag.startsWith('tls-') || MANAGED[flag]) return `${where}: cannot be set here (${MANAGED[flag] ?? 'TLS is set up by Refinery'})`;
   const kind = WORKER_OPTIONS[flag];
   if (!kind) {
     return `${where}: unknown Dask worker option (known: ${Object.keys(WORKER_OPTIONS).join(', ')}; or a Dask configuration key with dots, such as distributed.worker.memory.spill)`;

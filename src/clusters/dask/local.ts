@@ -5,13 +5,16 @@
  * spawner's servers.
  *
  * ADDRESSES. `reserve()` picks two free loopback ports: the scheduler's comm port and its dashboard
- * (HTTP) port. The notebook server gets
+ * (HTTP) port, and makes the cluster's TLS certificates (tls.ts). The notebook server gets
  *
- *   DASK_SCHEDULER_ADDRESS=tcp://127.0.0.1:<comm port>
+ *   DASK_SCHEDULER_ADDRESS=tls://127.0.0.1:<comm port>
  *       Dask maps DASK_* variables onto its configuration (DASK_SCHEDULER_ADDRESS → `scheduler-address`,
  *       dask/config.py collect_env), and `distributed.Client()` without arguments connects to
  *       `scheduler-address` (distributed/client.py, `Client._start`). So `Client()` in any kernel of
  *       the server uses this cluster; `LocalCluster()` still makes a local one.
+ *   DASK_DISTRIBUTED__COMM__TLS__CA_FILE, __CLIENT__CERT, __CLIENT__KEY
+ *       The cluster's CA and client certificate: `Client()` builds its `Security()` from them. The
+ *       scheduler and workers accept only peers with a certificate of this CA (mutual TLS).
  *   DASK_DISTRIBUTED__DASHBOARD__LINK={JUPYTERHUB_SERVICE_PREFIX}proxy/{port}/status
  *       The template of `Client.dashboard_link` (distributed/utils.py format_dashboard_link fills it
  *       from the environment plus host/port). `{port}` is deliberately left for Dask to fill in: it
@@ -45,27 +48,33 @@
  * worker.memory`, applies to the worker process alone) as a hard memory limit. The cgroups live
  * under `<hub's cgroup>/refinery-dask/<cluster id>-s|-w<i>`, apart from the servers' `refinery/`.
  *
- * Files: logs in `<home>/.refinery/<server or 'default'>.<cluster name>.scheduler.log` and
- * `.worker-<i>.log` (appended, one `[refinery] ...` header per start); workers' scratch space
- * (spilled data) in `<tmp>/refinery-dask/<cluster id>/`, removed by stop().
+ * Files: logs in the owner's run directory (`<run dir>/<server or 'default'>.<cluster name>.scheduler.log`
+ * and `.worker-<i>.log`, appended, one `[refinery] ...` header per start; the run dir is the
+ * owner's `runDir`, else `<home>/.refinery`), the TLS files in `<run dir>/<server>.<name>/tls/`;
+ * workers' scratch space (spilled data) in `<scratch>/<cluster id>/` (the owner's, 0700), removed by
+ * stop(). Processes run as the owner's system account when it has one (`owner.runAs`).
  *
  * `conf` → worker flags / Dask configuration: see conf.ts. Extra environment (options.env, e.g.
  * object-storage credentials) reaches the processes through their environment only, and is never
  * written to the state; scale() copies it from the running scheduler's environment.
  *
- * Security note: the scheduler listens on loopback without TLS or authentication, like every local
- * Dask cluster. On this backend all users' processes share one Unix account anyway (see
- * spawners/local.ts), so this adds no new path between users on the same machine.
+ * Security note: the scheduler's comm port takes only holders of the cluster's certificates. Its
+ * dashboard (HTTP, on loopback) has no authentication of its own: the owner reaches it through
+ * their server's jupyter-server-proxy, which refuses other people's ports (python/jupyter-config),
+ * but another local account can still connect to it directly and see the cluster's tasks.
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Logger } from '../../log.js';
 import { forwardProgress } from '../../util/progress.js';
 import { freePort } from '../../util/ports.js';
 import { readLogTail, repoRoot } from '../../spawners/local.js';
+import type { RunAs } from '../../host/accounts.js';
+import { PASSAGE_DIR, PRIVATE_DIR, ensureDir, removeTree } from '../../host/files.js';
+import { daskClientTlsEnv, daskClusterTlsEnv, daskTlsComplete, daskTlsFiles, makeDaskTls } from './tls.js';
 import { bootId, HAS_PROC } from '../../spawners/process-info.js';
 import {
   DEFAULT_CGROUP_PARENT,
@@ -101,6 +110,7 @@ import {
   terminateClusterProcesses,
   launchClusterProcess,
   markClusterEnv,
+  parseRunAs,
   type LaunchRequest,
   type Launched,
   type MarkedProcess,
@@ -148,7 +158,29 @@ export type ClusterSpec = {
   environment: string;
   homeDir: string;
   startedAt: string;
+  /** 'tls' (tls.ts; absent in clusters started before TLS) */
+  protocol?: 'tls' | 'tcp';
+  /** Where the logs are (absent: `<homeDir>/.refinery`). */
+  runDir?: string;
 };
+
+/** What launching the scheduler or a worker needs to know about the cluster. */
+interface LaunchCommon {
+  clusterId: string;
+  spec: ClusterSpec;
+  env: Record<string, string>;
+  server: string;
+  name: string;
+  schedulerAddress: string;
+  runDir: string;
+  runAs: RunAs | null;
+  onExit: () => void;
+}
+
+/** `tls://127.0.0.1:<port>` (`tcp://` for clusters started before TLS). */
+function schedulerAddressOf(spec: Pick<ClusterSpec, 'host' | 'schedulerPort' | 'protocol'>): string {
+  return `${spec.protocol ?? 'tcp'}://${spec.host.includes(':') ? `[${spec.host}]` : spec.host}:${spec.schedulerPort}`;
+}
 
 type WorkerRef = ProcRef & { index: number; name: string };
 
@@ -174,6 +206,8 @@ export type LocalDaskState = {
   cgroups?: string[];
   /** How the resource limits are enforced ('none' wins when processes differ). */
   enforced?: EnforcedResources;
+  /** The system account the processes run as (absent: the hub's own); workers added by scale() run as it too. */
+  runAs?: RunAs;
 };
 
 
@@ -213,6 +247,7 @@ export function parseLocalDaskState(state: ClusterState | null | undefined): Loc
     bootId: typeof s.bootId === 'string' ? s.bootId : null,
     ...(Array.isArray(s.cgroups) ? { cgroups: s.cgroups.filter((d): d is string => typeof d === 'string') } : {}),
     ...(s.enforced && typeof s.enforced === 'object' ? { enforced: s.enforced as EnforcedResources } : {}),
+    ...(parseRunAs(s.runAs) ? { runAs: parseRunAs(s.runAs)! } : {}),
   };
 }
 
@@ -265,8 +300,18 @@ export class LocalDaskBackend implements ClusterBackend {
     return resolve(owner.homeDir ?? join(this.dataDir, 'users', owner.user));
   }
 
-  private logPath(homeDir: string, server: string, name: string, role: string): string {
-    return join(homeDir, '.refinery', `${server || 'default'}.${name}.${role}.log`);
+  /** Where the hub keeps the owner's cluster files: their run directory (host/people.ts), else `<home>/.refinery`. */
+  private runDirOf(owner: ClusterOwner): string {
+    return resolve(owner.runDir ?? join(this.homeDirOf(owner), '.refinery'));
+  }
+
+  private logPath(runDir: string, server: string, name: string, role: string): string {
+    return join(runDir, `${server || 'default'}.${name}.${role}.log`);
+  }
+
+  /** The cluster's TLS files (tls.ts), per server and cluster name: made at each reserve(), kept for restarts. */
+  private tlsDirOf(runDir: string, server: string, name: string): string {
+    return join(runDir, `${server || 'default'}.${name}`, 'tls');
   }
 
   /** The workers' scratch directory; derived from the (validated) cluster id only, never read from a state. */
@@ -300,18 +345,31 @@ export class LocalDaskBackend implements ClusterBackend {
     let dashboardPort = await freePort(this.host);
     while (dashboardPort === schedulerPort) dashboardPort = await freePort(this.host);
     const host = this.host.includes(':') ? `[${this.host}]` : this.host;
+    const runDir = this.runDirOf(owner);
+    const tlsDir = this.tlsDirOf(runDir, owner.server, request.name);
+    let tls;
+    try {
+      if (!owner.runAs) await mkdir(runDir, { recursive: true, mode: PRIVATE_DIR });
+      await ensureDir(join(tlsDir, '..'), owner.runAs ? PASSAGE_DIR : PRIVATE_DIR);
+      tls = await makeDaskTls(tlsDir, owner.runAs ?? null, `${owner.user}/${owner.server || 'default'}/${request.name}`);
+    } catch (err) {
+      if (err instanceof ClusterError) throw err;
+      const e = err as NodeJS.ErrnoException;
+      throw new ClusterError(`Cannot prepare the Dask cluster's TLS files: ${e.code ?? e.message}${e.path ? ` (${e.path})` : ''}`);
+    }
     return {
       env: {
-        DASK_SCHEDULER_ADDRESS: `tcp://${host}:${schedulerPort}`,
+        DASK_SCHEDULER_ADDRESS: `tls://${host}:${schedulerPort}`,
+        ...daskClientTlsEnv(tls),
         DASK_DISTRIBUTED__DASHBOARD__LINK: '{JUPYTERHUB_SERVICE_PREFIX}proxy/{port}/status',
       },
       ui: { dashboard: { port: dashboardPort, path: '/status' } },
-      reservation: { host: this.host, schedulerPort, dashboardPort },
+      reservation: { host: this.host, schedulerPort, dashboardPort, tlsDir },
     };
   }
 
   /** Environment shared by all processes of a cluster (markers for role and worker index are added per process). */
-  private clusterEnv(c: { clusterId: string; user: string; server: string; name: string; spec: ClusterSpec; extra: Record<string, string>; configEnv: Record<string, string> }): Record<string, string> {
+  private clusterEnv(c: { clusterId: string; user: string; server: string; name: string; spec: ClusterSpec; extra: Record<string, string>; configEnv: Record<string, string>; tlsEnv: Record<string, string> }): Record<string, string> {
     const env: Record<string, string> = {};
     for (const key of this.envKeep) {
       const value = process.env[key];
@@ -323,8 +381,10 @@ export class LocalDaskBackend implements ClusterBackend {
       // Extra env may not pose as markers (ours or the local spawner's).
       if (!key.startsWith('REFINERY_') && typeof value === 'string') env[key] = value;
     }
-    Object.assign(env, c.configEnv, SCHEDULER_HTTP_ROUTES_ENV);
+    Object.assign(env, c.configEnv, SCHEDULER_HTTP_ROUTES_ENV, c.tlsEnv);
     env.HOME = c.spec.homeDir;
+    // temporary files in the cluster's own scratch space, not in the /tmp every account shares
+    env.TMPDIR = this.localDirOf(c.clusterId);
     markClusterEnv(env, { kind: 'dask', scope: this.dataDir, clusterId: c.clusterId, name: c.name, user: c.user, server: c.server, spec: c.spec });
     return env;
   }
@@ -363,20 +423,21 @@ export class LocalDaskBackend implements ClusterBackend {
     return { argv, nanny: options.nanny };
   }
 
-  private launchScheduler(c: { clusterId: string; spec: ClusterSpec; env: Record<string, string>; server: string; name: string; onExit: () => void }): Promise<Launched> {
+  private launchScheduler(c: LaunchCommon): Promise<Launched> {
     return this.launch({
       what: 'Dask scheduler',
       argv: this.schedulerArgv(c.spec),
       env: { ...c.env, [CLUSTER_MARKER_ENV.role]: 'scheduler' },
       cwd: c.spec.homeDir,
-      logPath: this.logPath(c.spec.homeDir, c.server, c.name, 'scheduler'),
+      logPath: this.logPath(c.runDir, c.server, c.name, 'scheduler'),
+      runAs: c.runAs,
       cgroupName: `${c.clusterId}-s`,
       resources: { memoryLimit: c.spec.head.memory, cpuLimit: c.spec.head.cores },
       onExit: c.onExit,
     });
   }
 
-  private launchWorker(c: { clusterId: string; spec: ClusterSpec; env: Record<string, string>; server: string; name: string; schedulerAddress: string; onExit: () => void }, index: number): Promise<Launched> {
+  private launchWorker(c: LaunchCommon, index: number): Promise<Launched> {
     const { argv, nanny } = this.workerArgv(c.spec, c.schedulerAddress, c.clusterId, index);
     const memory = c.spec.worker.memory > 0 ? c.spec.worker.memory + (nanny ? NANNY_MEMORY_ALLOWANCE : 0) : 0;
     return this.launch({
@@ -384,7 +445,8 @@ export class LocalDaskBackend implements ClusterBackend {
       argv,
       env: { ...c.env, [CLUSTER_MARKER_ENV.role]: 'worker', [CLUSTER_MARKER_ENV.worker]: String(index) },
       cwd: c.spec.homeDir,
-      logPath: this.logPath(c.spec.homeDir, c.server, c.name, `worker-${index}`),
+      logPath: this.logPath(c.runDir, c.server, c.name, `worker-${index}`),
+      runAs: c.runAs,
       cgroupName: `${c.clusterId}-w${index}`,
       resources: { ...(memory ? { memoryLimit: memory } : {}), cpuLimit: c.spec.worker.cores },
       onExit: c.onExit,
@@ -405,6 +467,13 @@ export class LocalDaskBackend implements ClusterBackend {
     if (!isPort(r.schedulerPort) || !isPort(r.dashboardPort) || typeof r.host !== 'string') {
       throw new ClusterError('The Dask cluster has no reserved addresses (reserve() was not called with this backend)');
     }
+    const runDir = this.runDirOf(owner);
+    // the TLS files of this reservation: derived from the owner, never taken from the stored reservation
+    const tlsDir = this.tlsDirOf(runDir, owner.server, request.name);
+    if (r.tlsDir !== tlsDir || !(await daskTlsComplete(tlsDir))) {
+      throw new ClusterError('The Dask cluster\'s TLS certificates are missing; start the server again to make new ones');
+    }
+    const runAs = owner.runAs ?? null;
     this.checkEnvironment();
     const progress = forwardProgress((event) => options.onProgress(event), this.log);
     if (signal.aborted) throw new ClusterError('Dask cluster start was cancelled');
@@ -412,8 +481,11 @@ export class LocalDaskBackend implements ClusterBackend {
     const clusterId = randomUUID();
     const homeDir = this.homeDirOf(owner);
     try {
-      await mkdir(join(homeDir, '.refinery'), { recursive: true, mode: 0o700 });
-      await mkdir(this.localDirOf(clusterId), { recursive: true, mode: 0o700 });
+      if (!runAs) await mkdir(homeDir, { recursive: true, mode: PRIVATE_DIR });
+      // the scratch root is the hub's; the cluster's own directory below it is the owner's
+      await ensureDir(this.scratchDir, runAs ? PASSAGE_DIR : PRIVATE_DIR);
+      await mkdir(this.localDirOf(clusterId), { mode: PRIVATE_DIR });
+      if (runAs) await ensureDir(this.localDirOf(clusterId), PRIVATE_DIR, runAs);
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       throw new ClusterError(`Cannot prepare the Dask cluster's directories: ${e.code ?? e.message}${e.path ? ` (${e.path})` : ''}`);
@@ -428,17 +500,20 @@ export class LocalDaskBackend implements ClusterBackend {
       environment: this.environment,
       homeDir,
       startedAt: new Date(started).toISOString(),
+      protocol: 'tls',
+      runDir,
     };
-    const schedulerAddress = `tcp://${spec.host.includes(':') ? `[${spec.host}]` : spec.host}:${spec.schedulerPort}`;
+    const schedulerAddress = schedulerAddressOf(spec);
     const env = this.clusterEnv({
       clusterId, user: owner.user, server: owner.server, name: request.name, spec,
-      extra: options.env ?? {}, configEnv: daskWorkerOptions(request).env,
+      extra: options.env ?? {}, configEnv: daskWorkerOptions(request).env, tlsEnv: daskClusterTlsEnv(daskTlsFiles(tlsDir)),
     });
     const state: LocalDaskState = {
       backend: 'local', kind: 'dask', clusterId, scope: this.dataDir,
       user: owner.user, server: owner.server, name: request.name,
       schedulerAddress, dashboardPort: spec.dashboardPort, spec,
       scheduler: null, workers: [], bootId: bootId(),
+      ...(runAs ? { runAs } : {}),
     };
 
     let wake: () => void = () => {};
@@ -447,7 +522,7 @@ export class LocalDaskBackend implements ClusterBackend {
     signal.addEventListener('abort', onAbort);
 
     progress(5, 'Starting Dask scheduler');
-    const common = { clusterId, spec, env, server: owner.server, name: request.name, schedulerAddress, onExit };
+    const common: LaunchCommon = { clusterId, spec, env, server: owner.server, name: request.name, schedulerAddress, runDir, runAs, onExit };
     const indices = Array.from({ length: request.workers }, (_, i) => i);
     const settled = await Promise.allSettled([this.launchScheduler(common), ...indices.map((i) => this.launchWorker(common, i))]);
     const launched: Launched[] = [];
@@ -596,7 +671,7 @@ export class LocalDaskBackend implements ClusterBackend {
     }
     const refs = [...(s.scheduler ? [s.scheduler] : []), ...s.workers];
     await this.terminate(s, refs, () => true, undefined, Math.max(0, options.graceMs ?? this.stopGraceMs));
-    await rm(this.localDirOf(s.clusterId), { recursive: true, force: true, maxRetries: 3 }).catch(() => {});
+    await removeTree(this.localDirOf(s.clusterId)).catch((err: unknown) => this.log.warn({ cluster: s.name, err: String(err) }, 'could not remove a stopped Dask cluster\'s scratch directory'));
   }
 
   /** The `dask worker` processes (roots, not their nanny children) of a cluster, by index. */
@@ -640,14 +715,13 @@ export class LocalDaskBackend implements ClusterBackend {
     const procs = await this.scan(s.clusterId);
     const schedulerProc = procs.find((p) => p.pid === s.scheduler!.pid);
     if (!schedulerProc) throw new ClusterError('Cannot scale the Dask cluster: the scheduler process cannot be inspected');
-    // The environment new workers get: the scheduler's (it holds options.env, which the state must not).
-    const env = Object.fromEntries([...schedulerProc.env].filter(([k]) => k !== CLUSTER_MARKER_ENV.role && k !== CLUSTER_MARKER_ENV.worker));
-    let spec = s.spec;
-    try {
-      spec = JSON.parse(schedulerProc.env.get(CLUSTER_MARKER_ENV.spec) ?? '') as ClusterSpec;
-    } catch {
-      // keep the state's
-    }
+    // The environment new workers get: the scheduler's (it holds options.env, which the state must
+    // not). It is the owner's to change (their code can run in the scheduler), so it only ever reaches
+    // processes that run as the owner; what the hub itself acts on (spec, markers, account) comes
+    // from the stored state.
+    const spec = s.spec;
+    const env = Object.fromEntries([...schedulerProc.env].filter(([k]) => !k.startsWith('REFINERY_')));
+    markClusterEnv(env, { kind: 'dask', scope: this.dataDir, clusterId: s.clusterId, name: s.name, user: s.user, server: s.server, spec });
     const base = dashboardBase(spec.host, spec.dashboardPort);
     const roots = LocalDaskBackend.workerRoots(procs);
     const current = [...roots.keys()].sort((a, b) => a - b);
@@ -656,7 +730,11 @@ export class LocalDaskBackend implements ClusterBackend {
       const add: number[] = [];
       for (let i = 0; add.length < workers - current.length; i++) if (!roots.has(i)) add.push(i);
       let wake: () => void = () => {};
-      const common = { clusterId: s.clusterId, spec, env, server: s.server, name: s.name, schedulerAddress: s.schedulerAddress, onExit: () => wake() };
+      const common: LaunchCommon = {
+        clusterId: s.clusterId, spec, env, server: s.server, name: s.name, schedulerAddress: s.schedulerAddress,
+        runDir: spec.runDir ?? join(spec.homeDir, '.refinery'),
+        runAs: s.runAs ?? null, onExit: () => wake(),
+      };
       const settled = await Promise.allSettled(add.map((i) => this.launchWorker(common, i)));
       const launched = settled.map((r) => (r.status === 'fulfilled' ? r.value : null));
       const undo = async (message: string, detailFrom: (Launched | null)[]): Promise<never> => {
@@ -751,13 +829,12 @@ export class LocalDaskBackend implements ClusterBackend {
       if (!spec || typeof spec !== 'object' || !isPort(spec.dashboardPort)) continue;
       const pids = new Set(procs.map((p) => p.pid));
       const sched = procs.find((p) => p.env.get(CLUSTER_MARKER_ENV.role) === 'scheduler' && !pids.has(p.stat.ppid));
-      const host = spec.host.includes(':') ? `[${spec.host}]` : spec.host;
       states.push({
         backend: 'local', kind: 'dask', clusterId, scope: this.dataDir,
         user: env.get(CLUSTER_MARKER_ENV.user) ?? '',
         server: env.get(CLUSTER_MARKER_ENV.server) ?? '',
         name: env.get(CLUSTER_MARKER_ENV.name) ?? 'dask',
-        schedulerAddress: `tcp://${host}:${spec.schedulerPort}`,
+        schedulerAddress: schedulerAddressOf(spec),
         dashboardPort: spec.dashboardPort,
         spec,
         scheduler: sched ? { pid: sched.pid, startTime: sched.stat.startTime } : null,
@@ -792,9 +869,22 @@ export class LocalDaskBackend implements ClusterBackend {
 const EXCEPTION_LINE = /^([A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)|Exception)(: .*)?$/;
 
 /**
+ * The exception that ended a process: the first exception line of the last traceback chain (a
+ * chained traceback names its root cause first). An earlier, separate traceback is not it: say,
+ * one a request handler logged while the scheduler was still starting. Without tracebacks, the
+ * first exception line.
+ */
+function rootCause(lines: string[]): string | undefined {
+  const starts = lines.flatMap((l, i) => (l.startsWith('Traceback (most recent call last):') ? [i] : []));
+  let k = starts.length - 1;
+  while (k > 0 && /^(The above exception was the direct cause|During handling of the above exception)/.test(lines[starts[k]! - 1] ?? '')) k--;
+  return lines.slice(k >= 0 ? starts[k] : 0).find((l) => EXCEPTION_LINE.test(l));
+}
+
+/**
  * What a failed start shows: per log file the exception lines of this run (a chained Python
  * traceback names the root cause first, far above its last lines) and the last lines, carets
- * dropped; and `cause`, the first exception line, for the message.
+ * dropped; and `cause`, the root cause of the first log that has one, for the message.
  */
 async function logExcerpts(paths: string[]): Promise<{ detail?: string; cause?: string }> {
   const parts: string[] = [];
@@ -803,7 +893,7 @@ async function logExcerpts(paths: string[]): Promise<{ detail?: string; cause?: 
     const lines = (await readLogTail(path, 400)).split('\n').filter((l) => l && !/^\s*[\^~]+\s*$/.test(l));
     if (!lines.length) continue;
     const exceptions = [...new Set(lines.filter((l) => EXCEPTION_LINE.test(l)))];
-    cause ??= exceptions[0];
+    cause ??= rootCause(lines);
     const last = lines.slice(-LOG_TAIL_LINES);
     const shown = exceptions.filter((e) => !last.includes(e));
     parts.push([`--- ${path}`, ...shown, ...(shown.length ? ['...'] : []), ...last].join('\n'));

@@ -20,7 +20,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { mkdir, mkdtemp, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../log.js';
 import { freePort } from '../../util/ports.js';
@@ -88,7 +88,9 @@ export class SparkClassArchives {
 
   private async train(jvm: SparkJvm, roles: SparkRole[]): Promise<void> {
     const started = Date.now();
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    // readable by everyone: the JVMs of people's system accounts map the archives (they hold class data only)
+    await mkdir(this.dir, { recursive: true, mode: 0o755 });
+    await chmod(this.dir, 0o755);
     await this.sweep(jvm);
     const tmp = await mkdtemp(join(this.dir, 'train-'));
     const children: ChildProcess[] = [];
@@ -200,6 +202,7 @@ export class SparkClassArchives {
           this.log.warn({ role: d.role, code, log: await tail(d.logPath) }, 'a Spark class archive training run wrote no archive');
           continue;
         }
+        await chmod(file, 0o644);
         await rename(file, this.path(jvm, d.role));
       }
       this.log.info({ dir: this.dir, roles: Object.keys(this.available(jvm)), ms: Date.now() - started }, 'made class data sharing archives for Spark');

@@ -9,7 +9,8 @@
  * and, with `connect`, the Connect server (gRPC, its driver UI); workers get theirs when they start
  * (nothing outside the cluster needs them, and a port picked long before it is bound is more likely
  * to be taken meanwhile). It writes the cluster's configuration directory
- * `<home>/.refinery/<server or 'default'>.<name>/conf/` (0700; spark-defaults.conf 0600, see conf.ts):
+ * `<run dir>/<server or 'default'>.<name>/conf/` (the owner's run dir, else `<home>/.refinery`; the
+ * directories are the hub's, spark-defaults.conf is the owner's, 0600, see conf.ts):
  *
  *   spark.master=spark://127.0.0.1:<port>     so SparkSession.builder.getOrCreate() without arguments
  *                                             joins this cluster: pyspark starts its driver with
@@ -76,14 +77,15 @@
  * Per-process cgroups (resources.ts, when writable) sized as conf.ts explains, under
  * `<hub's cgroup>/refinery-spark/<cluster id>-m|-w<i>|-c`.
  *
- * Files: logs `<home>/.refinery/<server or 'default'>.<name>.master.log`, `.worker-<i>.log`,
+ * Files: logs `<run dir>/<server or 'default'>.<name>.master.log`, `.worker-<i>.log`,
  * `.connect.log` (appended, one `[refinery] ...` header per start); the workers' work directory
  * (executors' stdout/stderr, application files) and local directories (shuffle and spill files) in
- * `<scratch>/<cluster id>/`, removed by stop().
+ * `<scratch>/<cluster id>/` (the owner's, 0700), removed by stop(). Every process runs as the owner's
+ * system account when it has one (`owner.runAs`).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
-import { chmod, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { homedir, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -91,6 +93,8 @@ import type { Logger } from '../../log.js';
 import { forwardProgress } from '../../util/progress.js';
 import { freePort } from '../../util/ports.js';
 import { readLogTail, repoRoot } from '../../spawners/local.js';
+import type { RunAs } from '../../host/accounts.js';
+import { PASSAGE_DIR, PRIVATE_DIR, ensureDir, removeTree, writePrivateFile } from '../../host/files.js';
 import { HAS_PROC, bootId } from '../../spawners/process-info.js';
 import {
   DEFAULT_CGROUP_PARENT,
@@ -126,6 +130,7 @@ import {
   terminateClusterProcesses,
   launchClusterProcess,
   markClusterEnv,
+  parseRunAs,
   type LaunchRequest,
   type Launched,
   type MarkedProcess,
@@ -197,6 +202,10 @@ export type SparkSpec = {
   environment: string;
   sparkHome: string;
   startedAt: string;
+  /** Where the logs are (absent: `<homeDir>/.refinery`). */
+  runDir?: string;
+  /** The JAVA_HOME the cluster started with (workers added by scale() use it too). */
+  javaHome?: string;
 };
 
 type WorkerRef = ProcRef & { index: number; port: number; webPort: number };
@@ -225,6 +234,8 @@ export type LocalSparkState = {
   cgroups?: string[];
   /** How the resource limits are enforced ('none' wins when processes differ). */
   enforced?: EnforcedResources;
+  /** The system account the processes run as (absent: the hub's own); workers added by scale() run as it too. */
+  runAs?: RunAs;
 };
 
 /** What reserve() hands to start(). Secrets stay in the configuration file, not here (the hub stores this). */
@@ -344,6 +355,7 @@ export function parseLocalSparkState(state: ClusterState | null | undefined): Lo
     bootId: typeof s.bootId === 'string' ? s.bootId : null,
     ...(Array.isArray(s.cgroups) ? { cgroups: s.cgroups.filter((d): d is string => typeof d === 'string') } : {}),
     ...(s.enforced && typeof s.enforced === 'object' ? { enforced: s.enforced as EnforcedResources } : {}),
+    ...(parseRunAs(s.runAs) ? { runAs: parseRunAs(s.runAs)! } : {}),
   };
 }
 
@@ -424,13 +436,18 @@ export class LocalSparkBackend implements ClusterBackend {
     return resolve(owner.homeDir ?? join(this.dataDir, 'users', owner.user));
   }
 
-  /** `<home>/.refinery/<server or 'default'>.<name>` (cluster names have no dots, so this cannot collide between servers). */
-  private clusterDirOf(homeDir: string, server: string, name: string): string {
-    return join(homeDir, '.refinery', `${server || 'default'}.${name}`);
+  /** Where the hub keeps the owner's cluster files: their run directory (host/people.ts), else `<home>/.refinery`. */
+  private runDirOf(owner: ClusterOwner): string {
+    return resolve(owner.runDir ?? join(this.homeDirOf(owner), '.refinery'));
   }
 
-  private logPath(homeDir: string, server: string, name: string, role: string): string {
-    return join(homeDir, '.refinery', `${server || 'default'}.${name}.${role}.log`);
+  /** `<run dir>/<server or 'default'>.<name>` (cluster names have no dots, so this cannot collide between servers). */
+  private clusterDirOf(runDir: string, server: string, name: string): string {
+    return join(runDir, `${server || 'default'}.${name}`);
+  }
+
+  private logPath(runDir: string, server: string, name: string, role: string): string {
+    return join(runDir, `${server || 'default'}.${name}.${role}.log`);
   }
 
   /** The workers' work and local directories; derived from the (validated) cluster id only, never read from a state. */
@@ -489,13 +506,14 @@ export class LocalSparkBackend implements ClusterBackend {
     const appUiPort = await port();
     const connectPort = request.connect ? await port() : null;
     const connectUiPort = request.connect ? await port() : null;
-    const homeDir = this.homeDirOf(owner);
-    const clusterDir = this.clusterDirOf(homeDir, owner.server, request.name);
+    const runDir = this.runDirOf(owner);
+    const clusterDir = this.clusterDirOf(runDir, owner.server, request.name);
     const confDir = join(clusterDir, 'conf');
-    await mkdir(join(homeDir, '.refinery'), { recursive: true, mode: 0o700 });
-    await mkdir(confDir, { recursive: true, mode: 0o700 });
-    await chmod(clusterDir, 0o700);
-    await chmod(confDir, 0o700);
+    // the hub's directories (the owner cannot replace anything in them); the files in them are the owner's to read
+    const dirMode = owner.runAs ? PASSAGE_DIR : PRIVATE_DIR;
+    if (!owner.runAs) await mkdir(runDir, { recursive: true, mode: PRIVATE_DIR });
+    await ensureDir(clusterDir, dirMode);
+    await ensureDir(confDir, dirMode);
     const connectToken = request.connect ? randomBytes(32).toString('base64url') : null;
     const text = renderSparkDefaults(
       sparkDefaults({
@@ -507,10 +525,7 @@ export class LocalSparkBackend implements ClusterBackend {
         'SparkSession.builder.getOrCreate() reads it through SPARK_CONF_DIR; so do the cluster\'s master, workers and executors.',
       ],
     );
-    const file = join(confDir, 'spark-defaults.conf');
-    const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
-    await writeFile(tmp, text, { mode: 0o600 });
-    await rename(tmp, file);
+    await writePrivateFile(join(confDir, 'spark-defaults.conf'), text, owner.runAs);
     const host = this.host.includes(':') ? `[${this.host}]` : this.host;
     const env: Record<string, string> = {
       SPARK_MASTER_URL: `spark://${host}:${masterPort}`,
@@ -559,6 +574,8 @@ export class LocalSparkBackend implements ClusterBackend {
       SPARK_LOCAL_IP: c.spec.host,
       SPARK_LOCAL_HOSTNAME: c.spec.host,
       SPARK_LOCAL_DIRS: join(this.scratchOf(c.clusterId), 'local'),
+      // temporary files in the cluster's own scratch space, not in the /tmp every account shares
+      TMPDIR: join(this.scratchOf(c.clusterId), 'tmp'),
       SPARK_CONNECT_MODE: '0',
       PYSPARK_PYTHON: this.python,
     });
@@ -586,15 +603,16 @@ export class LocalSparkBackend implements ClusterBackend {
         role: 'master',
         heapMiB: spec.sizing.masterHeapMiB,
         args: ['--host', spec.host, '--port', String(spec.masterPort), '--webui-port', String(spec.masterWebPort)],
-        sysProps: { 'spark.port.maxRetries': '0' },
+        sysProps: { 'spark.port.maxRetries': '0', 'java.io.tmpdir': join(this.scratchOf(c.clusterId), 'tmp') },
         log4jConfig: this.log4jPath(spec),
         ...(c.archives.master ? { archive: c.archives.master } : {}),
       }),
       env: { ...c.env, [SPARK_MARKER_ENV.role]: 'master' },
       cwd: spec.homeDir,
-      logPath: this.logPath(spec.homeDir, c.server, c.name, 'master'),
+      logPath: this.logPath(c.runDir, c.server, c.name, 'master'),
       cgroupName: `${c.clusterId}-m`,
       resources: { memoryLimit: spec.sizing.masterMemoryLimit, cpuLimit: spec.sizing.masterCpuLimit },
+      runAs: c.runAs,
       onExit: c.onExit,
     });
   }
@@ -618,13 +636,14 @@ export class LocalSparkBackend implements ClusterBackend {
           '--work-dir', join(this.scratchOf(c.clusterId), 'work'),
           `spark://${spec.host.includes(':') ? `[${spec.host}]` : spec.host}:${spec.masterPort}`,
         ],
-        sysProps: { 'spark.port.maxRetries': '0' },
+        sysProps: { 'spark.port.maxRetries': '0', 'java.io.tmpdir': join(this.scratchOf(c.clusterId), 'tmp') },
         log4jConfig: this.log4jPath(spec),
         ...(c.archives.worker ? { archive: c.archives.worker } : {}),
       }),
       env: { ...c.env, [SPARK_MARKER_ENV.role]: 'worker', [SPARK_MARKER_ENV.worker]: String(index) },
       cwd: spec.homeDir,
-      logPath: this.logPath(spec.homeDir, c.server, c.name, `worker-${index}`),
+      logPath: this.logPath(c.runDir, c.server, c.name, `worker-${index}`),
+      runAs: c.runAs,
       cgroupName: `${c.clusterId}-w${index}`,
       resources: { memoryLimit: spec.sizing.workerMemoryLimit, cpuLimit: spec.sizing.workerCpuLimit },
       onExit: c.onExit,
@@ -647,13 +666,14 @@ export class LocalSparkBackend implements ClusterBackend {
           '--conf', `spark.ui.port=${spec.connectUiPort}`,
           'spark-internal',
         ],
-        sysProps: { 'spark.port.maxRetries': '0' },
+        sysProps: { 'spark.port.maxRetries': '0', 'java.io.tmpdir': join(this.scratchOf(c.clusterId), 'tmp') },
         log4jConfig: this.log4jPath(spec),
         ...(c.archives.connect ? { archive: c.archives.connect } : {}),
       }),
       env: { ...c.env, [SPARK_MARKER_ENV.role]: 'connect' },
       cwd: spec.homeDir,
-      logPath: this.logPath(spec.homeDir, c.server, c.name, 'connect'),
+      logPath: this.logPath(c.runDir, c.server, c.name, 'connect'),
+      runAs: c.runAs,
       cgroupName: `${c.clusterId}-c`,
       resources: { memoryLimit: spec.sizing.connectMemoryLimit, cpuLimit: spec.sizing.connectCpuLimit },
       onExit: c.onExit,
@@ -692,7 +712,13 @@ export class LocalSparkBackend implements ClusterBackend {
     // Object storage: reserve() cannot know the environment of this start, so the S3A entries
     // (s3a.ts: jars on the class paths, endpoint, a credentials provider reading the JVM's environment;
     // never a key) are applied to the conf here, and removed again when this start has no storage.
-    const s3 = await updateS3aConf(join(r.confDir, 'spark-defaults.conf'), request.conf, options.env ?? {}, this.s3aJars);
+    const runDir = this.runDirOf(owner);
+    // the configuration of this reservation: derived from the owner, never taken from the stored reservation
+    if (r.confDir !== join(this.clusterDirOf(runDir, owner.server, request.name), 'conf')) {
+      throw new ClusterError('The Spark cluster\'s configuration is not where this server keeps it; start the server again to make a new one');
+    }
+    const runAs = owner.runAs ?? null;
+    const s3 = await updateS3aConf(join(r.confDir, 'spark-defaults.conf'), request.conf, options.env ?? {}, this.s3aJars, runAs);
     const s3Problem = s3 && s3aJarsProblem(this.s3aJars);
     if (s3Problem) this.warnOnce(`s3a:${this.s3aJars}`, { dir: this.s3aJars }, `s3a:// will not work in Spark clusters: ${s3Problem}`);
     const jvm = await sparkJvm(this.java(options.env), this.sparkHome);
@@ -716,10 +742,16 @@ export class LocalSparkBackend implements ClusterBackend {
       environment: this.environment,
       sparkHome: this.sparkHome,
       startedAt: new Date(started).toISOString(),
+      runDir,
+      javaHome: jvm.javaHome,
     };
-    await mkdir(join(homeDir, '.refinery'), { recursive: true, mode: 0o700 });
-    for (const sub of ['work', 'local']) await mkdir(join(this.scratchOf(clusterId), sub), { recursive: true, mode: 0o700 });
-    await writeFile(this.log4jPath(spec), DAEMON_LOG4J2, { mode: 0o600 });
+    if (!runAs) await mkdir(homeDir, { recursive: true, mode: PRIVATE_DIR });
+    // the scratch root is the hub's; the cluster's own directories below it are the owner's
+    await ensureDir(this.scratchDir, runAs ? PASSAGE_DIR : PRIVATE_DIR);
+    await mkdir(this.scratchOf(clusterId), { mode: PRIVATE_DIR });
+    for (const sub of ['work', 'local', 'tmp']) await mkdir(join(this.scratchOf(clusterId), sub), { mode: PRIVATE_DIR });
+    if (runAs) for (const dir of ['', 'work', 'local', 'tmp']) await ensureDir(join(this.scratchOf(clusterId), dir), PRIVATE_DIR, runAs);
+    await writePrivateFile(this.log4jPath(spec), DAEMON_LOG4J2, runAs);
     const host = spec.host.includes(':') ? `[${spec.host}]` : spec.host;
     const masterUrl = `spark://${host}:${spec.masterPort}`;
     const state: LocalSparkState = {
@@ -728,6 +760,7 @@ export class LocalSparkBackend implements ClusterBackend {
       masterUrl, masterWebPort: spec.masterWebPort,
       connectUrl: spec.connectPort ? `sc://localhost:${spec.connectPort}` : null,
       spec, master: null, workers: [], connect: null, bootId: bootId(),
+      ...(runAs ? { runAs } : {}),
     };
 
     let wake: () => void = () => {};
@@ -735,7 +768,7 @@ export class LocalSparkBackend implements ClusterBackend {
     const onAbort = () => wake();
     signal.addEventListener('abort', onAbort);
     const c: ClusterContext = {
-      clusterId, spec, jvm, server: owner.server, name: request.name, onExit,
+      clusterId, spec, jvm, server: owner.server, name: request.name, onExit, runDir, runAs,
       archives: this.archives?.available(jvm) ?? {},
       env: this.clusterEnv({ clusterId, user: owner.user, server: owner.server, name: request.name, spec, jvm, extra: options.env ?? {} }),
       ...(s3 ? { s3aClasspath: s3aClasspath(this.s3aJars) } : {}),
@@ -975,7 +1008,7 @@ export class LocalSparkBackend implements ClusterBackend {
     }
     const refs = [...(s.master ? [s.master] : []), ...s.workers, ...(s.connect ? [s.connect] : [])];
     await this.terminate(s, refs, () => true, undefined, Math.max(0, options.graceMs ?? this.stopGraceMs));
-    await rm(this.scratchOf(s.clusterId), { recursive: true, force: true, maxRetries: 3 }).catch(() => {});
+    await removeTree(this.scratchOf(s.clusterId)).catch((err: unknown) => this.log.warn({ cluster: s.name, err: String(err) }, 'could not remove a stopped Spark cluster\'s scratch directory'));
   }
 
   /** The worker daemons (not their executors) of a cluster, by index. */
@@ -1027,14 +1060,13 @@ export class LocalSparkBackend implements ClusterBackend {
     const procs = await this.scan(s.clusterId);
     const masterProc = procs.find((p) => p.pid === s.master!.pid);
     if (!masterProc) throw new ClusterError('Cannot scale the Spark cluster: the master process cannot be inspected');
-    // New workers get the master's environment (it holds start's options.env, which the state must not).
-    const env = Object.fromEntries([...masterProc.env].filter(([k]) => k !== SPARK_MARKER_ENV.role && k !== SPARK_MARKER_ENV.worker));
-    let spec = s.spec;
-    try {
-      spec = JSON.parse(masterProc.env.get(SPARK_MARKER_ENV.spec) ?? '') as SparkSpec;
-    } catch {
-      // keep the state's
-    }
+    // New workers get the master's environment (it holds start's options.env, which the state must
+    // not). It is the owner's to change (the master runs as them), so it only ever reaches processes
+    // that run as the owner; what the hub itself acts on (spec, Java, markers, account) comes from
+    // the stored state.
+    const spec = s.spec;
+    const env = Object.fromEntries([...masterProc.env].filter(([k]) => !k.startsWith('REFINERY_')));
+    markClusterEnv(env, { kind: 'spark', scope: this.dataDir, clusterId: s.clusterId, name: s.name, user: s.user, server: s.server, spec });
     const roots = LocalSparkBackend.workerRoots(procs);
     const current = [...roots.keys()].sort((a, b) => a - b);
 
@@ -1042,9 +1074,10 @@ export class LocalSparkBackend implements ClusterBackend {
       const add: number[] = [];
       for (let i = 0; add.length < workers - current.length; i++) if (!roots.has(i)) add.push(i);
       let wake: () => void = () => {};
-      const jvm = await sparkJvm(this.java({ JAVA_HOME: env.JAVA_HOME ?? '' }), spec.sparkHome);
+      const jvm = await sparkJvm(this.java({ JAVA_HOME: spec.javaHome ?? '' }), this.sparkHome);
       const c: ClusterContext = {
         clusterId: s.clusterId, spec, jvm, env, server: s.server, name: s.name, onExit: () => wake(),
+        runDir: spec.runDir ?? join(spec.homeDir, '.refinery'), runAs: s.runAs ?? null,
         archives: this.archives?.available(jvm) ?? {},
       };
       const settled = await Promise.allSettled(add.map((i) => this.launchWorker(c, i)));
@@ -1181,6 +1214,10 @@ interface ClusterContext {
   name: string;
   archives: Partial<Record<SparkRole, string>>;
   onExit: () => void;
+  /** Where the logs go. */
+  runDir: string;
+  /** Who the processes run as (null: the hub's own account). */
+  runAs: RunAs | null;
   /**
    * The S3A jars, when this start has object storage. The Connect server is a driver started without
    * spark-submit's launcher, which is what applies spark.driver.extraClassPath; so it gets them here.

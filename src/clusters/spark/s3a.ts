@@ -18,10 +18,11 @@
  * per-bucket DNS names, so path-style addressing is on; the region is named so that the SDK never
  * tries to discover it; TLS follows the endpoint's scheme.
  */
-import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { RunAs } from '../../host/accounts.js';
+import { writePrivateFile } from '../../host/files.js';
 import { repoRoot } from '../../spawners/local.js';
 import { parseSparkDefaults, renderSparkDefaults } from './conf.js';
 
@@ -130,17 +131,15 @@ export async function updateS3aConf(
   profileConf: Readonly<Record<string, string>>,
   env: Readonly<Record<string, string | undefined>>,
   jarsDir: string,
+  /** Who the file belongs to (the cluster's account); absent: whoever writes it. */
+  owner?: RunAs | null,
 ): Promise<S3Settings | null> {
   const text = await readFile(file, 'utf8');
   const s3 = s3Settings(env);
   const header = text.split('\n').filter((l) => l.startsWith('# ')).map((l) => l.slice(2)).filter((l) => l !== S3A_HEADER);
   if (s3) header.push(S3A_HEADER);
   const updated = renderSparkDefaults(withS3aConf(parseSparkDefaults(text), profileConf, env, jarsDir), header);
-  if (updated !== text) {
-    const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
-    await writeFile(tmp, updated, { mode: 0o600 });
-    await rename(tmp, file);
-  }
+  if (updated !== text) await writePrivateFile(file, updated, owner);
   return s3;
 }
 

@@ -8,8 +8,8 @@
  *    UserAlreadyExists (not idempotent by itself); user JSON carries secrets (`keys[].secret_key`).
  *  - PUT /admin/user?key answers with ALL the user's S3 keys, not just the new one.
  *  - DELETE /admin/user?key of a key that is already gone answers 403 InvalidAccessKeyId.
- *  - DELETE /admin/user of a user that owns buckets fails (409) without purge-data, so a revoked
- *    account is suspended (and its keys removed) instead: buckets and data stay.
+ *  - DELETE /admin/user of a user that owns buckets fails (409) without purge-data; with
+ *    `purge-data=true` the user's buckets and their objects go with it.
  *  - 200 answers have no Content-Type; bodies are JSON all the same.
  */
 import { AwsClient } from 'aws4fetch';
@@ -94,14 +94,19 @@ export class CephRgwProvisioner implements Provisioner {
     });
   }
 
-  async revokeAccount(account: string): Promise<void> {
+  async deleteAccount(account: string): Promise<void> {
     const uid = this.uidOf(account);
     return this.serial(uid, async () => {
       let user = await this.user(uid);
       if (!user) return;
-      // Suspension first: it stops every key at once, so a crash before the removals revokes anyway.
+      // Suspension first: it stops every key at once, so a crash before the deletion (which may
+      // take a while for a lot of data) revokes anyway.
       if (!user.suspended) user = await this.setSuspended(uid, true);
       for (const key of user.keys) await this.removeKey(uid, key.access_key);
+      const doing = `deleting uid "${uid}" with its buckets and their data`;
+      const res = await this.send(this.admin, 'DELETE', '/admin/user', { uid, 'purge-data': 'true', format: 'json' }, doing);
+      if (res.status === 404 && parseCephError(res.body) === 'NoSuchUser') return;
+      if (res.status !== 200) throw this.failure(doing, res);
     });
   }
 
@@ -110,8 +115,8 @@ export class CephRgwProvisioner implements Provisioner {
   /** The user, created when missing, reinstated when suspended, with at least one S3 key. */
   private async activeUser(uid: string, account: string): Promise<RgwUser> {
     let user = (await this.user(uid)) ?? (await this.createUser(uid, account));
-    // Refinery asks only for people it lets in; a suspension is how this provisioner revokes, so
-    // an account asked for again (a person re-added) is reinstated. Its old keys are gone already.
+    // Refinery asks only for people it lets in; a suspended user is one whose deletion was
+    // interrupted while the person stayed (the removal failed), so it is reinstated. Its old keys are gone already.
     if (user.suspended) user = await this.setSuspended(uid, false);
     if (user.keys.length > 0) return user;
     const res = await this.call('PUT', '/admin/user', { key: null, uid, 'key-type': 's3', 'generate-key': 'true' }, `adding a key to uid "${uid}"`);

@@ -12,11 +12,15 @@
  *  - PATCH /list-buckets answers every bucket with its owner's access key id.
  *  - PATCH /<bucket>/create with `x-vgw-owner: ID` creates a bucket owned by that account
  *    (404 XAdminUserNotFound when there is no such account, 409 when the bucket exists).
+ *  - There is no admin call to delete a bucket; the root account may use every bucket through the
+ *    S3 API (it bypasses bucket policies), so deleting an account's buckets empties and deletes them
+ *    there: ListObjectsV2 + DeleteObject, ListMultipartUploads + AbortMultipartUpload, DeleteBucket.
  *
  * A versitygw account has no name: it IS its access key id, and buckets are owned by that id. So
  * the id is derived from the Refinery account name (`accessKeyIdOf`): the store stays the only
- * record of who has which key, a rotation (new secret, same id) keeps bucket ownership, and an
- * account revoked and later re-created owns its old buckets again. Access key ids are not secret
+ * record of who has which key, and a rotation (new secret, same id) keeps bucket ownership. The
+ * same name always gives the same id, which is why deleting an account deletes the buckets it owns
+ * too: a person created later under the same name must not find the old data. Access key ids are not secret
  * in SigV4; the secret is random. Accounts get role `user`: they can use the buckets they own
  * (and see only those), but cannot create buckets; buckets are created here, for them.
  */
@@ -120,13 +124,16 @@ export class VersitygwProvisioner implements Provisioner {
     });
   }
 
-  revokeAccount(account: string): Promise<void> {
+  deleteAccount(account: string): Promise<void> {
     const id = this.idOf(account);
     return this.serial(id, async () => {
-      // versitygw deletes a missing account without complaint; buckets (owned by the id) stay.
+      // The account first, so its key stops working at once; its buckets are still found by owner id
+      // afterwards, so a removal interrupted half-way is finished by the next call.
+      // versitygw deletes a missing account without complaint.
       const doing = `deleting account "${account}" (${id})`;
       const res = await this.admin('PATCH', '/delete-user', { access: id }, '', {}, doing);
       if (res.status !== 200) throw this.failure(doing, res);
+      for (const bucket of await this.bucketsOwnedBy(id)) await this.deleteBucket(bucket);
     });
   }
 
@@ -173,10 +180,51 @@ export class VersitygwProvisioner implements Provisioner {
     return parseBuckets(res.body).find((b) => b.name === bucket)?.owner;
   }
 
+  private async bucketsOwnedBy(id: string): Promise<string[]> {
+    const doing = `listing the buckets of ${id}`;
+    const res = await this.admin('PATCH', '/list-buckets', {}, '', {}, doing);
+    if (res.status !== 200) throw this.failure(doing, res);
+    return parseBuckets(res.body).filter((b) => b.owner === id).map((b) => b.name);
+  }
+
+  /** Empty a bucket (objects, unfinished multipart uploads) and delete it, through the S3 API as root. */
+  private async deleteBucket(bucket: string): Promise<void> {
+    const base = `/${rfc3986(bucket)}`;
+    const objectPath = (key: string) => `${base}/${key.split('/').map(rfc3986).join('/')}`;
+    for (let token: string | undefined; ;) {
+      const doing = `listing the objects of bucket "${bucket}"`;
+      const res = await this.s3('GET', base, { 'list-type': '2', ...(token ? { 'continuation-token': token } : {}) }, doing);
+      if (res.status === 404) return;
+      if (res.status !== 200) throw this.failure(doing, res);
+      for (const key of elements(res.body, 'Contents').map((c) => firstText(c, 'Key') ?? '').filter(Boolean)) {
+        const gone = await this.s3('DELETE', objectPath(key), {}, `deleting an object of bucket "${bucket}"`);
+        if (gone.status !== 204 && gone.status !== 200 && gone.status !== 404) throw this.failure(`deleting an object of bucket "${bucket}"`, gone);
+      }
+      token = firstText(res.body, 'IsTruncated') === 'true' ? firstText(res.body, 'NextContinuationToken') : undefined;
+      if (!token) break;
+    }
+    const uploads = await this.s3('GET', base, { uploads: '' }, `listing the unfinished uploads of bucket "${bucket}"`);
+    if (uploads.status === 200) {
+      for (const upload of elements(uploads.body, 'Upload')) {
+        const key = firstText(upload, 'Key');
+        const uploadId = firstText(upload, 'UploadId');
+        if (key && uploadId) await this.s3('DELETE', objectPath(key), { uploadId }, `aborting an upload to bucket "${bucket}"`);
+      }
+    }
+    const doing = `deleting bucket "${bucket}"`;
+    const res = await this.s3('DELETE', base, {}, doing);
+    if (res.status !== 204 && res.status !== 200 && res.status !== 404) throw this.failure(doing, res);
+  }
+
   // ---- HTTP ----
 
-  private async admin(method: 'PATCH', path: string, query: Record<string, string>, body: string, headers: Record<string, string>, doing: string): Promise<Answer> {
-    const url = new URL(`${this.adminUrl}${path}`);
+  /** A request to the S3 API, signed by the admin (root) key. */
+  private s3(method: 'GET' | 'DELETE', path: string, query: Record<string, string>, doing: string): Promise<Answer> {
+    return this.admin(method, path, query, '', {}, doing, this.s3Url);
+  }
+
+  private async admin(method: 'PATCH' | 'GET' | 'DELETE', path: string, query: Record<string, string>, body: string, headers: Record<string, string>, doing: string, baseUrl = this.adminUrl): Promise<Answer> {
+    const url = new URL(`${baseUrl}${path}`);
     for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
     try {
       const signer = new AwsV4Signer({
@@ -197,7 +245,7 @@ export class VersitygwProvisioner implements Provisioner {
     } catch (error) {
       // A fetch error names the URL at most (never a secret: none is ever put in a URL).
       const why = error instanceof Error ? (error.cause instanceof Error ? `${error.message} (${error.cause.message})` : error.message) : String(error);
-      throw new ProvisioningError(this.redact(`versitygw: ${doing}: no answer from ${this.adminUrl}: ${why}`));
+      throw new ProvisioningError(this.redact(`versitygw: ${doing}: no answer from ${baseUrl}: ${why}`));
     }
   }
 
@@ -224,6 +272,11 @@ export class VersitygwProvisioner implements Provisioner {
     });
     return next;
   }
+}
+
+/** Percent-encoding as SigV4 canonicalizes a path segment, so the URL sent is the one that was signed. */
+function rfc3986(value: string): string {
+  return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
 function ownedByOther(bucket: string, account: string, owner: string): ProvisioningError {
