@@ -51,9 +51,12 @@ export type Stuck =
   | { kind: 'image'; reason: string; image: string; message: string }
   | { kind: 'crash'; container: string; exitCode: number | undefined; reason: string }
   | { kind: 'exited'; exitCode: number | undefined; reason: string }
+  | { kind: 'start'; reason: string; message: string }
   | { kind: 'failed'; message: string };
 
 const IMAGE_REASONS = new Set(['ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull']);
+// the runtime could not start the program at all (not found, not executable): trying again will not help
+const START_REASONS = new Set(['StartError', 'RunContainerError', 'CreateContainerError', 'ContainerCannotRun']);
 
 /** Why the pod will not become ready without someone's help, or null while it may still. */
 export function stuck(pod: V1Pod): Stuck | null {
@@ -63,6 +66,9 @@ export function stuck(pod: V1Pod): Stuck | null {
   for (const c of containers) {
     const waiting = c.state?.waiting;
     if (waiting?.reason && IMAGE_REASONS.has(waiting.reason)) return { kind: 'image', reason: waiting.reason, image: c.image, message: waiting.message ?? '' };
+    const failedStart = [c.state?.terminated, c.lastState?.terminated].find((t) => t?.reason && START_REASONS.has(t.reason));
+    if (failedStart) return { kind: 'start', reason: failedStart.reason!, message: failedStart.message ?? '' };
+    if (waiting?.reason && START_REASONS.has(waiting.reason)) return { kind: 'start', reason: waiting.reason, message: waiting.message ?? '' };
     if (waiting?.reason === 'CrashLoopBackOff') {
       return { kind: 'crash', container: c.name, exitCode: c.lastState?.terminated?.exitCode, reason: c.lastState?.terminated?.reason ?? 'Error' };
     }
@@ -84,6 +90,8 @@ export function stuckMessage(s: Stuck, logTail: string): string {
       return `The server keeps crashing (CrashLoopBackOff, last exit code ${s.exitCode ?? '?'}, ${s.reason}).${log}`;
     case 'exited':
       return `The server exited before it was ready (exit code ${s.exitCode ?? '?'}, ${s.reason}).${log}`;
+    case 'start':
+      return `The server's program could not be started (${s.reason})${s.message ? `: ${s.message}` : ''}. Check spawner.kubernetes.cmd and the image.`;
     case 'failed':
       return `The pod failed: ${s.message}.${log}`;
   }

@@ -190,6 +190,7 @@ export class KubeSpawner implements Spawner {
   private waitUntilReady(uid: string, name: string, request: SpawnRequest, deadline: number, say: (p: number, m: string) => void): Promise<string> {
     return new Promise<string>((resolve, reject) => {
       const shown = new Set<string>();
+      const said = new Set<string>();
       let progress = 5;
       let seen = false;
       let settled = false;
@@ -210,7 +211,9 @@ export class KubeSpawner implements Spawner {
           if (shown.has(key)) continue;
           shown.add(key);
           const step = eventStep(event);
-          if (!step) continue;
+          // a retry repeats its events: say each thing once
+          if (!step || said.has(step.message)) continue;
+          said.add(step.message);
           progress = Math.max(progress, step.progress);
           say(progress, step.message);
         }
