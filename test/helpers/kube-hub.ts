@@ -7,7 +7,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ApiextensionsV1Api, CoreV1Api, StorageV1Api, type V1CustomResourceDefinition, type V1PolicyRule } from '@kubernetes/client-node';
+import { ApiextensionsV1Api, CoreV1Api, StorageV1Api, loadYaml, type V1CustomResourceDefinition, type V1PolicyRule } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { repoRoot } from '../../src/spawners/local.js';
 import { startKubeCluster, type KubeCluster, type NamespaceAccess } from './kube-cluster.js';
@@ -59,7 +59,8 @@ export async function startKubeWorld(namespace: string, options: { volumes?: num
 
   const crds = adminKc.makeApiClient(ApiextensionsV1Api);
   for (const file of ['daskclusters.yaml', 'sparkconnects.yaml']) {
-    const body = parseAllDocuments(await readFile(join(repoRoot(), '.tools', 'k8s-schemas', 'crds', file), 'utf8'))[0]!.toJS() as V1CustomResourceDefinition;
+    // typed, as the client's serializer wants it (x-kubernetes-* keys are x_kubernetes_* fields there; raw JSON would lose them)
+    const body = loadYaml<V1CustomResourceDefinition>(await readFile(join(repoRoot(), '.tools', 'k8s-schemas', 'crds', file), 'utf8'));
     await crds.createCustomResourceDefinition({ body });
     await waitFor(async () => {
       const crd = await crds.readCustomResourceDefinition({ name: body.metadata!.name! });
