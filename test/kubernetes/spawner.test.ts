@@ -90,7 +90,7 @@ describe('spawner.type kubernetes', () => {
     assert.equal(pod.spec?.securityContext?.seccompProfile?.type, 'RuntimeDefault');
     assert.equal(pod.spec?.securityContext?.runAsUser, undefined, 'no fixed uid unless configured');
     assert.equal(pod.spec?.automountServiceAccountToken, false);
-    assert.deepEqual(pod.spec?.containers[0]?.resources, { requests: { cpu: '100m', memory: '256M' }, limits: { cpu: '1', memory: '2G' } });
+    assert.deepEqual(JSON.parse(JSON.stringify(pod.spec?.containers[0]?.resources)), { requests: { cpu: '100m', memory: '256M' }, limits: { cpu: '1', memory: '2G' } });
 
     const claim = await world.admin.readNamespacedPersistentVolumeClaim({ name: 'claim-alice', namespace: NS });
     assert.equal(claim.spec?.storageClassName, 'refinery-test');
@@ -141,5 +141,7 @@ describe('spawner.type kubernetes', () => {
     const pods = await podsOf('bob');
     assert.deepEqual(pods.map((p) => p.metadata?.name), ['jupyter-bob---4cab-2e2']);
     assert.equal(pods[0]?.metadata?.annotations?.['hub.jupyter.org/servername'], 'Lab.2');
+    // not a valid label value as escaped ("-4cab-2e2"): readable part and a hash
+    assert.match(pods[0]?.metadata?.labels?.['hub.jupyter.org/servername'] ?? '', /^4cab-2e2-[0-9a-f]{8}$/);
   });
 });

@@ -1,7 +1,7 @@
 // Pod names from user and server names: KubeSpawner's escaping, and never the same name for two servers.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { escapeName, expandName } from '../../src/spawners/kubernetes/names.js';
+import { escapeName, expandName, serverLabels } from '../../src/spawners/kubernetes/names.js';
 
 const pod = (user: string, server: string) => expandName('jupyter-{user_server}', user, server);
 
@@ -27,5 +27,14 @@ describe('pod names', () => {
     const b = pod(`${'x'.repeat(79)}y`, '');
     assert.equal(a.length, 63);
     assert.notEqual(a, b);
+  });
+
+  test('label values are valid and distinct even where the escaped name is not a label value', () => {
+    const LABEL = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
+    const a = serverLabels('refinery', 'singleuser-server', 'ünal', 'Lab.2');
+    const b = serverLabels('refinery', 'singleuser-server', 'unal', 'lab.2');
+    for (const value of [...Object.values(a), ...Object.values(b)]) assert.match(value, LABEL);
+    assert.notEqual(a['hub.jupyter.org/username'], b['hub.jupyter.org/username']);
+    assert.notEqual(a['hub.jupyter.org/servername'], b['hub.jupyter.org/servername']);
   });
 });

@@ -66,10 +66,19 @@ export const ANNOTATION = {
 
 export const COMPONENT = { server: 'singleuser-server', home: 'singleuser-storage', env: 'singleuser-env' } as const;
 
-/** A label value: at most 63 of [A-Za-z0-9-_.], starting and ending alphanumeric (or empty). */
+const LABEL_VALUE = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$/;
+
+/**
+ * A label value: at most 63 of [A-Za-z0-9-_.], starting and ending alphanumeric (or empty). An
+ * escaped name that is not one (it starts with an escape, "-c3-bcnal", or is too long) becomes its
+ * readable part and a hash of the exact names, so label values stay distinct between servers
+ * (network policies select pods by them).
+ */
 export function labelValue(escaped: string, user: string, server: string): string {
-  if (escaped.length <= MAX_NAME) return escaped;
-  return expandName(escaped, user, server);
+  if (escaped.length <= MAX_NAME && LABEL_VALUE.test(escaped)) return escaped;
+  const tail = hash8(user, server);
+  const body = escaped.replace(/^-+/, '').slice(0, MAX_NAME - tail.length - 1).replace(/-+$/, '');
+  return body ? `${body}-${tail}` : tail;
 }
 
 /** The labels every object of one hub carries: how it finds its own among other hubs' in a namespace. */
