@@ -13,6 +13,7 @@ import { registerKnownToken } from './auth/tokens.js';
 import { HOST_SESSION_COOKIE, isHubCookieName, SESSION_COOKIE } from './auth/sessions.js';
 import { RouteTable, createProxy, type ProxyHandlers } from './proxy/index.js';
 import { LocalSpawner } from './spawners/local.js';
+import { kubeSpawnerFrom } from './spawners/kubernetes/from-config.js';
 import { Metrics } from './metrics/index.js';
 import { ServerManager } from './servers/manager.js';
 import { Reconciler } from './reconcile/reconciler.js';
@@ -120,7 +121,10 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
     const isolation = people.isolation();
     if (isolation.isolated) log.info(isolation.message);
     else log.warn(isolation.message);
-    const spawner = new LocalSpawner({
+    // spawner.type kubernetes: a pod per server (src/spawners/kubernetes); else local processes
+    const kubeSpawner = config.spawner.type === 'kubernetes' ? kubeSpawnerFrom(loaded, log.child({ component: 'spawner' })) : undefined;
+    if (kubeSpawner) cleanups.push(() => kubeSpawner.close());
+    const spawner = kubeSpawner ?? new LocalSpawner({
       dataDir: config.data_dir,
       people,
       ...(config.spawner.command ? { command: [...config.spawner.command] } : {}),
@@ -140,11 +144,12 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
     const ctx = {} as HubContext;
     const clusters: ClusterManager = new ClusterManager({
       db: db.kysely,
-      backends: clusterBackends(config, people, log.child({ component: 'clusters' })),
+      backends: clusterBackends(config, people, log.child({ component: 'clusters' }), kubeSpawner),
       log: log.child({ component: 'clusters' }),
       quotas: () => config.quotas,
       startTimeoutSeconds: config.clusters.start_timeout,
-      placeOf: (user) => people.prepare(user),
+      // pods have no place on this machine: no local account or home for their clusters
+      placeOf: (user) => (kubeSpawner ? Promise.resolve({ name: user, home: '', runDir: '', runAs: null }) : people.prepare(user)),
       // a cluster restarted on its own gets the object-storage keys its server's spawn gave it
       extraEnv: (user, server): Promise<Record<string, string>> => servers.storageEnvFor(user, server),
     });
@@ -157,6 +162,7 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
       catalog: () => catalog.current(),
       clusters,
       storage,
+      secretEnvNames: Object.keys(config.spawner.env),
     });
     const publicationStore = createPublicationStore(loaded);
     if (publicationStore instanceof S3PublicationStore) {
@@ -264,7 +270,7 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
       rmSync(pidFile, { force: true });
     });
 
-    if (runMode === 'per-user') warnAboutUnreachablePrograms(spawner, catalog.current(), log);
+    if (runMode === 'per-user' && spawner instanceof LocalSpawner) warnAboutUnreachablePrograms(spawner, catalog.current(), log);
     metrics.startupDuration.set((Date.now() - started) / 1000);
     const shownHost = ['0.0.0.0', '::'].includes(config.listen.host) ? '127.0.0.1' : config.listen.host;
     const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;

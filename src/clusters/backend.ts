@@ -34,6 +34,15 @@ export interface ClusterOwner {
   runDir?: string;
   /** Local backends: the system account the cluster's processes run as; absent or null: the hub's own. */
   runAs?: RunAs | null;
+  /**
+   * On Kubernetes: the server's pod, once it exists. Cluster objects carry `ownerReference` (the
+   * garbage collector removes them with the pod) and a NetworkPolicy lets only `podLabels` in.
+   */
+  kubernetes?: {
+    namespace: string;
+    ownerReference: { apiVersion: 'v1'; kind: 'Pod'; name: string; uid: string };
+    podLabels: Record<string, string>;
+  };
 }
 
 /**

@@ -32,7 +32,8 @@ export interface PreparedClusters {
   env: Record<string, string>;
   names: string[];
   /** Start all in parallel; on any failure everything is stopped and a ClusterError says which one failed. */
-  start(onProgress: (name: string, event: ClusterProgress) => void, signal: AbortSignal, env?: Record<string, string>): Promise<void>;
+  /** `placement`: what the server's start learnt about where it is (ClusterOwner.kubernetes), added to the owner. */
+  start(onProgress: (name: string, event: ClusterProgress) => void, signal: AbortSignal, env?: Record<string, string>, placement?: Pick<ClusterOwner, 'kubernetes'>): Promise<void>;
   /** Stop whatever was started. */
   stop(): Promise<void>;
 }
@@ -143,9 +144,10 @@ export class ClusterManager {
     return {
       env: Object.assign({}, ...reserved.map((r) => r.addresses.env)) as Record<string, string>,
       names: reserved.map((r) => r.request.name),
-      start: async (onProgress, signal, env) => {
+      start: async (onProgress, signal, env, placement) => {
+        const placed: ClusterOwner = { ...owner, ...placement };
         const results = await Promise.allSettled(reserved.map(async ({ request, addresses, row }) => {
-          const state = await this.backend(request.kind).start(owner, request, addresses, {
+          const state = await this.backend(request.kind).start(placed, request, addresses, {
             timeoutMs: this.o.startTimeoutSeconds * 1000, signal, onProgress: (event) => onProgress(request.name, event), ...(env ? { env } : {}),
           });
           states.set(row.id, state);

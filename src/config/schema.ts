@@ -7,6 +7,7 @@ import { publishSchema, PUBLISH_DEFAULTS } from '../publish/config.js';
 import { storageConfigSchema } from '../storage/config.js';
 import { proxyEntry } from '../http/trusted-proxies.js';
 import { ACCOUNT_NAME } from '../host/accounts.js';
+import { kubernetesSpawnerSchema } from './kubernetes.js';
 export { secretRef, type SecretRef } from './secret-ref.js';
 
 /** `host:port`, `:port` or a bare port number. */
@@ -91,7 +92,8 @@ const localRunSchema = z.strictObject({
 });
 
 const localSpawnerSchema = z.strictObject({
-  type: z.literal('local').default('local'),
+  /** local: processes on this machine; kubernetes: a pod per server (spawner.kubernetes). */
+  type: z.enum(['local', 'kubernetes']).default('local'),
   /** Program and arguments that start a single-user server; default: the project virtualenv's jupyterhub-singleuser. */
   command: z.array(z.string()).nonempty().optional(),
   args: z.array(z.string()).default([]),
@@ -104,6 +106,9 @@ const localSpawnerSchema = z.strictObject({
   /** How often the hub checks that running servers are still alive. */
   poll_interval: duration.default(30),
   local: localRunSchema.default({ system_users: {} }),
+  kubernetes: kubernetesSpawnerSchema.optional(),
+}).superRefine((spawner, ctx) => {
+  if (spawner.kubernetes && spawner.type !== 'kubernetes') ctx.addIssue({ code: 'custom', path: ['kubernetes'], message: 'only used with spawner.type: kubernetes' });
 });
 
 /** Limits on the public port (src/http/server-limits.ts). */

@@ -29,6 +29,10 @@ export const volumeSchema = z.strictObject({
   host_path: z.string().optional(),
   /** On Kubernetes: an existing PersistentVolumeClaim (with `{user}` filled in). */
   claim: z.string().optional(),
+  /** On Kubernetes: an existing ConfigMap or Secret as files, or a fresh empty directory for the pod's lifetime. */
+  config_map: z.string().optional(),
+  secret: z.string().optional(),
+  empty_dir: z.boolean().optional(),
 });
 
 /** What a profile (or a chosen option) contributes to the plan. Env and volumes add up; the rest: later wins. */

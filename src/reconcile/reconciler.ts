@@ -44,6 +44,11 @@ export class Reconciler {
     stopGraceSeconds: number;
   }) {}
 
+  /** The spawner says what makes two states one server (a pod's name and uid); by default the same pid. */
+  private same(a: SpawnerState, b: SpawnerState): boolean {
+    return this.o.spawner.sameServer ? this.o.spawner.sameServer(a, b) : sameProcess(a, b);
+  }
+
   run(): Promise<ReconcileReport> {
     this.running ??= this.pass().finally(() => (this.running = undefined));
     return this.running;
@@ -106,11 +111,11 @@ export class Reconciler {
         const server = String(state.server ?? '');
         const key = `${user}/${server}`;
         const row = rows.find((r) => `${r.user_name}/${r.name}` === key);
-        const owned = live.has(key) && row?.spawner_state && sameProcess(JSON.parse(row.spawner_state) as SpawnerState, state);
+        const owned = live.has(key) && row?.spawner_state && this.same(JSON.parse(row.spawner_state) as SpawnerState, state);
         if (owned || this.o.servers.hasOperation(user, server)) continue;
         // started after we read the rows? then its row owns it now
         const fresh = await this.freshRow(user, server);
-        if (this.o.servers.hasOperation(user, server) || (fresh?.spawner_state && fresh.phase !== 'stopped' && sameProcess(JSON.parse(fresh.spawner_state) as SpawnerState, state))) {
+        if (this.o.servers.hasOperation(user, server) || (fresh?.spawner_state && fresh.phase !== 'stopped' && this.same(JSON.parse(fresh.spawner_state) as SpawnerState, state))) {
           live.add(key);
           continue;
         }

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Logger } from '../log.js';
 import type { Database } from '../db/tables.js';
 import type { UserRow } from '../db/users.js';
-import { SpawnError, type Spawner, type SpawnerState } from '../spawners/spawner.js';
+import { SpawnError, type ServerPlacement, type Spawner, type SpawnerState } from '../spawners/spawner.js';
 import type { RouteTable } from '../proxy/routes.js';
 import type { Metrics } from '../metrics/index.js';
 import type { IdentityResolver } from '../auth/identity.js';
@@ -51,6 +51,8 @@ export interface ServerManagerOptions {
   clusters: ClusterManager;
   /** Object-storage keys and endpoints for plans that ask for them. */
   storage?: StorageService;
+  /** Names in `extraEnv` that may hold secrets (spawner.env values may be secret references), kept out of pod specs. */
+  secretEnvNames?: readonly string[];
 }
 
 interface Operation {
@@ -256,6 +258,9 @@ export class ServerManager {
       const both = new AbortController();
       const onAbort = () => both.abort();
       signal.addEventListener('abort', onAbort, { once: true });
+      // Backends whose servers own their clusters' objects (Kubernetes: the pod is the owner, by uid)
+      // say where the server is once it exists; its clusters start from there, not before.
+      const placed = this.o.spawner.placesBeforeStart && clusters.names.length ? deferred<ServerPlacement>() : undefined;
       const serverStart = this.o.spawner.start({
         user: user.name,
         serverName: row.name,
@@ -266,9 +271,19 @@ export class ServerManager {
         onProgress: (event) => report('server', event.progress, event.message),
         ...(command ? { command } : {}),
         ...(resources ? { resources } : {}),
-        ...(plan?.volumes.length ? { volumes: plan.volumes.map((v) => ({ name: v.name, mountPath: v.mount_path, readOnly: v.read_only, ...(v.host_path ? { hostPath: v.host_path } : {}) })) } : {}),
+        ...(plan?.volumes.length ? { volumes: plan.volumes.map((v) => ({
+          name: v.name, mountPath: v.mount_path, readOnly: v.read_only, ...(v.host_path ? { hostPath: v.host_path } : {}),
+          ...(v.claim ? { claim: v.claim } : {}), ...(v.config_map ? { configMap: v.config_map } : {}),
+          ...(v.secret ? { secret: v.secret } : {}), ...(v.empty_dir ? { emptyDir: true } : {}),
+        })) } : {}),
+        ...(plan?.kubernetes ? { image: { name: plan.kubernetes.image, ...(plan.kubernetes.pull_policy ? { pullPolicy: plan.kubernetes.pull_policy } : {}) } } : {}),
+        secretEnv: secretEnvNames(env, plan, [token, ...(storage?.secrets ?? [])], this.o.secretEnvNames ?? []),
+        ...(placed ? { onPlaced: placed.resolve } : {}),
       });
-      const clusterStart = clusters.start((name, event) => report(name, event.progress, `${name} cluster: ${event.message}`), both.signal, storage?.env);
+      const prepared = clusters;
+      const nowhere: ServerPlacement = {};
+      const clusterStart = (placed ? Promise.race([placed.promise, serverStart.then(() => nowhere)]) : Promise.resolve(nowhere))
+        .then((where) => prepared.start((name, event) => report(name, event.progress, `${name} cluster: ${event.message}`), both.signal, storage?.env, where.kubernetes ? { kubernetes: where.kubernetes } : {}));
       const [serverResult, clusterResult] = await Promise.allSettled([
         serverStart.catch((e: unknown) => { both.abort(); throw e; }),
         clusterStart.catch((e: unknown) => { both.abort(); throw e; }),
@@ -424,6 +439,24 @@ function seconds(since: bigint): number {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/**
+ * Names of the variables whose values are secret: the server's token, the plan's `{secret: …}`
+ * entries, object-storage keys, and anything carrying a known secret value.
+ */
+function secretEnvNames(env: Record<string, string>, plan: SpawnPlan | null, secrets: readonly string[], configured: readonly string[]): string[] {
+  const names = new Set<string>(['JUPYTERHUB_API_TOKEN', 'JPY_API_TOKEN', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', ...configured]);
+  for (const [name, entry] of Object.entries(plan?.env ?? {})) if ('secret' in entry) names.add(name);
+  const known = secrets.filter((s) => s.length >= 4);
+  for (const [name, value] of Object.entries(env)) if (known.some((s) => value.includes(s))) names.add(name);
+  return [...names].filter((name) => name in env);
+}
+
+function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve: (value: T) => void = () => undefined;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
 }
 
 /** Replace every occurrence of the secrets in a text shown to people. */

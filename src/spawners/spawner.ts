@@ -51,8 +51,34 @@ export interface SpawnRequest {
    * Directories to make available in the server. Backends mount them where they can; the local one
    * links `hostPath` into the home directory under the last part of `mountPath`.
    */
-  volumes?: { name: string; mountPath: string; hostPath?: string; readOnly: boolean }[];
+  volumes?: {
+    name: string; mountPath: string; readOnly: boolean;
+    hostPath?: string;
+    /** Kubernetes only: an existing PersistentVolumeClaim, ConfigMap or Secret, or a fresh emptyDir. */
+    claim?: string; configMap?: string; secret?: string; emptyDir?: boolean;
+  }[];
+  /** The image to run where servers run from images (Kubernetes): the catalog image's `kubernetes` section. */
+  image?: { name: string; pullPolicy?: string };
+  /**
+   * Names in `env` whose values are secret (the API token, storage keys, profile secrets): a backend
+   * that writes env where others can read it (a pod spec) keeps these elsewhere (a Secret).
+   */
+  secretEnv?: readonly string[];
+  /**
+   * Called once the server has an identity other objects can be owned by (Kubernetes: its pod was
+   * created), before it is ready; see Spawner.placesBeforeStart.
+   */
+  onPlaced?: (placement: ServerPlacement) => void;
   resources?: { cpuGuarantee?: number; cpuLimit?: number; memoryGuarantee?: number; memoryLimit?: number };
+}
+
+/** Where a server is, once it exists: what cluster backends hang their resources on. */
+export interface ServerPlacement {
+  kubernetes?: {
+    namespace: string;
+    ownerReference: { apiVersion: 'v1'; kind: 'Pod'; name: string; uid: string };
+    podLabels: Record<string, string>;
+  };
 }
 
 export interface StartedServer {
@@ -65,6 +91,13 @@ export type PollResult = { running: true } | { running: false; exitCode?: number
 
 export interface Spawner {
   readonly kind: string;
+  /**
+   * This backend calls `onPlaced` during start(), and clusters must wait for it (their objects are
+   * owned by the server's pod, which needs its uid).
+   */
+  readonly placesBeforeStart?: boolean;
+  /** Do two states describe the same running server? Default: the same `pid`. */
+  sameServer?(a: SpawnerState, b: SpawnerState): boolean;
   /** Start a server and resolve once it answers HTTP. Rejects with SpawnError on failure or timeout. */
   start(request: SpawnRequest): Promise<StartedServer>;
   /** Is the server described by `state` still alive? Must be cheap and safe to call often. */

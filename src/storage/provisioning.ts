@@ -4,7 +4,8 @@ import type { Logger } from '../log.js';
 import { StorageService } from './service.js';
 import { VersitygwProvisioner } from './provisioners/versitygw.js';
 import { CephRgwProvisioner } from './provisioners/ceph-rgw.js';
-import { inClusterSecretReader } from './sources/kubernetes-secret.js';
+import { kubeSecretReader } from './sources/kubernetes-secret.js';
+import { KubeApi } from '../kubernetes/api.js';
 import type { EndpointConfig } from './config.js';
 import { ProvisioningError, type Provisioner } from './provisioner.js';
 
@@ -29,6 +30,6 @@ export function storageServiceFrom(loaded: LoadedConfig, log: Logger): StorageSe
     config: loaded.config.storage, dataDir: loaded.config.data_dir, log, configSource: loaded.source,
     provisionerFor: (endpoint) => createProvisioner(endpoint, (ref, where) => resolveSecret(ref, where, loaded.source, loaded.baseDir)),
     // in a pod, the kubernetes-secret source reads Secrets with the pod's service account
-    ...(process.env.KUBERNETES_SERVICE_HOST ? { kubernetesSecrets: inClusterSecretReader() } : {}),
+    ...(process.env.KUBERNETES_SERVICE_HOST ? { kubernetesSecrets: kubeSecretReader(KubeApi.connect()) } : {}),
   });
 }

@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { request } from 'node:https';
+import type { KubeApi } from '../../kubernetes/api.js';
+import { kubeError, orMissing } from '../../kubernetes/errors.js';
 import { checkedKey, CredentialError, trimKey, type AccessKey, type CredentialSource, type Person } from '../credentials.js';
 
 /** Reads one Secret's data (values decoded); null when it does not exist. */
@@ -58,40 +57,24 @@ function secretName(template: string, user: string, group: string | null): strin
   return template.replaceAll('{user}', part(user)).replaceAll('{group}', group === null ? '' : part(group));
 }
 
-const SERVICE_ACCOUNT = '/var/run/secrets/kubernetes.io/serviceaccount';
-
-/** The in-cluster reader: the pod's service account talks to the API server (`get` on secrets needed). */
-export function inClusterSecretReader(dir = SERVICE_ACCOUNT, env = process.env): KubernetesSecretReader {
-  const host = env.KUBERNETES_SERVICE_HOST;
-  const port = env.KUBERNETES_SERVICE_PORT ?? '443';
-  if (!host) throw new Error('not running in a Kubernetes pod (KUBERNETES_SERVICE_HOST is not set)');
-  const ca = readFileSync(`${dir}/ca.crt`);
+/**
+ * Secrets read through the hub's Kubernetes client (src/kubernetes: in a pod its service account,
+ * re-reading the rotated token; outside, a kubeconfig). The hub needs `get` on secrets.
+ */
+export function kubeSecretReader(api: KubeApi): KubernetesSecretReader {
   return {
-    namespace: readFileSync(`${dir}/namespace`, 'utf8').trim(),
+    namespace: api.namespace,
     read: async (ns, name) => {
-      // the token is re-read each time: kubelet rotates projected tokens
-      const token = (await readFile(`${dir}/token`, 'utf8')).trim();
-      const path = `/api/v1/namespaces/${encodeURIComponent(ns)}/secrets/${encodeURIComponent(name)}`;
-      const { status, body } = await get({ host, port, path, ca, token });
-      if (status === 404) return null;
-      if (status === 403) throw new CredentialError(`the hub may not read Secret ${ns}/${name} (403): give its service account "get" on secrets`);
-      if (status !== 200) throw new CredentialError(`reading Secret ${ns}/${name} failed: the API server answered ${status}`);
-      const data = (JSON.parse(body) as { data?: Record<string, string> }).data ?? {};
-      return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+      let secret;
+      try {
+        secret = await orMissing(() => api.core.readNamespacedSecret({ name, namespace: ns }));
+      } catch (error) {
+        const e = kubeError(error);
+        if (e.reason === 'forbidden') throw new CredentialError(`the hub may not read Secret ${ns}/${name} (403): give its service account "get" on secrets`);
+        throw new CredentialError(`reading Secret ${ns}/${name} failed: ${e.message}`);
+      }
+      if (!secret) return null;
+      return Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
     },
   };
-}
-
-function get(o: { host: string; port: string; path: string; ca: Buffer; token: string }): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: o.host, port: o.port, path: o.path, ca: o.ca, headers: { authorization: `Bearer ${o.token}`, accept: 'application/json' }, timeout: 10_000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('the Kubernetes API server did not answer within 10 s')));
-    req.on('error', reject);
-    req.end();
-  });
 }

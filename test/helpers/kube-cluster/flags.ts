@@ -77,8 +77,9 @@ export function apiServerArgs(l: ControlPlaneLayout): string[] {
  * ConfigMap, EndpointSlices for Services, removal of pods whose node is gone, and node lifecycle:
  * the API server taints every new Node node.kubernetes.io/not-ready (TaintNodesByCondition) and
  * only this controller lifts it once the node reports Ready (and marks a node whose Lease stops
- * being renewed NotReady). Not running: taint-based eviction, ResourceQuota usage, Jobs,
- * CronJobs, DaemonSets, volumes.
+ * being renewed NotReady), and the PersistentVolume binder (claims bind to PersistentVolumes a
+ * test made, so a pod with a home claim can be scheduled). Not running: taint-based eviction,
+ * ResourceQuota usage, Jobs, CronJobs, DaemonSets, volume provisioning and attachment.
  */
 export const CONTROLLERS = [
   'garbage-collector-controller',
@@ -93,6 +94,7 @@ export const CONTROLLERS = [
   'endpointslice-controller',
   'pod-garbage-collector-controller',
   'node-lifecycle-controller',
+  'persistentvolume-binder-controller',
 ];
 
 export function controllerManagerArgs(l: ControlPlaneLayout): string[] {

@@ -24,7 +24,7 @@ export async function containerConfig(pod: V1Pod, spec: V1Container, podDir: str
   const podSecurity = pod.spec?.securityContext ?? {};
   const sec = spec.securityContext ?? {};
   const uid = sec.runAsUser ?? podSecurity.runAsUser ?? image.uid ?? 0;
-  const gid = sec.runAsGroup ?? podSecurity.runAsGroup ?? 0;
+  const gid = sec.runAsGroup ?? podSecurity.runAsGroup ?? image.gid ?? 0;
   if ((sec.runAsNonRoot ?? podSecurity.runAsNonRoot) && uid === 0) {
     const podRef = `${pod.metadata?.name}_${pod.metadata?.namespace}(${pod.metadata?.uid})`;
     throw new ContainerConfigError(`container has runAsNonRoot and image will run as root (pod: "${podRef}", container: ${spec.name})`);

@@ -12,6 +12,8 @@ export interface LocalImage {
   cmd?: string[];
   /** The image's USER as a uid (what runAsNonRoot checks; 0 when unset, as for an image without USER). */
   uid?: number;
+  /** The image's USER group as a gid (0 when unset). */
+  gid?: number;
 }
 
 /** Image name exactly as written in the pod (e.g. "quay.io/refinery/notebook:1.2") -> local stand-in. */
