@@ -2,7 +2,7 @@
 // scripts/setup-python.sh) started through the REST API with the default catalog plus two admin
 // profiles, checked from inside a real kernel: what it can import, what its environment says.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -44,6 +44,8 @@ const KERNEL_REPORT = [
 ].join('\n');
 
 const SHARED = mkdtempSync(join(tmpdir(), 'refinery-shared-'));
+// a shared data directory people's own accounts can read, as an administrator would set it up
+chmodSync(SHARED, 0o755);
 writeFileSync(join(SHARED, 'readme.txt'), 'shared with physics\n');
 
 const PROFILES = [
