@@ -5,12 +5,11 @@
  */
 import { z } from 'zod';
 import { NAME_FIELDS } from '../spawners/kubernetes/names.js';
+import { affinitySchema, nodeSelectorSchema, tolerationSchema } from './scheduling.js';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 /** A quantity as Kubernetes writes storage sizes: 10Gi, 500Mi, 1T. */
 const QUANTITY = /^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/;
-const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
-const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 
 const nameTemplate = (what: string) => z.string().min(1).superRefine((template, ctx) => {
   const perServer = template.includes('{user_server}') || (template.includes('{username}') && template.includes('{servername}'));
@@ -24,14 +23,6 @@ const claimTemplate = z.string().min(1).superRefine((template, ctx) => {
   if (!template.includes('{username}')) ctx.addIssue({ code: 'custom', message: 'the home claim template needs {username}: otherwise people share one home' });
   const sample = template.replace(/\{(username|servername|user_server)\}/g, 'x');
   if (!DNS_LABEL.test(sample)) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(template)} does not make a DNS-1123 label` });
-});
-
-const toleration = z.strictObject({
-  key: z.string().optional(),
-  operator: z.enum(['Exists', 'Equal']).optional(),
-  value: z.string().optional(),
-  effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']).optional(),
-  toleration_seconds: z.number().int().optional(),
 });
 
 export const kubernetesSpawnerSchema = z.strictObject({
@@ -59,10 +50,11 @@ export const kubernetesSpawnerSchema = z.strictObject({
   service_account: z.string().regex(DNS_LABEL, 'a ServiceAccount name').optional(),
   /** Mount the ServiceAccount's API token into the pod (off: a notebook has no business with the API). */
   automount_service_account_token: z.boolean().default(false),
-  node_selector: z.record(z.string().regex(LABEL_KEY, 'a label key'), z.string().regex(LABEL_VALUE, 'a label value')).default({}),
-  tolerations: z.array(toleration).default([]),
+  /** For every pod; the catalog's images, sizes, profiles and options add theirs. */
+  node_selector: nodeSelectorSchema.default({}),
+  tolerations: z.array(tolerationSchema).default([]),
   /** A pod affinity as Kubernetes takes it (nodeAffinity, podAffinity, podAntiAffinity); checked by the API server. */
-  affinity: z.record(z.string(), z.unknown()).optional(),
+  affinity: affinitySchema.optional(),
   /** Fixed ids (unset: the image's USER, or what OpenShift assigns). */
   uid: z.number().int().min(1).optional(),
   gid: z.number().int().min(0).optional(),

@@ -1,3 +1,4 @@
+import type { Scheduling } from '../config/scheduling.js';
 import type { SecretRef } from '../config/secret-ref.js';
 import type { VolumeConfig } from './schema.js';
 
@@ -32,6 +33,8 @@ export interface SpawnPlan {
   kubernetes?: { image: string; pull_policy?: string };
   size: { name: string; display_name: string } | null;
   resources: PlanResources;
+  /** On Kubernetes: where the pod may run, on top of spawner.kubernetes' own. */
+  scheduling: Scheduling;
   env: Record<string, PlanEnvValue>;
   volumes: (VolumeConfig & { source: Source })[];
   clusters: (Record<string, unknown> & { source: Source })[];

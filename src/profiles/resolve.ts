@@ -1,3 +1,4 @@
+import { foldScheduling } from '../config/scheduling.js';
 import type { Catalog, ImageConfig, OfferedProfileConfig, SettingsConfig, SizeConfig } from './schema.js';
 import type { PlanEnvValue, Source, SpawnPlan } from './plan.js';
 
@@ -118,6 +119,13 @@ function apply(plan: SpawnPlan, settings: SettingsConfig, source: Source): void 
     plan.clusters = plan.clusters.filter((c) => String(c.name ?? c.kind) !== name);
     plan.clusters.push({ ...cluster, source });
   }
+  if (settings.node_selector || settings.tolerations || settings.affinity) {
+    plan.scheduling = foldScheduling(plan.scheduling, {
+      ...(settings.node_selector ? { node_selector: settings.node_selector } : {}),
+      ...(settings.tolerations ? { tolerations: settings.tolerations } : {}),
+      ...(settings.affinity ? { affinity: settings.affinity } : {}),
+    });
+  }
   if (settings.storage) plan.storage = { ...settings.storage, source };
   if (settings.default_url) plan.default_url = settings.default_url;
 }
@@ -151,6 +159,7 @@ export function resolvePlan(catalog: Catalog, subject: PlanSubject, requested: S
     ...(image.kubernetes ? { kubernetes: { ...image.kubernetes } } : {}),
     size: size ? { name: size.name, display_name: size.display_name } : null,
     resources: { cpu: {}, memory: {} },
+    scheduling: { node_selector: {}, tolerations: [] },
     env: {},
     volumes: [],
     clusters: [],
@@ -162,7 +171,14 @@ export function resolvePlan(catalog: Catalog, subject: PlanSubject, requested: S
   };
 
   apply(plan, fillSettings(image, vars), `image ${image.name}`);
-  if (size) apply(plan, { resources: { ...(size.cpu ? { cpu: size.cpu } : {}), ...(size.memory ? { memory: size.memory } : {}), ...(size.gpu !== undefined ? { gpu: size.gpu } : {}) } }, `size ${size.name}`);
+  if (size) {
+    apply(plan, {
+      resources: { ...(size.cpu ? { cpu: size.cpu } : {}), ...(size.memory ? { memory: size.memory } : {}), ...(size.gpu !== undefined ? { gpu: size.gpu } : {}) },
+      ...(size.node_selector ? { node_selector: size.node_selector } : {}),
+      ...(size.tolerations ? { tolerations: size.tolerations } : {}),
+      ...(size.affinity ? { affinity: size.affinity } : {}),
+    }, `size ${size.name}`);
+  }
   for (const rule of catalog.profiles) {
     if (!applies(rule, subject, image.name)) continue;
     apply(plan, fillSettings(rule, vars), `profile ${rule.name}`);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { schedulingShape } from '../config/scheduling.js';
 import { secretRef } from '../config/secret-ref.js';
 
 /**
@@ -45,6 +46,8 @@ export const settingsShape = {
   /** Object storage settings; their shape is checked by the storage module. */
   storage: z.record(z.string(), z.unknown()).optional(),
   default_url: z.string().optional(),
+  /** On Kubernetes: which nodes the pod may run on (node_selector, tolerations, affinity). */
+  ...schedulingShape,
 };
 export const settingsSchema = z.strictObject(settingsShape);
 
@@ -91,6 +94,8 @@ export const sizeSchema = z.strictObject({
   description: z.string().default(''),
   default: z.boolean().default(false),
   ...resourcesSchema.shape,
+  /** On Kubernetes: e.g. the GPU size's pods go to GPU nodes. */
+  ...schedulingShape,
 });
 
 export const profileSchema = z.strictObject({

@@ -29,6 +29,7 @@ import type { SelectionInput } from '../profiles/resolve.js';
 import { planForUser, rememberSelections, storedSelections } from '../profiles/for-user.js';
 import { ServerRequestError } from './errors.js';
 import { KeyedLock } from '../util/keyed-lock.js';
+import { hasScheduling } from '../config/scheduling.js';
 import { groupsOfUsers } from '../db/users.js';
 import type { PreparedStorage, StorageService } from '../storage/service.js';
 
@@ -276,6 +277,7 @@ export class ServerManager {
           ...(v.claim ? { claim: v.claim } : {}), ...(v.config_map ? { configMap: v.config_map } : {}),
           ...(v.secret ? { secret: v.secret } : {}), ...(v.empty_dir ? { emptyDir: true } : {}),
         })) } : {}),
+        ...(plan && hasScheduling(plan.scheduling) ? { scheduling: plan.scheduling } : {}),
         ...(plan?.kubernetes ? { image: { name: plan.kubernetes.image, ...(plan.kubernetes.pull_policy ? { pullPolicy: plan.kubernetes.pull_policy } : {}) } } : {}),
         secretEnv: secretEnvNames(env, plan, [token, ...(storage?.secrets ?? [])], this.o.secretEnvNames ?? []),
         ...(placed ? { onPlaced: placed.resolve } : {}),

@@ -3,6 +3,7 @@
  * A Spawner is stateless: everything it needs to find a server again after a hub restart lives in the
  * `state` object it returns, which the hub stores in the database and hands back on poll and stop.
  */
+import type { Scheduling } from '../config/scheduling.js';
 
 export interface SpawnProgress {
   /** 0–100, never decreasing within one spawn. */
@@ -57,6 +58,8 @@ export interface SpawnRequest {
     /** Kubernetes only: an existing PersistentVolumeClaim, ConfigMap or Secret, or a fresh emptyDir. */
     claim?: string; configMap?: string; secret?: string; emptyDir?: boolean;
   }[];
+  /** Kubernetes only: which nodes the pod may run on, from the catalog (the spawner's own settings come first). */
+  scheduling?: Scheduling;
   /** The image to run where servers run from images (Kubernetes): the catalog image's `kubernetes` section. */
   image?: { name: string; pullPolicy?: string };
   /**

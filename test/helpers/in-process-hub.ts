@@ -131,6 +131,7 @@ export function planWithClusters(clusters: Record<string, unknown>[]): SpawnPlan
     local: { command: ['/bin/true'] },
     size: null,
     resources: { cpu: {}, memory: {} },
+    scheduling: { node_selector: {}, tolerations: [] },
     env: {},
     volumes: [],
     clusters: clusters.map((c) => ({ ...c, source: 'you' as const })),

@@ -23,11 +23,18 @@ before(async () => {
   await mkdir(crashDir, { recursive: true });
   await chmod(crashDir, 0o755);
   await writeFile(join(crashDir, 'jupyterhub-singleuser'), '#!/bin/sh\necho "starting the notebook server"\necho "ImportError: cannot import name \'ServerApp\' (the image is broken)" >&2\nexit 3\n', { mode: 0o755 });
-  world = await startKubeWorld(NS, { images: { [CRASH_IMAGE]: { pathPrefix: [crashDir], uid: 1000, gid: 1000 } } });
+  // every person here keeps a home claim, and each claim binds one of the volumes made beforehand
+  world = await startKubeWorld(NS, { volumes: 6, images: { [CRASH_IMAGE]: { pathPrefix: [crashDir], uid: 1000, gid: 1000 } } });
   custom = world.cluster.adminKubeConfig().makeApiClient(CustomObjectsApi);
   const config = kubeHubConfig(world);
   const images = config.images as Record<string, unknown>[];
   images.push({ name: 'crash', display_name: 'Crash', kubernetes: { image: CRASH_IMAGE } });
+  // pods of this size may only go to GPU nodes, which this cluster does not have
+  (config.sizes as Record<string, unknown>[]).push({
+    name: 'gpu', display_name: 'GPU', cpu: { guarantee: 0.1 },
+    node_selector: { 'refinery.test/accelerator': 'a100' },
+    tolerations: [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }],
+  });
   hub = await launchRefinery({
     config: {
       ...config,
@@ -42,7 +49,7 @@ before(async () => {
       ],
     },
   });
-  for (const name of ['alice', 'dan', 'erin', 'frank']) assert.equal((await hub.api(`/hub/api/users/${name}`, { method: 'POST' })).status, 201);
+  for (const name of ['alice', 'dan', 'erin', 'frank', 'gina']) assert.equal((await hub.api(`/hub/api/users/${name}`, { method: 'POST' })).status, 201);
 });
 
 after(async () => {
@@ -74,6 +81,12 @@ describe('starts that cannot succeed', () => {
     const message = await failedStart('dan', { image: 'python', size: 'huge' });
     assert.match(message, /No node can run this server: 0\/1 nodes are available: .*Insufficient (cpu|memory)/);
     assert.deepEqual(await objectsOf('dan'), []);
+  });
+
+  test('a size for nodes the cluster does not have: the scheduler says no node matches, and nothing left', { timeout: 120_000 }, async () => {
+    const message = await failedStart('gina', { image: 'python', size: 'gpu' });
+    assert.match(message, /No node can run this server: 0\/1 nodes are available: .*didn't match Pod's node affinity\/selector/);
+    assert.deepEqual(await objectsOf('gina'), []);
   });
 
   test('an image no registry has: its name, and nothing left', { timeout: 120_000 }, async () => {

@@ -12,7 +12,8 @@
  * restartPolicy OnFailure (KubeSpawner's): a server that exits cleanly (File > Shut Down) stays
  * down, a crash restarts it.
  */
-import type { V1PersistentVolumeClaim, V1Pod, V1Secret, V1Volume, V1VolumeMount, V1EnvVar } from '@kubernetes/client-node';
+import type { V1Affinity, V1PersistentVolumeClaim, V1Pod, V1PodSpec, V1Secret, V1Volume, V1VolumeMount, V1EnvVar } from '@kubernetes/client-node';
+import { foldScheduling, type Scheduling } from '../../config/scheduling.js';
 import type { KubernetesSpawnerConfig } from '../../config/kubernetes.js';
 import type { SpawnRequest } from '../spawner.js';
 import { COMPONENT, expandName, serverAnnotations, serverLabels } from './names.js';
@@ -92,6 +93,24 @@ export interface PodInput {
   stopGraceSeconds: number;
 }
 
+/** The spawner's own node selector, tolerations and affinity, then the catalog's for this server. */
+function schedulingOf(config: KubernetesSpawnerConfig, fromCatalog: Scheduling | undefined): Pick<V1PodSpec, 'nodeSelector' | 'tolerations' | 'affinity'> {
+  const base: Scheduling = { node_selector: config.node_selector, tolerations: config.tolerations, ...(config.affinity ? { affinity: config.affinity } : {}) };
+  const s = fromCatalog ? foldScheduling(base, fromCatalog) : base;
+  return {
+    ...(Object.keys(s.node_selector).length ? { nodeSelector: s.node_selector } : {}),
+    ...(s.tolerations.length ? {
+      tolerations: s.tolerations.map((t) => ({
+        ...(t.key !== undefined ? { key: t.key } : {}), ...(t.operator ? { operator: t.operator } : {}),
+        ...(t.value !== undefined ? { value: t.value } : {}), ...(t.effect ? { effect: t.effect } : {}),
+        ...(t.toleration_seconds !== undefined ? { tolerationSeconds: t.toleration_seconds } : {}),
+      })),
+    } : {}),
+    // the API server checks the affinity's shape; Refinery passes it as written
+    ...(s.affinity ? { affinity: s.affinity as V1Affinity } : {}),
+  };
+}
+
 export function podManifest(input: PodInput): V1Pod {
   const { request, config, names } = input;
   const labels = serverLabels(config.hub_name, COMPONENT.server, request.user, request.serverName);
@@ -129,15 +148,7 @@ export function podManifest(input: PodInput): V1Pod {
         ...ids,
         ...(config.fs_group !== undefined ? { fsGroup: config.fs_group } : {}),
       },
-      ...(Object.keys(config.node_selector).length ? { nodeSelector: config.node_selector } : {}),
-      ...(config.tolerations.length ? {
-        tolerations: config.tolerations.map((t) => ({
-          ...(t.key !== undefined ? { key: t.key } : {}), ...(t.operator ? { operator: t.operator } : {}),
-          ...(t.value !== undefined ? { value: t.value } : {}), ...(t.effect ? { effect: t.effect } : {}),
-          ...(t.toleration_seconds !== undefined ? { tolerationSeconds: t.toleration_seconds } : {}),
-        })),
-      } : {}),
-      ...(config.affinity ? { affinity: config.affinity } : {}),
+      ...schedulingOf(config, request.scheduling),
       ...(config.image_pull_secrets.length ? { imagePullSecrets: config.image_pull_secrets.map((name) => ({ name })) } : {}),
       ...(volumes.length ? { volumes } : {}),
       containers: [{
