@@ -256,6 +256,31 @@ if [[ "$WANT_TEST" == 1 ]]; then
 fi
 
 # ---------------------------------------------------------------------------------------------
+# 5a. helm, which the deployment tests (test/deploy) lint and render the chart in deploy/chart with.
+#     Built from the pinned module like versitygw; the version is stamped in so a stale binary shows.
+if [[ "$WANT_TEST" == 1 ]]; then
+  step "helm"
+  HELM_VERSION=v4.3.2
+  HELM_BIN="$REFINERY_ROOT/.tools/bin/helm"
+  helm_version() { "$HELM_BIN" version --template '{{.Version}}' 2>/dev/null; }
+  if [[ -x "$HELM_BIN" && "$(helm_version)" == "$HELM_VERSION" ]]; then
+    ok "$HELM_VERSION (.tools/bin/helm)"
+  else
+    command -v go >/dev/null || fail "go not found (needed to build helm $HELM_VERSION)" "install Go >= 1.25"
+    printf 'go install helm@%s (a cold build takes ~5 min) ... ' "$HELM_VERSION"
+    HELM_LOG="$REFINERY_LOG_DIR/helm-build.log"
+    if ! GOBIN="$REFINERY_ROOT/.tools/bin" GOTOOLCHAIN=local nice \
+      go install -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION" \
+      "helm.sh/helm/v4/cmd/helm@$HELM_VERSION" </dev/null >"$HELM_LOG" 2>&1; then
+      show_log "$HELM_LOG"
+      fail "go install helm@$HELM_VERSION failed (log: $HELM_LOG)" "read the Go error above; the Go module proxy must be reachable"
+    fi
+    [[ "$(helm_version)" == "$HELM_VERSION" ]] || fail "built .tools/bin/helm but it reports version '$(helm_version)'" "see $HELM_LOG"
+    ok "built $HELM_VERSION into .tools/bin"
+  fi
+fi
+
+# ---------------------------------------------------------------------------------------------
 # 5b. The Kubernetes control plane the tests in test/kubernetes run (test/helpers/kube-cluster.ts):
 #     etcd, kube-apiserver, kube-controller-manager, kube-scheduler, built by scripts/setup-kube.sh
 #     into .tools/bin from the wrapper module in scripts/kube, which pins every version and hash.

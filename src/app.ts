@@ -1,7 +1,7 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from './config/schema.js';
-import { databaseTarget, resolveSecret, type LoadedConfig } from './config/load.js';
+import { databaseTarget, redactDatabaseUrl, resolveSecret, type LoadedConfig } from './config/load.js';
 import { openDatabase, type Db } from './db/connect.js';
 import { createLogger, type Logger } from './log.js';
 import { IdentityResolver } from './auth/identity.js';
@@ -102,7 +102,7 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
   try {
     db = await openDatabase(target);
   } catch (error) {
-    const where = target.kind === 'postgres' ? redactUrl(target.url) : target.path;
+    const where = target.kind === 'postgres' ? redactDatabaseUrl(target.url) : target.path;
     throw new Error(`cannot open the database at ${where}: ${(error as Error).message}`);
   }
   if (target.kind === 'sqlite' && target.path !== ':memory:') await restrictDatabase(target.path);
@@ -296,15 +296,5 @@ async function housekeeping(db: Db, log: Logger): Promise<void> {
     await deleteTokensWhere(db.kysely, { expiredBefore: now });
   } catch (error) {
     log.warn({ err: String(error) }, 'housekeeping failed');
-  }
-}
-
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return 'the configured database URL';
   }
 }

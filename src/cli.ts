@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig, databaseTarget, ConfigError, type LoadedConfig } from './config/load.js';
+import { loadConfig, databaseTarget, redactDatabaseUrl, ConfigError, type LoadedConfig } from './config/load.js';
 import { loadCatalog } from './profiles/catalog.js';
 import { createPublicationStore } from './publish/store.js';
 import { forgetUserBlobs } from './publish/service.js';
@@ -86,7 +86,10 @@ program
     const catalog = loadCatalog(loaded);
     // a secret given inline is hidden; a reference to where it lives ({env}, {file}) is not secret and is shown
     const SECRET_KEYS = new Set(['api_token', 'access_key', 'secret_key', 'secret']);
-    const shown = JSON.parse(JSON.stringify(loaded.config, (key, value: unknown) => (SECRET_KEYS.has(key) && typeof value === 'string' ? '(hidden)' : value))) as unknown;
+    const shown = JSON.parse(JSON.stringify(loaded.config, (key, value: unknown) => {
+      if (key === 'database' && typeof value === 'string') return redactDatabaseUrl(value);
+      return SECRET_KEYS.has(key) && typeof value === 'string' ? '(hidden)' : value;
+    })) as unknown;
     const endpoints = loaded.config.storage.endpoints.length;
     process.stdout.write(`${loaded.source}: configuration is valid (${catalog.images.length} images, ${catalog.sizes.length} sizes, ${catalog.profiles.length} profiles, ${catalog.profile_list.length} offered profiles, ${endpoints} storage endpoint${endpoints === 1 ? '' : 's'})\n${JSON.stringify(shown, null, 2)}\n`);
   });

@@ -55,7 +55,8 @@ function fromObject(raw: unknown, source: string, baseDir: string): LoadedConfig
   problems.push(...subdomainProblems(config));
   if (problems.length) throw new ConfigError(source, problems);
   config.data_dir = isAbsolute(config.data_dir) ? config.data_dir : resolve(baseDir, config.data_dir);
-  if (config.database && !/^postgres(ql)?:\/\//.test(config.database)) {
+  if (config.database !== undefined) config.database = resolveSecret(config.database, 'database', source, baseDir);
+  if (typeof config.database === 'string' && !/^postgres(ql)?:\/\//.test(config.database)) {
     const path = config.database.replace(/^sqlite:(\/\/)?/, '');
     config.database = path === ':memory:' || isAbsolute(path) ? path : resolve(baseDir, path);
   }
@@ -98,9 +99,23 @@ export function resolveSecret(ref: SecretRef, where: string, source: string, bas
   }
 }
 
+/** A database URL fit to show: its password replaced. */
+export function redactDatabaseUrl(url: string): string {
+  if (!/^postgres(ql)?:\/\//.test(url)) return url;
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '(hidden)';
+    return parsed.toString();
+  } catch {
+    return '(a PostgreSQL URL that does not parse)';
+  }
+}
+
 /** Where the database lives: a PostgreSQL URL, or a SQLite file path. */
 export function databaseTarget(config: Config): { kind: 'postgres'; url: string } | { kind: 'sqlite'; path: string } {
   const db = config.database;
+  // fromObject has read any {env}/{file} reference; a config that skipped it is a programming error
+  if (db !== undefined && typeof db !== 'string') throw new Error('databaseTarget: the database reference was not resolved (load the config with loadConfig)');
   if (db && /^postgres(ql)?:\/\//.test(db)) return { kind: 'postgres', url: db };
   if (!db) return { kind: 'sqlite', path: resolve(config.data_dir, 'refinery.sqlite') };
   return { kind: 'sqlite', path: db };

@@ -133,8 +133,12 @@ export const configSchema = z.strictObject({
   trusted_proxies: z.array(proxyEntry).default([]),
   http: httpSchema.default(httpSchema.parse({})),
   data_dir: z.string().default('./data'),
-  /** `sqlite:<path>` or a path for SQLite, or a `postgres://` URL. Default: `<data_dir>/refinery.sqlite`. */
-  database: z.string().optional(),
+  /**
+   * `sqlite:<path>` or a path for SQLite, or a `postgres://` URL. Default: `<data_dir>/refinery.sqlite`.
+   * A URL with a password may come from `{env: NAME}` or `{file: path}` (a Kubernetes Secret, say);
+   * load.ts reads it, so after loading this is always a string.
+   */
+  database: secretRef.optional(),
   log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
   auth: authSchema.default(authSchema.parse({})),
   services: z.array(serviceSchema).default([]),

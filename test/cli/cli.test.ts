@@ -224,6 +224,19 @@ describe('refinery check-config', () => {
     assert.match(res.stdout, /"secret_key": \{\s*"env": "LAKE_SECRET"\s*\}/);
   });
 
+  test('a PostgreSQL URL from the environment (a Kubernetes Secret): read at load, shown without its password', async () => {
+    const file = join(dir.path, 'db.yaml');
+    await writeFile(file, 'database: {env: REFINERY_DATABASE_URL}\n');
+    const password = 'pg-pass-4c1e9b0d';
+    const res = await cli(['check-config', '--config', file], { env: { REFINERY_DATABASE_URL: `postgres://hub:${password}@db.internal:5432/refinery` } });
+    assert.equal(res.code, 0, res.stderr);
+    assert.ok(!res.stdout.includes(password), res.stdout);
+    assert.match(res.stdout, /"database": "postgres:\/\/hub:\(hidden\)@db\.internal:5432\/refinery"/);
+    const missing = await cli(['check-config', '--config', file], { env: { REFINERY_DATABASE_URL: '' } });
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /database: environment variable REFINERY_DATABASE_URL is not set/);
+  });
+
   test('an invalid file: exit 2 and every problem, named', async () => {
     const file = join(dir.path, 'bad.yaml');
     await writeFile(file, 'lisen: 1\nauth:\n  login_attempts: five\n');
