@@ -13,7 +13,7 @@ import { registerKnownToken } from './auth/tokens.js';
 import { HOST_SESSION_COOKIE, isHubCookieName, SESSION_COOKIE } from './auth/sessions.js';
 import { RouteTable, createProxy, type ProxyHandlers } from './proxy/index.js';
 import { LocalSpawner } from './spawners/local.js';
-import { kubeSpawnerFrom } from './spawners/kubernetes/from-config.js';
+import { kubeApiFrom, kubeSpawnerFrom } from './spawners/kubernetes/from-config.js';
 import { Metrics } from './metrics/index.js';
 import { ServerManager } from './servers/manager.js';
 import { Reconciler } from './reconcile/reconciler.js';
@@ -21,6 +21,7 @@ import { createHubApp } from './http/hub-app.js';
 import { proxyPolicy } from './http/proxy-policy.js';
 import { ensureFirstAdmins } from './users/bootstrap.js';
 import { CatalogStore } from './profiles/catalog.js';
+import { watchImageStreams } from './kubernetes/imagestreams.js';
 import { ClusterManager } from './clusters/manager.js';
 import { clusterBackends } from './clusters/backends.js';
 import { deleteExpiredSessions } from './db/sessions.js';
@@ -124,6 +125,7 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
     // spawner.type kubernetes: a pod per server (src/spawners/kubernetes); else local processes
     const kubeSpawner = config.spawner.type === 'kubernetes' ? kubeSpawnerFrom(loaded, log.child({ component: 'spawner' })) : undefined;
     if (kubeSpawner) cleanups.push(() => kubeSpawner.close());
+    cleanups.push(watchImageStreams(config.images_from, () => kubeSpawner?.api ?? kubeApiFrom(loaded), catalog, log.child({ component: 'imagestreams' })));
     const spawner = kubeSpawner ?? new LocalSpawner({
       dataDir: config.data_dir,
       people,

@@ -8,6 +8,7 @@ import { storageConfigSchema } from '../storage/config.js';
 import { proxyEntry } from '../http/trusted-proxies.js';
 import { ACCOUNT_NAME } from '../host/accounts.js';
 import { kubernetesSpawnerSchema } from './kubernetes.js';
+import { imagesFromSchema } from './images-from.js';
 export { secretRef, type SecretRef } from './secret-ref.js';
 
 /** `host:port`, `:port` or a bare port number. */
@@ -168,6 +169,8 @@ export const configSchema = z.strictObject({
    * (and on SIGHUP / `refinery reload`) without restarting; the same keys may live here instead.
    */
   profiles_file: z.string().optional(),
+  /** Images discovered on the cluster (OpenShift ImageStreams), offered after the configured ones and kept current. */
+  images_from: imagesFromSchema,
   /** Limits on users' Spark and Dask clusters (see src/clusters/quota.ts). */
   quotas: quotasSchema,
   clusters: z

@@ -6,7 +6,7 @@ import { ConfigError } from '../config/errors.js';
 import { describeIssue } from '../config/issues.js';
 import { parseYamlMapping } from '../config/yaml.js';
 import { loadConfig, resolveSecret, type LoadedConfig } from '../config/load.js';
-import { catalogSchema, type Catalog, type SettingsConfig } from './schema.js';
+import { catalogSchema, type Catalog, type ImageConfig, type SettingsConfig } from './schema.js';
 import { DEFAULT_CATALOG } from './defaults.js';
 import { clusterRequestSchema } from '../clusters/request.js';
 import { absoluteStoragePaths, storageRequestSchema } from '../storage/config.js';
@@ -213,13 +213,18 @@ export interface CatalogStatus {
  * catalog stays. `watch()` reloads when the files change.
  */
 export class CatalogStore {
+  /** What the configuration files say. */
+  private configured: Catalog;
+  /** That plus images discovered elsewhere (ImageStreams): what people are offered. */
   private catalog: Catalog;
+  private readonly discovered = new Map<string, ImageConfig[]>();
   private state: CatalogStatus;
   private watchers: FSWatcher[] = [];
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private loaded: LoadedConfig, private readonly log: Logger) {
-    this.catalog = loadCatalog(loaded);
+    this.configured = loadCatalog(loaded);
+    this.catalog = this.configured;
     this.state = { loadedAt: new Date().toISOString(), sources: this.files(), error: null, errorAt: null };
   }
 
@@ -229,6 +234,32 @@ export class CatalogStore {
 
   status(): CatalogStatus {
     return { ...this.state };
+  }
+
+  /**
+   * Images from a source other than the files (one ImageStream namespace, say), replacing what that
+   * source said before. They are offered after the configured images; a configured image of the same
+   * name wins, so an administrator can always override a discovered one.
+   */
+  setDiscovered(source: string, images: ImageConfig[]): void {
+    this.discovered.set(source, images);
+    this.combine();
+  }
+
+  private combine(): void {
+    const taken = new Set(this.configured.images.map((i) => i.name));
+    const extra: ImageConfig[] = [];
+    for (const [source, images] of this.discovered) {
+      for (const image of images) {
+        if (taken.has(image.name)) {
+          this.log.warn({ image: image.name, source }, 'a discovered image has the name of another image; the other one is offered');
+          continue;
+        }
+        taken.add(image.name);
+        extra.push(image);
+      }
+    }
+    this.catalog = extra.length ? { ...this.configured, images: [...this.configured.images, ...extra] } : this.configured;
   }
 
   private files(): string[] {
@@ -243,7 +274,8 @@ export class CatalogStore {
     try {
       const fresh = this.loaded.source === '(defaults)' ? this.loaded : loadConfig(this.loaded.source);
       const catalog = loadCatalog(fresh);
-      this.catalog = catalog;
+      this.configured = catalog;
+      this.combine();
       this.loaded = fresh;
       this.state = { loadedAt: new Date().toISOString(), sources: this.files(), error: null, errorAt: null };
       this.log.info({ images: catalog.images.length, profiles: catalog.profiles.length }, 'catalog and profiles reloaded');

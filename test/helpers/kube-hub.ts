@@ -38,7 +38,7 @@ export interface KubeWorld {
 }
 
 /** Control plane, node agent, a restricted namespace with the hub's Role, CRDs and `volumes` PersistentVolumes. */
-export async function startKubeWorld(namespace: string, options: { volumes?: number; images?: Record<string, { pathPrefix?: string[]; uid?: number; gid?: number }> } = {}): Promise<KubeWorld> {
+export async function startKubeWorld(namespace: string, options: { volumes?: number; images?: Record<string, { pathPrefix?: string[]; uid?: number; gid?: number }>; extraRules?: V1PolicyRule[] } = {}): Promise<KubeWorld> {
   const files = await tmpDir('kube-hub');
   const cluster = await startKubeCluster();
   const envs = join(repoRoot(), 'envs');
@@ -52,7 +52,8 @@ export async function startKubeWorld(namespace: string, options: { volumes?: num
   const admin = adminKc.makeApiClient(CoreV1Api);
   const team = await cluster.createNamespace(namespace, {
     labels: { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' },
-    rules: await manifestRules(),
+    // extraRules: what an optional feature adds to the Role (the chart's openshift.imageStreams, say)
+    rules: [...(await manifestRules()), ...(options.extraRules ?? [])],
     serviceAccount: 'refinery-hub',
   });
   const kubeconfigPath = await writeKubeconfig(join(files.path, 'hub.kubeconfig'), cluster.url, cluster.caFile, `system:serviceaccount:${namespace}:refinery-hub`, { token: team.token }, namespace);
