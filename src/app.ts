@@ -6,6 +6,7 @@ import { openDatabase, type Db } from './db/connect.js';
 import { createLogger, type Logger } from './log.js';
 import { IdentityResolver } from './auth/identity.js';
 import { LocalAuthenticator } from './auth/authenticator.js';
+import { OpenShiftOAuth } from './auth/openshift.js';
 import { SignInThrottle } from './auth/rate-limit.js';
 import { TrustedProxies } from './http/trusted-proxies.js';
 import { ConnectionCap, createPublicServer } from './http/server-limits.js';
@@ -74,6 +75,16 @@ function resolveEnv(loaded: LoadedConfig): Record<string, string> {
     out[key] = resolveSecret(value, `spawner.env.${key}`, loaded.source, loaded.baseDir);
   }
   return out;
+}
+
+/** The OpenShift OAuth client of `auth.openshift`; its secret (the service account's token) is re-read at each sign-in, as it rotates. */
+function openshiftLoginOf(loaded: LoadedConfig, urls: HubContext['urls']): OpenShiftOAuth {
+  const settings = loaded.config.auth.openshift!;
+  return new OpenShiftOAuth(
+    settings,
+    () => resolveSecret(settings.client_secret, 'auth.openshift.client_secret', loaded.source, loaded.baseDir),
+    () => settings.oauth_callback_url ?? `${urls.publicOrigin || new URL(urls.apiUrl).origin}/hub/oauth_callback`,
+  );
 }
 
 function hubUrls(config: Config, port: number): HubContext['urls'] {
@@ -192,6 +203,7 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
       proxies,
       servers, clusters, routes, metrics, urls, catalog, version: JUPYTERHUB_API_VERSION,
       secureCookies: (config.public_url ?? '').startsWith('https:'),
+      ...(config.auth.type === 'openshift' ? { openshiftLogin: openshiftLoginOf(loaded, urls) } : {}),
       publications,
       storage,
       people,

@@ -9,6 +9,7 @@ import { proxyEntry } from '../http/trusted-proxies.js';
 import { ACCOUNT_NAME } from '../host/accounts.js';
 import { kubernetesSpawnerSchema } from './kubernetes.js';
 import { imagesFromSchema } from './images-from.js';
+import { openshiftAuthSchema } from './openshift-auth.js';
 export { secretRef, type SecretRef } from './secret-ref.js';
 
 /** `host:port`, `:port` or a bare port number. */
@@ -40,7 +41,9 @@ export const duration = z.union([z.number().nonnegative(), z.string()]).transfor
 const username = z.string().min(1);
 
 const authSchema = z.strictObject({
-  type: z.literal('local').default('local'),
+  /** local: Refinery's own accounts; openshift: OpenShift's accounts (a local admin can still sign in). */
+  type: z.enum(['local', 'openshift']).default('local'),
+  openshift: openshiftAuthSchema.optional(),
   /** Users who get the admin role. Created on first start when no users exist yet. */
   admin_users: z.array(username).default(['admin']),
   /** Environment variable holding the first admin's password; a random one is printed when unset. */
@@ -56,6 +59,8 @@ const authSchema = z.strictObject({
   login_window: duration.default(300),
   /** Minimum length for passwords users set. */
   min_password_length: z.number().int().min(1).default(8),
+}).superRefine((auth, ctx) => {
+  if (auth.type === 'openshift' && !auth.openshift) ctx.addIssue({ code: 'custom', path: ['openshift'], message: 'auth.type openshift needs an auth.openshift section with at least client_id' });
 });
 
 const serviceSchema = z.strictObject({

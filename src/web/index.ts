@@ -9,6 +9,7 @@ import { clusterPages } from './cluster-panel.js';
 import { publishPages } from './publish-pages.js';
 import { storagePages } from './storage-pages.js';
 import { oauthConsentPages } from './oauth-consent.js';
+import { oauthLoginPages } from './oauth-login-pages.js';
 
 /** The hub's pages: sign-in, home, spawn and progress, tokens and password, admin. */
 export function registerPages(app: FastifyInstance, ctx: HubContext): void {
@@ -21,4 +22,5 @@ export function registerPages(app: FastifyInstance, ctx: HubContext): void {
   publishPages(app, ctx);
   storagePages(app, ctx);
   oauthConsentPages(app, ctx);
+  if (ctx.openshiftLogin) oauthLoginPages(app, ctx, ctx.openshiftLogin);
 }

@@ -17,14 +17,14 @@ import { QueueFullError } from '../util/work-queue.js';
 /** Double-submit cookie for the sign-in form, which is posted before any session exists. */
 const LOGIN_CSRF_COOKIE = 'refinery-login-xsrf';
 
-function cookie(name: string, value: string, options: { maxAge?: number; secure: boolean; path?: string }): string {
+export function cookie(name: string, value: string, options: { maxAge?: number; secure: boolean; path?: string }): string {
   const parts = [`${name}=${value}`, `Path=${options.path ?? '/'}`, 'HttpOnly', 'SameSite=Lax'];
   if (options.maxAge !== undefined) parts.push(`Max-Age=${Math.round(options.maxAge)}`);
   if (options.secure) parts.push('Secure');
   return parts.join('; ');
 }
 
-function readCookie(req: FastifyRequest, name: string): string | undefined {
+export function readCookie(req: FastifyRequest, name: string): string | undefined {
   const match = new RegExp(`(?:^|;\\s*)${name}=([^;]+)`).exec(req.headers.cookie ?? '');
   return match?.[1];
 }
@@ -51,6 +51,8 @@ export function sessionPages(app: FastifyInstance, ctx: HubContext): void {
         body: html`<section class="card narrow login">
   <h1>Sign in to Refinery</h1>
   ${options.error ? html`<p class="error" role="alert" id="login-error">${options.error}</p>` : ''}
+  ${ctx.openshiftLogin ? html`<p><a class="button primary" id="login-openshift" href="/hub/oauth_login?next=${encodeURIComponent(options.next)}">Sign in with OpenShift</a></p>
+  <details${options.username ? ' open' : ''}><summary>Sign in with a local account</summary>` : ''}
   <form method="post" action="/hub/login?next=${encodeURIComponent(options.next)}">
     <input type="hidden" name="_xsrf" value="${token}">
     <label for="username">Username</label>
@@ -59,6 +61,7 @@ export function sessionPages(app: FastifyInstance, ctx: HubContext): void {
     <input id="password" name="password" type="password" autocomplete="current-password" required>
     <button type="submit" class="primary" id="login-submit">Sign in</button>
   </form>
+  ${ctx.openshiftLogin ? html`</details>` : ''}
 </section>`,
       }));
   };

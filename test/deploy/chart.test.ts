@@ -154,6 +154,10 @@ describe('the Helm chart', () => {
     assert.equal(security.runAsNonRoot, true);
     const rules = (one(objects, 'Role') as Rendered & { rules: V1PolicyRule[] }).rules;
     assert.ok(rules.some((r) => r.apiGroups?.includes('image.openshift.io') && r.resources?.includes('imagestreams') && r.verbs.includes('watch')));
+    const { config } = parseConfigText(configOf(objects), '/etc/refinery/refinery.yaml');
+    assert.equal(config.auth.type, 'openshift');
+    assert.equal(config.auth.openshift?.client_id, `system:serviceaccount:${NS}:refinery-hub`, 'the hub\'s service account is the OAuth client');
+    assert.match(one(objects, 'ServiceAccount').metadata.annotations?.['serviceaccounts.openshift.io/oauth-redirectreference.refinery'] ?? '', /"kind":"Route","name":"refinery"/);
     // this API server has no route.openshift.io: everything else must apply as on OpenShift
     assert.deepEqual(await applyDryRun(objects.filter((o) => o.kind !== 'Route')), []);
     await admitHubPod(objects);

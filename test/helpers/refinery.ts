@@ -38,6 +38,8 @@ export interface StartOptions {
   /** Extra or overriding config keys (YAML-able). */
   config?: Record<string, unknown>;
   env?: Record<string, string>;
+  /** Listen here instead of a free port chosen now (when a URL must be known before the start, as an OAuth callback). */
+  port?: number;
 }
 
 /**
@@ -48,7 +50,7 @@ export async function launchRefinery(options: StartOptions = {}): Promise<Refine
   const dir = await tmpDir('hub');
   // as root, people's servers run as accounts of their own, which must be able to enter data_dir
   await chmod(dir.path, 0o711);
-  const port = await freePort();
+  const port = options.port ?? await freePort();
   const dataDir = join(dir.path, 'data');
   const configPath = join(dir.path, 'refinery.yaml');
   const config = {

@@ -29,5 +29,9 @@ app.kubernetes.io/component: hub
 {{- $kube := dict "namespace" .Release.Namespace "hub_name" .Release.Name "hub_connect_url" (printf "http://%s.%s.svc:%d" (include "refinery.fullname" .) .Release.Namespace (int .Values.service.port)) -}}
 {{- $_ := set $config.spawner "kubernetes" (mustMergeOverwrite $kube (default (dict) $config.spawner.kubernetes)) -}}
 {{- end -}}
+{{- if eq (dig "auth" "type" "local" $config) "openshift" -}}
+{{- $client := dict "client_id" (printf "system:serviceaccount:%s:%s" .Release.Namespace .Values.serviceAccount.name) -}}
+{{- $_ := set $config.auth "openshift" (mustMergeOverwrite $client (default (dict) $config.auth.openshift)) -}}
+{{- end -}}
 {{- toYaml $config -}}
 {{- end -}}
