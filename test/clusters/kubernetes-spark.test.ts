@@ -165,8 +165,8 @@ describe('Kubernetes Spark backend: standalone', () => {
     await controllers;
     assert.equal(state.mode, 'standalone');
     assert.ok(events.includes('master up') && events.includes('workers 2/2'), JSON.stringify(events));
-    assert.deepEqual(fake.names(), [`deployments/${name}-master`, `deployments/${name}-worker`, `pods/${podName(alice)}`, `pods/${name}-master-0`, `pods/${name}-worker-0`, `pods/${name}-worker-1`, `secrets/${name}-env`, `services/${name}-master`]);
-    for (const n of [`deployments/${name}-master`, `deployments/${name}-worker`, `services/${name}-master`, `secrets/${name}-env`]) {
+    assert.deepEqual(fake.names(), [`deployments/${name}-master`, `deployments/${name}-worker`, `networkpolicies/${name}-ingress`, `pods/${podName(alice)}`, `pods/${name}-master-0`, `pods/${name}-worker-0`, `pods/${name}-worker-1`, `secrets/${name}-env`, `services/${name}-master`]);
+    for (const n of [`deployments/${name}-master`, `deployments/${name}-worker`, `services/${name}-master`, `secrets/${name}-env`, `networkpolicies/${name}-ingress`]) {
       const [plural, object] = n.split('/') as [string, string];
       assert.equal(fake.get(plural, NS, object)!.metadata.ownerReferences![0]!.uid, pod.metadata.uid, `${n} is owned by the server's pod`);
     }

@@ -70,6 +70,7 @@ const CORE: { group: string; version: string; plural: string; kind: string; def:
   { group: '', version: 'v1', plural: 'secrets', kind: 'Secret', def: 'io.k8s.api.core.v1.Secret' },
   { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', def: 'io.k8s.api.core.v1.ConfigMap' },
   { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment', def: 'io.k8s.api.apps.v1.Deployment' },
+  { group: 'networking.k8s.io', version: 'v1', plural: 'networkpolicies', kind: 'NetworkPolicy', def: 'io.k8s.api.networking.v1.NetworkPolicy' },
   { group: 'apps', version: 'v1', plural: 'statefulsets', kind: 'StatefulSet', def: 'io.k8s.api.apps.v1.StatefulSet' },
 ];
 

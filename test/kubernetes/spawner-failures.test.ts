@@ -160,10 +160,21 @@ describe('clusters on Kubernetes', () => {
     assert.equal(sparks.length, 1);
     assert.equal(dasks.length, 1);
     for (const object of [...sparks, ...dasks]) assert.deepEqual(owners(object), [pod.metadata.uid], `${object.metadata.name} is owned by alice's pod`);
+    const networking = world.cluster.adminKubeConfig().makeApiClient(NetworkingV1Api);
+    // each cluster lets in only alice's server and its own pods
+    const policies = (await networking.listNamespacedNetworkPolicy({ namespace: NS })).items;
+    assert.equal(policies.length, 2, policies.map((p) => p.metadata?.name).join(', '));
+    for (const policy of policies) {
+      assert.deepEqual(owners(policy), [pod.metadata.uid], `${policy.metadata?.name} is owned by alice's pod`);
+      const from = policy.spec?.ingress?.[0]?._from ?? [];
+      assert.equal(from[0]?.podSelector?.matchLabels?.['hub.jupyter.org/username'], 'alice');
+      assert.equal(from[0]?.podSelector?.matchLabels?.['app.kubernetes.io/component'], 'singleuser-server');
+      assert.deepEqual(policy.spec?.podSelector?.matchLabels, from[1]?.podSelector?.matchLabels, 'the cluster\'s pods reach each other');
+      assert.deepEqual(policy.spec?.policyTypes, ['Ingress']);
+    }
 
     const res = await hub.api('/hub/api/users/alice/server', { method: 'DELETE' });
     assert.ok(res.status === 204 || res.status === 202);
-    const networking = world.cluster.adminKubeConfig().makeApiClient(NetworkingV1Api);
     await waitFor(async () => {
       const left = [
         ...(await world.admin.listNamespacedPod({ namespace: NS })).items.map((p) => `pod/${p.metadata?.name}`),

@@ -37,10 +37,12 @@ import {
   badEnvNames,
   clusterAnnotations,
   clusterLabels,
+  clusterNetworkPolicy,
   clusterObjectName,
   envSecret,
   envSecretName,
   hubSelector,
+  networkPolicyName,
   podOwnerReference,
   type ClusterIdentity,
 } from './objects.js';
@@ -170,7 +172,7 @@ export abstract class KubeClusterBackend implements ClusterBackend {
   }
 
   /** The owner pod, once the spawner created it: its uid and the default image. */
-  private async ownerPod(owner: ClusterOwner, deadline: number, signal: AbortSignal): Promise<{ ref: OwnerReference; image: string }> {
+  private async ownerPod(owner: ClusterOwner, deadline: number, signal: AbortSignal): Promise<{ ref: OwnerReference; image: string; labels: Record<string, string> }> {
     const name = this.o.ownerPodName(owner);
     for (;;) {
       const pod = await this.client.get(RESOURCES.pod, this.namespace, name);
@@ -180,7 +182,7 @@ export abstract class KubeClusterBackend implements ClusterBackend {
         const container = (this.o.ownerContainer ? containers.find((c) => c.name === this.o.ownerContainer) : undefined) ?? containers[0];
         const image = this.o.image ?? container?.image;
         if (!image) throw new ClusterError(`no image for the cluster: the server's pod ${name} names none and the backend has no default`);
-        return { ref: podOwnerReference({ name, uid: pod.metadata.uid }), image };
+        return { ref: podOwnerReference({ name, uid: pod.metadata.uid }), image, labels: owner.kubernetes?.podLabels ?? pod.metadata.labels ?? {} };
       }
       if (signal.aborted) throw new ClusterError('the cluster start was cancelled');
       if (Date.now() >= deadline) throw new ClusterError(`the server's pod ${name} did not appear in namespace ${this.namespace}`);
@@ -236,6 +238,7 @@ export abstract class KubeClusterBackend implements ClusterBackend {
       };
       if (secret) await this.createFresh(RESOURCES.secret, secret, deadline);
       for (const { resource, object } of this.manifests(ctx)) await this.createFresh(resource, object, deadline);
+      await this.createFresh(RESOURCES.networkPolicy, clusterNetworkPolicy(id, this.namespace, pod.ref, pod.labels), deadline);
       options.onProgress({ progress: 10, message: `created ${id.object}` });
       await this.waitFor(state, request.workers, deadline, options.signal, options.onProgress);
       this.log.info({ user: owner.user, server: owner.server, cluster: request.name, object: id.object }, `${this.kind} cluster on Kubernetes is ready`);
@@ -309,7 +312,11 @@ export abstract class KubeClusterBackend implements ClusterBackend {
 
   async stop(state: ClusterState): Promise<void> {
     if (!isKubeState(state, this.kind)) return;
-    const targets = [...this.objectsOf(state), { resource: RESOURCES.secret as Resource, name: envSecretName(state.object) }];
+    const targets = [
+      ...this.objectsOf(state),
+      { resource: RESOURCES.networkPolicy as Resource, name: networkPolicyName(state.object) },
+      { resource: RESOURCES.secret as Resource, name: envSecretName(state.object) },
+    ];
     // in order: the main object first, so that an operator stops reconciling before its parts go
     for (const { resource, name } of targets) await this.client.delete(resource, state.namespace, name);
   }

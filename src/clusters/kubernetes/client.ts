@@ -30,6 +30,7 @@ export const RESOURCES = {
   service: { group: '', version: 'v1', plural: 'services', kind: 'Service' },
   secret: { group: '', version: 'v1', plural: 'secrets', kind: 'Secret' },
   deployment: { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment' },
+  networkPolicy: { group: 'networking.k8s.io', version: 'v1', plural: 'networkpolicies', kind: 'NetworkPolicy' },
   daskCluster: { group: 'kubernetes.dask.org', version: 'v1', plural: 'daskclusters', kind: 'DaskCluster' },
   sparkConnect: { group: 'sparkoperator.k8s.io', version: 'v1alpha1', plural: 'sparkconnects', kind: 'SparkConnect' },
 } as const satisfies Record<string, Resource>;

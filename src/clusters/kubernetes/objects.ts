@@ -202,3 +202,34 @@ export function podsDiagnosis(pods: KubeObject[]): { failure: string | null; wai
   }
   return { failure, waiting };
 }
+
+/** The labels that pick the owner's server pod out of everyone's (the spawner sets them). */
+const OWNER_POD_KEYS = ['app.kubernetes.io/instance', 'app.kubernetes.io/component', 'hub.jupyter.org/username', 'hub.jupyter.org/servername'];
+
+export function ownerPodSelector(podLabels: Record<string, string>): Record<string, string> {
+  const picked = Object.fromEntries(OWNER_POD_KEYS.filter((k) => podLabels[k] !== undefined).map((k) => [k, podLabels[k]!]));
+  return Object.keys(picked).length ? picked : podLabels;
+}
+
+export function networkPolicyName(object: string): string {
+  return `${object}-ingress`;
+}
+
+/**
+ * Only the owner's server pod, and the cluster's own pods among themselves (workers and head talk
+ * both ways), may connect to the cluster's pods; everyone else's notebooks may not. Owned by the
+ * server's pod like the rest of the cluster.
+ */
+export function clusterNetworkPolicy(id: ClusterIdentity, namespace: string, owner: OwnerReference, ownerPodLabels: Record<string, string>): KubeObject {
+  const cluster = { [LABEL.id]: id.object };
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name: networkPolicyName(id.object), namespace, labels: clusterLabels(id), annotations: clusterAnnotations(id), ownerReferences: [owner] },
+    spec: {
+      podSelector: { matchLabels: cluster },
+      policyTypes: ['Ingress'],
+      ingress: [{ from: [{ podSelector: { matchLabels: ownerPodSelector(ownerPodLabels) } }, { podSelector: { matchLabels: cluster } }] }],
+    },
+  };
+}
