@@ -1,17 +1,10 @@
 // auth.openshift: the mistakes an administrator can make are named by their key.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConfigError, parseConfigText } from '../../src/config/load.js';
+import { parseConfigText } from '../../src/config/load.js';
+import { configProblems } from '../helpers/config-problems.js';
 
-function problems(text: string): string {
-  try {
-    parseConfigText(text, '/etc/refinery/refinery.yaml');
-  } catch (error) {
-    assert.ok(error instanceof ConfigError, String(error));
-    return error.message;
-  }
-  assert.fail(`accepted:\n${text}`);
-}
+const problems = (text: string) => configProblems(text);
 
 test('auth.type openshift without its section, or with a client that is not a service account, is refused naming the key', () => {
   assert.match(problems('auth:\n  type: openshift\n'), /auth\.openshift: auth\.type openshift needs an auth\.openshift section/);

@@ -1,17 +1,10 @@
 // spawner.kubernetes: defaults, and mistakes named by their key.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ConfigError, parseConfigText } from '../../src/config/load.js';
+import { parseConfigText } from '../../src/config/load.js';
+import { configProblems } from '../helpers/config-problems.js';
 
-function problems(text: string): string {
-  try {
-    parseConfigText(text, '/etc/refinery/refinery.yaml');
-  } catch (error) {
-    assert.ok(error instanceof ConfigError, String(error));
-    return error.message;
-  }
-  assert.fail(`accepted:\n${text}`);
-}
+const problems = (text: string) => configProblems(text);
 
 describe('spawner.kubernetes', () => {
   test('defaults: KubeSpawner\'s names, a 10Gi home, no fixed uid, no token in pods', () => {
