@@ -300,6 +300,14 @@ ${ctx.config.named_servers.enabled
     return reply.redirect(`${serverUrl(ctx.urls, access.identity.name, '')}${rest}${query}`, 302);
   });
 
+  // JupyterHub's /hub/spawn: the signed-in person's own default server (its query, e.g. next, kept)
+  app.get('/hub/spawn', async (req, reply) => {
+    const access = pageAccess(req, reply);
+    if (!access) return reply;
+    const user = await signedInPerson(ctx.db, access, 'Only people have servers to start');
+    const query = new URL(req.url, 'http://hub.invalid').search;
+    return reply.redirect(`/hub/spawn/${encodeURIComponent(user.name)}${query}`, 302);
+  });
   app.get<{ Params: SpawnParams }>('/hub/spawn/:user', spawnForm);
   app.get<{ Params: SpawnParams }>('/hub/spawn/:user/:server', spawnForm);
   app.post<{ Params: SpawnParams }>('/hub/spawn/:user', spawnSubmit);
