@@ -44,7 +44,7 @@ import { userHostsFrom } from './servers/user-hosts.js';
 import { userHostFront } from './http/user-host-front.js';
 import { LocalPeople, runModeOf } from './host/people.js';
 import { prepareDataDir, restrictDatabase } from './host/data-dir.js';
-import { warnAboutUnreachablePrograms } from './host/preflight.js';
+import { warnAboutUnreachablePrograms } from './spawners/local-preflight.js';
 
 export interface RunningRefinery {
   /** e.g. `http://127.0.0.1:8000` */

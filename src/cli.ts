@@ -13,7 +13,7 @@ import { serversOfUsers } from './db/servers.js';
 import { IdentityResolver } from './auth/identity.js';
 import { issueToken, tokenLifetime } from './auth/tokens.js';
 import { generatePassword } from './auth/passwords.js';
-import { checkScopesExist, ScopeError } from './auth/scopes.js';
+import { checkScopesExist, ScopeError } from './policy/scopes.js';
 import { createOneUser, removeUser, setPassword, UserRequestError } from './users/service.js';
 import { REFINERY_VERSION } from './version.js';
 import { storageServiceFrom } from './storage/provisioning.js';

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { z } from 'zod';
-import { ApiError } from './errors.js';
+import { HttpError } from '../http/errors.js';
 
 /**
  * The request body as JSON, or undefined when there is none. Bodies are read as text whatever the
@@ -14,7 +14,7 @@ export function jsonBody(req: FastifyRequest): unknown {
   try {
     return JSON.parse(raw) as unknown;
   } catch (error) {
-    throw new ApiError(400, `Invalid JSON in request body: ${(error as Error).message}`);
+    throw new HttpError(400, `Invalid JSON in request body: ${(error as Error).message}`);
   }
 }
 
@@ -29,5 +29,5 @@ export function parseBody<S extends z.ZodType>(req: FastifyRequest, schema: S, w
   if (issue.code === 'unrecognized_keys') message = `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')} in ${what}${field ? `.${field}` : ''}`;
   else if (issue.code === 'invalid_type' && issue.path.length === 0) message = `${what} must be a JSON object`;
   else message = `${what}.${field}: ${issue.message}`;
-  throw new ApiError(400, message);
+  throw new HttpError(400, message);
 }

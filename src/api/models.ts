@@ -1,11 +1,11 @@
 import type { FastifyRequest } from 'fastify';
 import type { HubContext } from '../context.js';
-import type { Access } from '../auth/access.js';
+import type { Access } from '../policy/access.js';
 import type { UserRow } from '../db/users.js';
 import { findUser, groupsOfUsers } from '../db/users.js';
 import { serversOfUsers } from '../db/servers.js';
-import { presentUser } from './presenters/user.js';
-import { ApiError } from './errors.js';
+import { presentUser } from '../presenters/user.js';
+import { HttpError } from '../http/errors.js';
 
 /** Load what the user presenter needs for many users at once (two queries, not two per user). */
 export async function userModels(ctx: HubContext, req: FastifyRequest, access: Access, users: readonly UserRow[]): Promise<Record<string, unknown>[]> {
@@ -33,6 +33,6 @@ export async function userModel(ctx: HubContext, req: FastifyRequest, access: Ac
 /** The user named in the path, or 404. Path names are not normalized: they name an existing account. */
 export async function userFromPath(ctx: HubContext, name: string): Promise<UserRow> {
   const user = await findUser(ctx.db, name);
-  if (!user) throw new ApiError(404, `No such user: ${name}`);
+  if (!user) throw new HttpError(404, `No such user: ${name}`);
   return user;
 }

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import { ApiError } from './errors.js';
+import { HttpError } from '../http/errors.js';
 
 export const PAGINATION_MEDIA_TYPE = 'application/jupyterhub-pagination+json';
 const DEFAULT_LIMIT = 200;
@@ -14,7 +14,7 @@ export function paginationParams(req: FastifyRequest): { offset: number; limit: 
   const parse = (name: string, fallback: number) => {
     const raw = query[name];
     if (raw === undefined || raw === '') return fallback;
-    if (!/^-?\d+$/.test(raw)) throw new ApiError(400, 'Invalid argument type, offset and limit must be integers');
+    if (!/^-?\d+$/.test(raw)) throw new HttpError(400, 'Invalid argument type, offset and limit must be integers');
     return Math.abs(Number(raw));
   };
   const offset = parse('offset', 0);

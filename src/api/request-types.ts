@@ -1,5 +1,5 @@
 import type {} from 'fastify';
-import type { Access } from '../auth/access.js';
+import type { Access } from '../policy/access.js';
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -10,7 +10,7 @@ import { hashSecret } from './secrets.js';
 import {
   adminRoleScopes, expandScopes, identifyScopes, intersectScopes, parseScopes,
   type ParsedScopes, type ScopeOwner,
-} from './scopes.js';
+} from '../policy/scopes.js';
 
 /** Who is making a request, and what they may do. */
 export interface Identity {

@@ -1,4 +1,4 @@
-import { checkScopesExist, expandScopes, intersectScopes, ScopeError, SCOPE_DEFINITIONS, type ScopeOwner } from './scopes.js';
+import { checkScopesExist, expandScopes, intersectScopes, ScopeError, SCOPE_DEFINITIONS, type ScopeOwner } from '../policy/scopes.js';
 
 /**
  * Which scopes an OAuth token from a client may carry, decided the way JupyterHub's provider does:

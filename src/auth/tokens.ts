@@ -3,7 +3,7 @@ import type { Database } from '../db/tables.js';
 import { insertToken, type TokenRow } from '../db/tokens.js';
 import { isoAfterSeconds, nowIso } from '../db/time.js';
 import { hashSecret, newSecret } from './secrets.js';
-import { checkScopesExist, expandScopes, intersectScopes, ScopeError, type GroupLookup } from './scopes.js';
+import { checkScopesExist, expandScopes, intersectScopes, ScopeError, type GroupLookup } from '../policy/scopes.js';
 
 export interface TokenRequest {
   userId?: number | null;

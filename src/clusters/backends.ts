@@ -6,7 +6,7 @@ import type { LocalPeople } from '../host/people.js';
 import type { ClusterBackend, ClusterKind } from './backend.js';
 import { LocalDaskBackend } from './dask/local.js';
 import { LocalSparkBackend } from './spark/local.js';
-import type { KubeSpawner } from '../spawners/kubernetes/spawner.js';
+import type { KubeApi } from '../kubernetes/api.js';
 import { HttpKubeClient, inClusterOptions, type HttpKubeClientOptions } from './kubernetes/client.js';
 import { KubeDaskBackend } from './kubernetes/dask.js';
 import { KubeSparkBackend } from './kubernetes/spark.js';
@@ -23,7 +23,13 @@ const SHARED_CLASS_ARCHIVES = '/var/cache/refinery/spark-cds';
  * lives under data_dir (people.ts's layout), where no one can plant links ahead of the hub as they
  * could in a shared /tmp.
  */
-export function clusterBackends(config: Config, people: LocalPeople, log: Logger, kubeSpawner?: KubeSpawner): Partial<Record<ClusterKind, ClusterBackend>> {
+/** Where servers are pods: the namespace's API and the rule that names a server's pod. */
+export interface ServerPods {
+  readonly api: KubeApi;
+  podName(user: string, server: string): string;
+}
+
+export function clusterBackends(config: Config, people: LocalPeople, log: Logger, kubeSpawner?: ServerPods): Partial<Record<ClusterKind, ClusterBackend>> {
   if (kubeSpawner) return kubernetesBackends(kubeSpawner, log);
   const perUser = people.mode === 'per-user';
   const spark = new LocalSparkBackend({
@@ -46,7 +52,7 @@ export function clusterBackends(config: Config, people: LocalPeople, log: Logger
  * server's pod (named by the spawner's rule). The backends still have their own HTTP client; it is
  * made from the spawner's connection until they move onto src/kubernetes.
  */
-function kubernetesBackends(spawner: KubeSpawner, log: Logger): Partial<Record<ClusterKind, ClusterBackend>> {
+function kubernetesBackends(spawner: ServerPods, log: Logger): Partial<Record<ClusterKind, ClusterBackend>> {
   const api = spawner.api;
   const cluster = api.kubeConfig.getCurrentCluster();
   const user = api.kubeConfig.getCurrentUser();

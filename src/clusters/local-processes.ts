@@ -9,8 +9,8 @@ import type { Logger } from '../log.js';
 import type { RunAs } from '../host/accounts.js';
 import { openLog } from '../host/files.js';
 import { spawnDetached } from '../host/launch.js';
-import { MARKER_ENV } from '../spawners/local.js';
-import { HAS_PROC, bootId, listPids, readProcEnviron, readProcStat, sendSignal, type ProcStat } from '../spawners/process-info.js';
+import { MARKER_ENV } from '../host/markers.js';
+import { HAS_PROC, bootId, listPids, readProcEnviron, readProcStat, sendSignal, type ProcStat } from '../host/process-info.js';
 import {
   cgroupPids,
   createServerCgroups,
@@ -21,8 +21,9 @@ import {
   type CgroupLayout,
   type EnforcedResources,
   type ResourceSpec,
-} from '../spawners/resources.js';
+} from '../host/cgroups.js';
 import { ClusterError } from './backend.js';
+import { sleep } from '../util/sleep.js';
 
 /** Environment variables that mark a process as part of a local cluster (inherited by all its descendants). */
 export const CLUSTER_MARKER_ENV = {
@@ -46,7 +47,6 @@ export const KILL_WAIT_MS = 5000;
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export const CLUSTER_NAME = /^[a-z0-9][a-z0-9-]{0,30}$/;
 export const isPort = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0 && v < 65536;
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
 
 /** A process a state recorded: its pid and start time (so a reused pid is not mistaken for it). */
 export type ProcRef = { pid: number; startTime: number | null };

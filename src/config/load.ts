@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { checkScopesExist, ScopeError } from '../auth/scopes.js';
+import { checkScopesExist, ScopeError } from '../policy/scopes.js';
 import { configSchema, type Config, type SecretRef } from './schema.js';
 import { ConfigError } from './errors.js';
 import { describeIssue } from './issues.js';

@@ -22,7 +22,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { RunAs } from './accounts.js';
-import { wrapCommand } from '../spawners/resources.js';
+import { wrapCommand } from './cgroups.js';
 
 const SETPRIV = '/usr/bin/setpriv';
 /** The only environment of stage 1. */

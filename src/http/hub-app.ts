@@ -4,8 +4,9 @@ import formbody from '@fastify/formbody';
 import type { HubContext } from '../context.js';
 import { registerApi } from '../api/index.js';
 import { registerPages } from '../web/index.js';
-import { ApiError } from '../api/errors.js';
-import { accessFor } from '../auth/access.js';
+import { oauthAuthorizePage } from '../web/oauth-consent.js';
+import { HttpError, httpErrorOf } from './errors.js';
+import { accessFor } from '../policy/access.js';
 import { credentialsOf, identify } from '../auth/request.js';
 import { sessionCookieName } from '../auth/sessions.js';
 import { pageCsp } from './page-csp.js';
@@ -63,12 +64,12 @@ export async function createHubApp(ctx: HubContext, server: Server): Promise<{ a
     const api = isApi(req);
     const problem = foreignSourceProblem(req.raw, ownHostsOf(req.raw, ctx.urls.publicOrigin));
     if (problem) {
-      throw new ApiError(403, api
+      throw new HttpError(403, api
         ? `Cookie-authenticated API requests are accepted only from the hub's own pages; this one ${problem}`
         : `This form was refused: it ${problem}. Use the hub's own pages.`);
     }
     if (!csrfTokenMatches(csrfTokenOf(req.raw) ?? formCsrfToken(req.body), session.csrfToken)) {
-      throw new ApiError(403, api
+      throw new HttpError(403, api
         ? "'_xsrf' argument missing or incorrect: send the X-XSRFToken header with cookie-authenticated API requests"
         : 'The form expired or did not come from this site. Reload the page and try again.');
     }
@@ -95,10 +96,11 @@ export async function createHubApp(ctx: HubContext, server: Server): Promise<{ a
   });
 
   app.setErrorHandler(async (error: Error & { statusCode?: number; code?: string }, req: FastifyRequest, reply: FastifyReply) => {
-    const status = error instanceof ApiError ? error.status : error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
-    const message = status === 500 ? 'Internal Server Error' : clientMessage(error);
+    const answer = httpErrorOf(error);
+    const status = answer ? answer.status : error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+    const message = status === 500 ? 'Internal Server Error' : answer ? answer.message : clientMessage(error);
     if (status === 500) ctx.log.error({ err: error, url: req.url.split('?')[0], method: req.method }, 'request failed');
-    if (error instanceof ApiError) for (const [k, v] of Object.entries(error.headers)) reply.header(k, v);
+    if (answer) for (const [k, v] of Object.entries(answer.headers)) reply.header(k, v);
     if (isApi(req)) return reply.code(status).type('application/json').send({ status, message });
     return reply.code(status).type('text/html; charset=utf-8').send(renderMessagePage(status === 404 ? 'Page not found' : `Error ${status}`, message, { href: '/hub/home', text: 'Go home' }));
   });
@@ -115,6 +117,7 @@ export async function createHubApp(ctx: HubContext, server: Server): Promise<{ a
       route.config = { ...route.config, api: true };
     });
     registerApi(api, ctx);
+    oauthAuthorizePage(api, ctx);
     // anything else under /hub/api is an API 404 (JSON), decided by the router like every other route
     const notFound = async (_req: FastifyRequest, reply: FastifyReply) => reply.code(404).send({ status: 404, message: 'Not Found' });
     api.all('/hub/api/*', notFound);

@@ -4,7 +4,7 @@ import type { ProxyDecision, Route } from '../proxy/index.js';
 import type { Identity } from '../auth/identity.js';
 import { credentialsOf, identify, identifyCached } from '../auth/request.js';
 import { sessionCookieName } from '../auth/sessions.js';
-import { hasScope } from '../auth/scopes.js';
+import { mayUseServer } from '../policy/rules.js';
 import { findUser } from '../db/users.js';
 import { serversOfUsers } from '../db/servers.js';
 import { serverPrefix } from '../auth/names.js';
@@ -21,10 +21,10 @@ export function proxyPolicy(ctx: HubContext) {
       if (isBrowserNavigation(req)) return { action: 'redirect', location: `/hub/login?next=${encodeURIComponent(req.url ?? '/')}` };
       return { action: 'deny', status: 403, message: 'Missing or invalid credentials: sign in or send an API token' };
     }
-    const scope = `access:servers!server=${route.data.user}/${route.data.server}`;
+    const { user, server } = route.data;
     const groups = ctx.identities.cachedGroupLookup();
-    if (groups) return hasScope(scope, identity.parsed, groups) ? ALLOW : denied(identity, route);
-    return ctx.identities.groupLookup().then((lookup) => (hasScope(scope, identity.parsed, lookup) ? ALLOW : denied(identity, route)));
+    if (groups) return mayUseServer(identity.parsed, groups, user, server) ? ALLOW : denied(identity, route);
+    return ctx.identities.groupLookup().then((lookup) => (mayUseServer(identity.parsed, lookup, user, server) ? ALLOW : denied(identity, route)));
   };
 
   const authorize = (req: IncomingMessage, route: Pick<Route, 'data'>): ProxyDecision | Promise<ProxyDecision> => {

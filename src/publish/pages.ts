@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import type { PublicationVersionRow, PublicationWithOwner } from '../db/publications.js';
 import type { RenderOptions } from './engine.js';
-import { publicationLinks } from '../api/presenters/publication.js';
+import { publicationLinks } from './links.js';
 
 export type PageKind = 'latest' | 'version';
 export const PAGE_KINDS: readonly PageKind[] = ['latest', 'version'];

@@ -11,7 +11,7 @@ import {
 } from '../db/publications.js';
 import type { PublicationStore } from './store.js';
 import type { CheckedNotebook, NotebookEngine, RenderOptions } from './engine.js';
-import { formatBytes } from '../web/format.js';
+import { formatBytes } from '../util/units.js';
 import { liveTokenAmong } from '../db/tokens.js';
 import { QueueFullError } from '../util/work-queue.js';
 import { PAGE_KINDS, pageFingerprint, pageFromStored, pageKey, pageOptions, storedPage, type PageKind } from './pages.js';

@@ -1,4 +1,4 @@
-import { serverAccessScopes } from '../auth/scopes.js';
+import { serverAccessScopes } from '../policy/scopes.js';
 import { serverPrefix } from '../auth/names.js';
 import type { PlanResources } from '../profiles/plan.js';
 import { serverUrlOn, type UserHosts } from './user-hosts.js';

@@ -13,7 +13,7 @@ import { updateUser } from '../db/users.js';
 import { nowIso } from '../db/time.js';
 import { issueToken } from '../auth/tokens.js';
 import { hashSecret } from '../auth/secrets.js';
-import { SERVER_ROLE_SCOPES } from '../auth/scopes.js';
+import { SERVER_ROLE_SCOPES } from '../policy/scopes.js';
 import { serverClientAllowedScopes } from '../auth/oauth-scopes.js';
 import { serverNameProblem, serverPrefix } from '../auth/names.js';
 import { singleUserEnv, oauthCallbackUrl, oauthClientId, serverUrl, type HubUrls } from './env.js';
@@ -32,6 +32,7 @@ import { KeyedLock } from '../util/keyed-lock.js';
 import { hasScheduling } from '../config/scheduling.js';
 import { groupsOfUsers } from '../db/users.js';
 import type { PreparedStorage, StorageService } from '../storage/service.js';
+import { sleep } from '../util/sleep.js';
 
 export interface ServerManagerOptions {
   db: Kysely<Database>;
@@ -165,7 +166,7 @@ export class ServerManager {
       }
     });
     if (op === 'pending') return 'pending';
-    const finished = await Promise.race([op.done.then(() => true), sleep(waitMs).then(() => false)]);
+    const finished = await Promise.race([op.done.then(() => true), sleep(waitMs, { keepAlive: false }).then(() => false)]);
     if (!finished) return 'pending';
     const after = await findServer(this.o.db, user.id, serverName);
     if (after?.phase === 'running') return 'ready';
@@ -371,7 +372,7 @@ export class ServerManager {
       const removed = op.done.catch(() => undefined).then(() => deleteServer(this.o.db, row.id)).catch(() => undefined);
       op = { ...op, done: removed };
     }
-    const finished = await Promise.race([op.done.then(() => true), sleep(options.waitMs ?? SLOW_OPERATION_MS).then(() => false)]);
+    const finished = await Promise.race([op.done.then(() => true), sleep(options.waitMs ?? SLOW_OPERATION_MS, { keepAlive: false }).then(() => false)]);
     return finished ? 'stopped' : 'pending';
   }
 
@@ -437,10 +438,6 @@ function describe(user: string, server: string): string {
 
 function seconds(since: bigint): number {
   return Number(process.hrtime.bigint() - since) / 1e9;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 /**

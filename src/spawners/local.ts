@@ -34,14 +34,16 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { lstat, open, symlink, unlink } from 'node:fs/promises';
+import { lstat, symlink, unlink } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Logger } from '../log.js';
 import { forwardProgress } from '../util/progress.js';
 import { freePort } from '../util/ports.js';
 import { openLog } from '../host/files.js';
+import { readLogTail, RUN_HEADER } from '../host/log-tail.js';
+import { MARKER_ENV } from '../host/markers.js';
+import { repoRoot } from '../host/repo-root.js';
 import { spawnDetached } from '../host/launch.js';
 import { LocalPeople } from '../host/people.js';
 import {
@@ -55,7 +57,7 @@ import {
   sendSignal,
   startTimeToDate,
   type ProcStat,
-} from './process-info.js';
+} from '../host/process-info.js';
 import {
   DEFAULT_CGROUP_PARENT,
   cgroupPids,
@@ -73,7 +75,7 @@ import {
   type CgroupLayout,
   type EnforcedResources,
   type ResourceSpec,
-} from './resources.js';
+} from '../host/cgroups.js';
 import {
   SpawnError,
   type PollResult,
@@ -82,14 +84,7 @@ import {
   type SpawnerState,
   type StartedServer,
 } from './spawner.js';
-
-/** Environment variables that mark a process as started by a LocalSpawner (inherited by all its descendants). */
-export const MARKER_ENV = {
-  dataDir: 'REFINERY_SPAWNER_DATA_DIR',
-  spawnId: 'REFINERY_SPAWN_ID',
-  user: 'REFINERY_USER',
-  server: 'REFINERY_SERVER_NAME',
-} as const;
+import { sleep } from '../util/sleep.js';
 
 export interface LocalSpawnerOptions {
   /** Root of the spawner's files; users' directories go to `<dataDir>/users/<name>/`. Made absolute. */
@@ -180,22 +175,8 @@ export type LocalServerState = {
 };
 
 const DEFAULT_ENV_KEEP = ['PATH', 'LANG', 'LC_ALL', 'TZ'];
-const LOG_TAIL_LINES = 20;
-const LOG_TAIL_LINE_MAX = 400;
-const RUN_HEADER = '[refinery] ';
 /** Time given to leftovers to disappear after SIGKILL before stop() gives up waiting. */
 const KILL_WAIT_MS = 5000;
-
-/** The repository root: the nearest ancestor of this file with a package.json (works from src/ and dist/src/). */
-export function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) return process.cwd();
-    dir = parent;
-  }
-}
 
 /**
  * Jupyter configuration every server gets first on JUPYTER_CONFIG_PATH: it loads
@@ -211,7 +192,6 @@ export function defaultCommand(): string[] {
   return [join(repoRoot(), 'envs', 'base', 'bin', 'jupyterhub-singleuser')];
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
 
 /** A name that can safely be one path segment (the hub validates names too; this is the spawner's own guard). */
 function checkSegment(kind: string, value: string, allowEmpty: boolean): void {
@@ -308,31 +288,6 @@ function answersHttp(url: string, timeoutMs: number): Promise<boolean> {
     req.on('error', () => finish(false));
     req.end();
   });
-}
-
-/** The last lines of this run of a server's log (after the last "[refinery] starting" header), long lines cut. */
-export async function readLogTail(logPath: string, lines = LOG_TAIL_LINES): Promise<string> {
-  let handle;
-  try {
-    handle = await open(logPath, 'r');
-    const { size } = await handle.stat();
-    const length = Math.min(size, 64 * 1024);
-    const buf = Buffer.alloc(length);
-    await handle.read(buf, 0, length, size - length);
-    let text = buf.toString('utf8');
-    const header = text.lastIndexOf(`\n${RUN_HEADER}`);
-    if (header >= 0) text = text.slice(text.indexOf('\n', header + 1) + 1);
-    return text
-      .split('\n')
-      .filter((l) => l.trim() !== '')
-      .slice(-lines)
-      .map((l) => (l.length > LOG_TAIL_LINE_MAX ? `${l.slice(0, LOG_TAIL_LINE_MAX)} …[cut]` : l))
-      .join('\n');
-  } catch {
-    return '';
-  } finally {
-    await handle?.close();
-  }
 }
 
 interface ExitInfo {

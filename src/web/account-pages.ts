@@ -1,17 +1,18 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { HubContext } from '../context.js';
-import type { Access } from '../auth/access.js';
+import type { Access } from '../policy/access.js';
 import type { UserRow } from '../db/users.js';
 import { deleteToken, findTokenById, tokensOfUser, type TokenRow } from '../db/tokens.js';
 import { isExpired } from '../db/time.js';
 import { checkTokenScopes, issueToken } from '../auth/tokens.js';
-import { ScopeError } from '../auth/scopes.js';
+import { ScopeError } from '../policy/scopes.js';
 import { setPassword } from '../users/service.js';
-import { ApiError } from '../api/errors.js';
+import { HttpError } from '../http/errors.js';
 import { html, type SafeHtml } from './html.js';
 import { formFields, pageAccess, queryFields, sendPage, xsrfOf, signedInPerson } from './page-auth.js';
 import { timeTag } from './format.js';
 import { endSessionsOfUser } from '../auth/sessions.js';
+import { authorize } from '../policy/authorize.js';
 
 const EXPIRY_CHOICES: ReadonlyArray<{ value: string; label: string; seconds: number | null }> = [
   { value: 'never', label: 'Never', seconds: null },
@@ -72,7 +73,7 @@ export function accountPages(app: FastifyInstance, ctx: HubContext): void {
     user: UserRow,
     options: { form?: TokenForm; created?: { token: string; row: TokenRow }; notice?: string; status?: number } = {},
   ) => {
-    if (!access.can(`read:tokens!user=${user.name}`)) throw new ApiError(403, 'You may not see tokens');
+    authorize(access, 'read:tokens', { user: user.name }, { hideOthers: false, denied: 'You may not see tokens' });
     const rows = (await tokensOfUser(ctx.db, user.id)).filter((row) => !isExpired(row.expires_at));
     const apiTokens = rows.filter((row) => row.oauth_client_id === 'jupyterhub' && row.server_key === null).reverse();
     const byClient = new Map<string, TokenRow[]>();
@@ -195,7 +196,7 @@ ${byClient.size
     const who = await me(req, reply);
     if (!who) return reply;
     const { access, user } = who;
-    if (!access.can(`tokens!user=${user.name}`)) throw new ApiError(403, 'You may not create tokens');
+    authorize(access, 'tokens', { user: user.name }, { hideOthers: false, denied: 'You may not create tokens' });
     const fields = formFields(req);
     const form: TokenForm = { note: (fields.note ?? '').trim(), expires: fields.expires ?? 'never', days: (fields.days ?? '').trim(), scopes: (fields.scopes ?? '').trim(), errors: {} };
     const errors = form.errors!;
@@ -229,10 +230,10 @@ ${byClient.size
     const who = await me(req, reply);
     if (!who) return reply;
     const { access, user } = who;
-    if (!access.can(`tokens!user=${user.name}`)) throw new ApiError(403, 'You may not revoke tokens');
+    authorize(access, 'tokens', { user: user.name }, { hideOthers: false, denied: 'You may not revoke tokens' });
     const match = /^a(\d+)$/.exec(req.params.id);
     const row = match ? await findTokenById(ctx.db, Number(match[1])) : undefined;
-    if (!row || row.user_id !== user.id) throw new ApiError(404, 'No such token (it may have been revoked already)');
+    if (!row || row.user_id !== user.id) throw new HttpError(404, 'No such token (it may have been revoked already)');
     await deleteToken(ctx.db, row.id);
     ctx.identities.invalidate();
     return reply.redirect('/hub/token?revoked=1', 303);
@@ -242,9 +243,9 @@ ${byClient.size
     const who = await me(req, reply);
     if (!who) return reply;
     const { access, user } = who;
-    if (!access.can(`tokens!user=${user.name}`)) throw new ApiError(403, 'You may not revoke tokens');
+    authorize(access, 'tokens', { user: user.name }, { hideOthers: false, denied: 'You may not revoke tokens' });
     const client = formFields(req).client ?? '';
-    if (!client || client === 'jupyterhub') throw new ApiError(400, 'Which sign-in should be revoked?');
+    if (!client || client === 'jupyterhub') throw new HttpError(400, 'Which sign-in should be revoked?');
     await ctx.db.deleteFrom('api_tokens').where('user_id', '=', user.id).where('oauth_client_id', '=', client).execute();
     ctx.identities.invalidate();
     return reply.redirect('/hub/token?revoked=client', 303);
@@ -298,7 +299,7 @@ ${byClient.size
     const who = await me(req, reply);
     if (!who) return reply;
     const { access, user } = who;
-    if (ctx.authenticator.kind !== 'local') throw new ApiError(400, 'Passwords are managed by your sign-in service');
+    if (ctx.authenticator.kind !== 'local') throw new HttpError(400, 'Passwords are managed by your sign-in service');
     const fields = formFields(req);
     const current = fields.current ?? '';
     const password = fields.password ?? '';

@@ -1,12 +1,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { HubContext } from '../context.js';
-import type { Access } from '../auth/access.js';
+import type { Access } from '../policy/access.js';
 import type { ServerRow } from '../db/servers.js';
 import { serversOfUsers } from '../db/servers.js';
 import { findUser, listUsers, type UserRow } from '../db/users.js';
 import { serverUrl } from '../servers/env.js';
 import { changeUser, createOneUser, removeUser, setPassword, UserRequestError } from '../users/service.js';
-import { ApiError } from '../api/errors.js';
+import { HttpError } from '../http/errors.js';
 import { html, type SafeHtml } from './html.js';
 import { formFields, pageAccess, queryFields, requirePageScope, sendPage, xsrfOf } from './page-auth.js';
 import { statusPill, timeTag } from './format.js';
@@ -16,6 +16,9 @@ import { generatePassword } from '../auth/passwords.js';
 import type { CatalogStatus } from '../profiles/catalog.js';
 import { basename } from 'node:path';
 import type { Isolation } from '../host/people.js';
+import { authorize, serverTarget, type Target } from '../policy/authorize.js';
+import { mayUseAdminPage } from '../policy/rules.js';
+import type { ScopeName } from '../policy/scopes.js';
 
 const PAGE_SIZE = 20;
 
@@ -71,7 +74,7 @@ export function adminPages(app: FastifyInstance, ctx: HubContext): void {
   const adminAccess = (req: FastifyRequest, reply: FastifyReply): Access | undefined => {
     const access = pageAccess(req, reply);
     if (!access) return undefined;
-    if (!access.can('admin-ui')) {
+    if (!mayUseAdminPage(access)) {
       void sendPage(reply, access, {
         title: 'Not allowed',
         status: 403,
@@ -82,8 +85,8 @@ export function adminPages(app: FastifyInstance, ctx: HubContext): void {
     return access;
   };
 
-  const requireScope = (access: Access, scope: string, what: string) => {
-    if (!access.can(scope)) throw new ApiError(403, `You may not ${what}`);
+  const requireScope = (access: Access, scope: ScopeName, target: Target, what: string) => {
+    authorize(access, scope, target, { denied: `You may not ${what}` });
   };
 
   const serverItem = (access: Access, user: UserRow, row: ServerRow | undefined, name: string, view: View): SafeHtml => {
@@ -227,8 +230,8 @@ ${catalogSection(catalogStatus)}`;
     const access = adminAccess(req, reply);
     if (!access) return reply;
     // what GET /hub/api/users (with their servers) asks
-    requirePageScope(access, 'list:users', 'list users');
-    requirePageScope(access, 'read:servers', 'see everyone’s servers');
+    requirePageScope(access, 'list:users', undefined, 'list users');
+    requirePageScope(access, 'read:servers', undefined, 'see everyone’s servers');
     const query = queryFields(req);
     const done = query.done ? DONE[query.done] : undefined;
     return renderAdmin(reply, access, { view: viewOf(query), ...(done && query.user ? { notice: done(query.user) } : {}) });
@@ -237,7 +240,7 @@ ${catalogSection(catalogStatus)}`;
   app.post('/hub/admin/users', async (req, reply) => {
     const access = adminAccess(req, reply);
     if (!access) return reply;
-    requireScope(access, 'admin:users', 'add users');
+    requireScope(access, 'admin:users', undefined, 'add users');
     const fields = formFields(req);
     const view = viewOf(fields);
     const add: AddForm = { name: (fields.name ?? '').trim(), admin: fields.admin === '1' || fields.admin === 'on' };
@@ -255,7 +258,7 @@ ${catalogSection(catalogStatus)}`;
 
   const targetOf = async (name: string): Promise<UserRow> => {
     const user = await findUser(ctx.db, name);
-    if (!user) throw new ApiError(404, `No such user: ${name}`);
+    if (!user) throw new HttpError(404, `No such user: ${name}`);
     return user;
   };
 
@@ -264,7 +267,7 @@ ${catalogSection(catalogStatus)}`;
     if (!access) return reply;
     const fields = formFields(req);
     const view = viewOf(fields);
-    requireScope(access, `admin:users!user=${req.params.name}`, `change ${req.params.name}`);
+    requireScope(access, 'admin:users', { user: req.params.name }, `change ${req.params.name}`);
     const user = await targetOf(req.params.name);
     const admin = fields.admin === '1';
     if (!admin && user.name === access.identity.name) {
@@ -279,7 +282,7 @@ ${catalogSection(catalogStatus)}`;
     const access = adminAccess(req, reply);
     if (!access) return reply;
     const view = viewOf(formFields(req));
-    requireScope(access, `admin:users!user=${req.params.name}`, `reset ${req.params.name}'s password`);
+    requireScope(access, 'admin:users', { user: req.params.name }, `reset ${req.params.name}'s password`);
     const user = await targetOf(req.params.name);
     if (user.name === access.identity.name) {
       return renderAdmin(reply, access, { view, error: 'Change your own password on the Password page.', status: 400 });
@@ -314,7 +317,7 @@ ${catalogSection(catalogStatus)}`;
   <p><a class="button" href="/hub/admin">Back to Admin</a></p></section>`,
       });
     }
-    requirePageScope(access, `access:servers!server=${user.name}/${server}`, `open ${user.name}'s server`);
+    requirePageScope(access, 'access:servers', serverTarget(user.name, server), `open ${user.name}'s server`);
     return sendPage(reply, access, {
       title: `Open ${user.name}’s server`, section: 'admin',
       body: html`<section class="card narrow" id="open-confirm" aria-labelledby="open-title"><h1 id="open-title">Open ${label}?</h1>
@@ -331,9 +334,9 @@ ${catalogSection(catalogStatus)}`;
     const access = adminAccess(req, reply);
     if (!access) return reply;
     const view = viewOf(queryFields(req));
-    requireScope(access, `delete:users!user=${req.params.name}`, `delete ${req.params.name}`);
+    requireScope(access, 'delete:users', { user: req.params.name }, `delete ${req.params.name}`);
     const user = await targetOf(req.params.name);
-    if (user.name === access.identity.name) throw new ApiError(400, 'You cannot delete your own account.');
+    if (user.name === access.identity.name) throw new HttpError(400, 'You cannot delete your own account.');
     const servers = (await serversOfUsers(ctx.db, [user.id])).get(user.id) ?? [];
     const active = servers.filter((s) => phaseOf(ctx, s, user.name) !== 'stopped');
     const body = html`<section class="card narrow" aria-labelledby="delete-title">
@@ -353,7 +356,7 @@ ${catalogSection(catalogStatus)}`;
     const access = adminAccess(req, reply);
     if (!access) return reply;
     const view = viewOf(formFields(req));
-    requireScope(access, `delete:users!user=${req.params.name}`, `delete ${req.params.name}`);
+    requireScope(access, 'delete:users', { user: req.params.name }, `delete ${req.params.name}`);
     const user = await targetOf(req.params.name);
     if (user.name === access.identity.name) return renderAdmin(reply, access, { view, error: 'You cannot delete your own account.', status: 400 });
     try {

@@ -1,15 +1,16 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { HubContext } from '../context.js';
 import type { ClusterRow } from '../db/clusters.js';
-import type { Access } from '../auth/access.js';
+import type { Access } from '../policy/access.js';
 import { findUser } from '../db/users.js';
-import { presentCluster } from '../api/presenters/cluster.js';
-import { ApiError } from '../api/errors.js';
+import { presentCluster } from '../presenters/cluster.js';
+import { HttpError } from '../http/errors.js';
 import { ServerRequestError } from '../servers/errors.js';
 import { html, type SafeHtml } from './html.js';
-import { formatBytes, formatCpu } from './format.js';
+import { formatBytes, formatCpu } from '../util/units.js';
 import { formFields, pageAccess } from './page-auth.js';
 import { refererIs } from './next.js';
+import { authorize, serverTarget } from '../policy/authorize.js';
 
 const KIND_LABEL: Record<string, string> = { spark: 'Spark', dask: 'Dask' };
 const PHASE_TEXT: Record<string, string> = { starting: 'starting', running: 'running', stopping: 'stopping', stopped: 'stopped', failed: 'failed' };
@@ -46,20 +47,20 @@ export function clusterPages(app: FastifyInstance, ctx: HubContext): void {
     const access = pageAccess(req, reply);
     if (!access) return reply;
     const server = ((req.query ?? {}) as Record<string, string | undefined>).server ?? '';
-    if (!access.can(`servers!server=${req.params.user}/${server}`)) throw new ApiError(403, `You may not manage ${req.params.user}'s clusters`);
+    authorize(access, 'servers', serverTarget(req.params.user, server), { hideOthers: false, denied: `You may not manage ${req.params.user}'s clusters` });
     const user = await findUser(ctx.db, req.params.user);
-    if (!user) throw new ApiError(404, `No such user: ${req.params.user}`);
+    if (!user) throw new HttpError(404, `No such user: ${req.params.user}`);
     const row = (await ctx.clusters.listOfUser(user.id)).find((r) => r.server_name === server && r.name === req.params.cluster);
-    if (!row) throw new ApiError(404, `No cluster named ${req.params.cluster}`);
+    if (!row) throw new HttpError(404, `No cluster named ${req.params.cluster}`);
     try {
       if (what === 'restart') await ctx.clusters.restart(user, row);
       else {
         const workers = Number(formFields(req).workers);
-        if (!Number.isInteger(workers) || workers < 0 || workers > 64) throw new ApiError(400, 'Give a whole number of workers from 0 to 64');
+        if (!Number.isInteger(workers) || workers < 0 || workers > 64) throw new HttpError(400, 'Give a whole number of workers from 0 to 64');
         await ctx.clusters.scale(user, row, workers);
       }
     } catch (error) {
-      if (error instanceof ServerRequestError) throw new ApiError(400, error.message);
+      if (error instanceof ServerRequestError) throw new HttpError(400, error.message);
       throw error;
     }
     return reply.redirect(refererIs(req.headers.referer, req.headers.host, '/hub/admin') ? '/hub/admin' : '/hub/home', 303);

@@ -1,15 +1,15 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { HubContext } from '../context.js';
-import type { Access } from '../auth/access.js';
-import type { OAuthClientRow } from '../db/oauth.js';
+import type { Access } from '../policy/access.js';
 import { answerLocation, authorizeParams, grantCode, OAuthError, validateAuthorizeRequest, type AuthorizationRequest, type AuthorizeParams } from '../auth/oauth.js';
-import { describeGrantedScopes, serverAccessScope } from '../auth/oauth-scopes.js';
+import { describeGrantedScopes } from '../auth/oauth-scopes.js';
 import { serverPrefix } from '../auth/names.js';
 import { html } from './html.js';
 import { sendPage, xsrfOf } from './page-auth.js';
 import { pageCsp } from '../http/page-csp.js';
 import { renderMessagePage } from './message.js';
-import { publicOrigin } from './server-pages.js';
+import { publicOrigin } from '../http/origins.js';
+import { serverSignIn } from '../policy/rules.js';
 
 /**
  * The consent step of the OAuth provider. A server's owner signs in to it without a question; anyone
@@ -19,15 +19,6 @@ import { publicOrigin } from './server-pages.js';
 
 /** Where the consent form posts: a page route, so the form's `_xsrf` field is what proves it came from us. */
 export const CONSENT_ACTION = '/hub/oauth2/authorize';
-
-export type Authorizer = 'owner' | 'other' | 'forbidden';
-
-/** Whether the signed-in person owns the client's server, may use it otherwise, or may not use it at all. */
-export function whoMayAuthorize(access: Access, client: OAuthClientRow): Authorizer {
-  const key = client.server_key;
-  if (!key || !access.can(serverAccessScope(key))) return 'forbidden';
-  return access.identity.kind === 'user' && key.slice(0, key.indexOf('/')) === access.identity.name ? 'owner' : 'other';
-}
 
 /** An OAuth error: back to the client when its redirect_uri is verified, else a page for the person. */
 export function oauthErrorReply(reply: FastifyReply, error: OAuthError): FastifyReply {
@@ -69,6 +60,34 @@ export function renderConsentPage(reply: FastifyReply, access: Access, request: 
   return sendPage(reply, access, { title: `Sign in to ${server.name}?`, body, noStore: true });
 }
 
+/**
+ * The authorization endpoint, at JupyterHub's address under /hub/api/ (registered with the API routes,
+ * so it shares their answers to unknown methods); it answers a browser, with redirects and pages.
+ */
+export function oauthAuthorizePage(app: FastifyInstance, ctx: HubContext): void {
+  /**
+   * The browser arrives here from a single-user server that wants to know who it is. The server's
+   * owner is sent straight back with a code; anyone else who may use the server is asked first.
+   */
+  app.get('/hub/api/oauth2/authorize', async (req, reply) => {
+    const access = req.access;
+    if (!access || access.identity.via !== 'session') {
+      return reply.redirect(`/hub/login?next=${encodeURIComponent(req.url)}`, 302);
+    }
+    try {
+      const params = authorizeParams(new URL(req.url, 'http://hub').searchParams);
+      const request = await validateAuthorizeRequest(ctx.db, params, publicOrigin(ctx, req), access.identity.name);
+      const who = serverSignIn(access, request.client.server_key);
+      if (who === 'forbidden') throw new OAuthError('access_denied', `You are signed in as ${access.identity.name}, who may not use ${request.client.description || request.client.identifier}.`, 403);
+      if (who === 'owner') return reply.header('Cache-Control', 'no-store').redirect(await grantCode(ctx.db, access.identity, request), 302);
+      return renderConsentPage(reply, access, request, params);
+    } catch (error) {
+      if (error instanceof OAuthError) return oauthErrorReply(reply, error);
+      throw error;
+    }
+  });
+}
+
 export function oauthConsentPages(app: FastifyInstance, ctx: HubContext): void {
   /** The answer from the consent form: the request is checked again from scratch, then granted or refused. */
   app.post(CONSENT_ACTION, async (req, reply) => {
@@ -77,7 +96,7 @@ export function oauthConsentPages(app: FastifyInstance, ctx: HubContext): void {
     const fields = formSearch(req.body);
     try {
       const request = await validateAuthorizeRequest(ctx.db, authorizeParams(fields), publicOrigin(ctx, req), access.identity.name);
-      if (whoMayAuthorize(access, request.client) === 'forbidden') throw new OAuthError('access_denied', `You are signed in as ${access.identity.name}, who may not use ${request.client.description || request.client.identifier}.`, 403);
+      if (serverSignIn(access, request.client.server_key) === 'forbidden') throw new OAuthError('access_denied', `You are signed in as ${access.identity.name}, who may not use ${request.client.description || request.client.identifier}.`, 403);
       if (fields.get('decision') !== 'allow') {
         return reply.header('Cache-Control', 'no-store').redirect(answerLocation(request, { error: 'access_denied', error_description: `${access.identity.name} did not allow the sign-in` }), 303);
       }

@@ -16,7 +16,7 @@ import { createGroup, findGroup, setUserGroups } from '../db/groups.js';
 import { html } from './html.js';
 import { layout } from './layout.js';
 import { safeNext } from './next.js';
-import { ownOrigins } from './server-pages.js';
+import { ownOrigins } from '../http/origins.js';
 import { cookie, readCookie } from './session-pages.js';
 
 const STATE_COOKIE = 'refinery-oauth-state';

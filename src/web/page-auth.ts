@@ -2,10 +2,13 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/tables.js';
 import { findUser, type UserRow } from '../db/users.js';
-import type { Access } from '../auth/access.js';
-import { ApiError } from '../api/errors.js';
+import type { Access } from '../policy/access.js';
+import { HttpError } from '../http/errors.js';
 import type { SafeHtml } from './html.js';
 import { layout, type Section } from './layout.js';
+import { authorize, may, scopeOn, type Target } from '../policy/authorize.js';
+import { mayUseAdminPage } from '../policy/rules.js';
+import type { ScopeName } from '../policy/scopes.js';
 
 /**
  * The signed-in person's access, or a redirect to the sign-in page (returns undefined then).
@@ -24,18 +27,18 @@ export function pageAccess(req: FastifyRequest, reply: FastifyReply): Access | u
 
 /**
  * Like `pageAccess`, for a read-only page that a program may also use: a token counts when it holds
- * `scopeFor(its owner)`.
+ * `scopeOnOwner` on its owner.
  */
-export function pageAccessAllowingToken(req: FastifyRequest, reply: FastifyReply, scopeFor: (owner: string) => string): Access | undefined {
+export function pageAccessAllowingToken(req: FastifyRequest, reply: FastifyReply, scopeOnOwner: ScopeName): Access | undefined {
   const access = req.access;
-  if (access?.identity.via === 'token' && access.can(scopeFor(access.identity.name))) return access;
+  if (access?.identity.via === 'token' && may(access, scopeOnOwner, { user: access.identity.name })) return access;
   return pageAccess(req, reply);
 }
 
 /** A page asks for the scope the REST API asks for the same data or action; 403 naming it when missing. */
-export function requirePageScope(access: Access, scopes: string | readonly string[], what: string): void {
-  const list = typeof scopes === 'string' ? [scopes] : scopes;
-  if (!list.some((scope) => access.can(scope))) throw new ApiError(403, `You may not ${what} (it needs ${list.length > 1 ? 'one of the scopes' : 'the scope'} ${list.join(', ')})`);
+export function requirePageScope(access: Access, scopes: ScopeName | readonly ScopeName[], target: Target, what: string): void {
+  const needed = (typeof scopes === 'string' ? [scopes] : scopes).map((scope) => scopeOn(scope, target));
+  authorize(access, scopes, target, { hideOthers: false, denied: `You may not ${what} (it needs ${needed.length > 1 ? 'one of the scopes' : 'the scope'} ${needed.join(', ')})` });
 }
 
 /**
@@ -43,14 +46,14 @@ export function requirePageScope(access: Access, scopes: string | readonly strin
  * (pages about one's own servers, tokens or storage have nothing to show a service).
  */
 export async function signedInPerson(db: Kysely<Database>, access: Access, notAPerson: string): Promise<UserRow> {
-  if (access.identity.kind !== 'user') throw new ApiError(403, notAPerson);
+  if (access.identity.kind !== 'user') throw new HttpError(403, notAPerson);
   const user = await findUser(db, access.identity.name);
-  if (!user) throw new ApiError(403, 'Your account no longer exists');
+  if (!user) throw new HttpError(403, 'Your account no longer exists');
   return user;
 }
 
 export function layoutUser(access: Access): { name: string; admin: boolean } {
-  return { name: access.identity.name, admin: access.can('admin-ui') };
+  return { name: access.identity.name, admin: mayUseAdminPage(access) };
 }
 
 /** The posted form as strings (the first value of repeated fields). */

@@ -17,21 +17,22 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { HubContext } from '../context.js';
-import type { Access } from '../auth/access.js';
+import type { Access } from '../policy/access.js';
 import { safeEqual } from '../auth/secrets.js';
 import { findUser } from '../db/users.js';
 import type { PublicationVersionRow, PublicationWithOwner } from '../db/publications.js';
 import type { Viewer } from '../publish/service.js';
-import { publicationLinks } from '../api/presenters/publication.js';
-import { READ_PUBLICATION_SCOPES } from '../api/routes/publications.js';
-import { ApiError } from '../api/errors.js';
+import { publicationLinks } from '../publish/links.js';
+import { HttpError, httpErrorOf } from '../http/errors.js';
 import { html, SafeHtml } from './html.js';
 import { pageAccess, queryFields, requirePageScope, sendPage, xsrfOf, signedInPerson } from './page-auth.js';
-import { formatBytes, timeTag } from './format.js';
+import { timeTag } from './format.js';
+import { formatBytes } from '../util/units.js';
 import { sameSiteTarget } from './next.js';
 import { originForm, routedSegments } from '../http/request-path.js';
 import { downloadName } from '../publish/pages.js';
 import { QueueFullError } from '../util/work-queue.js';
+import { mayManagePublicationsOf, mayReadPublicationsOf, READ_PUBLICATION_SCOPES } from '../policy/rules.js';
 
 /** How long a reader is asked to wait when every render thread is busy and the queue is full. */
 const BUSY_RETRY_SECONDS = 10;
@@ -215,8 +216,7 @@ export function publishPages(app: FastifyInstance, ctx: HubContext): void {
     const access = req.access;
     if (access?.identity.via === 'token') {
       if (separate() && !req.headers.authorization) return null;
-      const mayRead = access.identity.inheritsOwner === true || READ_PUBLICATION_SCOPES.some((scope) => access.can(`${scope}!user=${publication.owner}`));
-      return mayRead ? viewerFromAccess(access) : null;
+      return mayReadPublicationsOf(access, publication.owner) ? viewerFromAccess(access) : null;
     }
     if (!separate()) return viewerFromAccess(access);
     const user = grants.verify('cookie', publication.slug, cookieOf(req, `${GRANT_COOKIE_PREFIX}${publication.slug}`));
@@ -239,12 +239,13 @@ export function publishPages(app: FastifyInstance, ctx: HubContext): void {
         return reply.code(503).type('text/html; charset=utf-8').header('Cache-Control', 'no-store').header('Retry-After', String(BUSY_RETRY_SECONDS))
           .send(plainPage('Busy', `Many notebooks are being prepared for reading right now. Please try again in ${BUSY_RETRY_SECONDS} seconds.`, css()));
       }
-      const status = error instanceof ApiError ? error.status : error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+      const answer = httpErrorOf(error);
+      const status = answer ? answer.status : error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
       if (status === 500) ctx.log.error({ err: error, url: req.url.split('?')[0] }, 'published page failed');
-      return reply.code(status).type('text/html; charset=utf-8').header('Cache-Control', 'no-store').send(plainPage(status === 404 ? 'Not found' : `Error ${status}`, status === 500 ? 'Something went wrong showing this page.' : error.message, css()));
+      return reply.code(status).type('text/html; charset=utf-8').header('Cache-Control', 'no-store').send(plainPage(status === 404 ? 'Not found' : `Error ${status}`, status === 500 ? 'Something went wrong showing this page.' : (answer ?? error).message, css()));
     });
 
-    const notFound = () => new ApiError(404, 'There is no published notebook at this address.');
+    const notFound = () => new HttpError(404, 'There is no published notebook at this address.');
 
     /** The publication, if this person may see it; otherwise the right answer (410, sign-in, 403/404). */
     const open = async (req: FastifyRequest, reply: FastifyReply, slug: string): Promise<PublicationWithOwner | undefined> => {
@@ -262,7 +263,7 @@ export function publishPages(app: FastifyInstance, ctx: HubContext): void {
       if (separate()) {
         if (req.query && (req.query as Record<string, unknown>).denied !== undefined) {
           // came back from the hand-off without a grant: signed in but not allowed
-          throw new ApiError(403, 'You do not have access to this notebook.');
+          throw new HttpError(403, 'You do not have access to this notebook.');
         }
         void reply.redirect(`${hubOrigin()}/hub/publications/access?slug=${encodeURIComponent(slug)}&next=${encodeURIComponent(path)}`, 302);
         return undefined;
@@ -271,21 +272,21 @@ export function publishPages(app: FastifyInstance, ctx: HubContext): void {
         void reply.redirect(`/hub/login?next=${encodeURIComponent(path)}`, 302);
         return undefined;
       }
-      throw new ApiError(403, 'You do not have access to this notebook.');
+      throw new HttpError(403, 'You do not have access to this notebook.');
     };
 
     const sendPageOf = async (reply: FastifyReply, publication: PublicationWithOwner, version: PublicationVersionRow, latest: boolean) => {
       const links = publicationLinks('', publication.slug);
       const downloadUrl = latest ? links.download_url : `${links.version(version.version)}.ipynb`;
       const page = await ctx.publications.page(publication, version, latest ? 'latest' : 'version');
-      if (page === undefined) throw new ApiError(410, 'This version is no longer stored.');
+      if (page === undefined) throw new HttpError(410, 'This version is no longer stored.');
       const etag = `"p${version.id}-${version.sha256.slice(0, 16)}-${createHmac('sha256', 'etag').update(`${publication.title}\u0000${downloadUrl}`).digest('hex').slice(0, 8)}"`;
       return reply.header('ETag', etag).type('text/html; charset=utf-8').send(page);
     };
 
     const sendDownload = async (reply: FastifyReply, publication: PublicationWithOwner, version: PublicationVersionRow, latest: boolean) => {
       const bytes = await ctx.publications.bytesOf(version);
-      if (!bytes) throw new ApiError(410, 'This version is no longer stored.');
+      if (!bytes) throw new HttpError(410, 'This version is no longer stored.');
       return reply
         .type('application/x-ipynb+json')
         .header('Content-Disposition', contentDisposition(downloadName(publication.title, latest ? undefined : version.version)))
@@ -311,7 +312,7 @@ export function publishPages(app: FastifyInstance, ctx: HubContext): void {
       const publication = await open(req, reply, req.params.slug);
       if (!publication) return reply;
       const version = await ctx.publications.version(publication, Number(match[1]));
-      if (!version) throw new ApiError(404, `This notebook has no version ${match[1]}.`);
+      if (!version) throw new HttpError(404, `This notebook has no version ${match[1]}.`);
       return match[2] ? sendDownload(reply, publication, version, false) : sendPageOf(reply, publication, version, false);
     });
 
@@ -337,7 +338,7 @@ export function publishPages(app: FastifyInstance, ctx: HubContext): void {
     if (!access) return reply;
     const slug = req.query.slug ?? '';
     const publication = SLUG.test(slug) ? await ctx.publications.find(slug) : undefined;
-    if (!separate() || !publication) throw new ApiError(404, 'There is no published notebook at this address.');
+    if (!separate() || !publication) throw new HttpError(404, 'There is no published notebook at this address.');
     const base = ctx.config.publish.public_url!;
     const next = publicationTarget(slug, req.query.next);
     const viewer = await viewerFromAccess(access);
@@ -355,7 +356,7 @@ export function publishPages(app: FastifyInstance, ctx: HubContext): void {
     if (!access) return reply;
     const user = await signedInPerson(ctx.db, access, 'Only people have publications');
     // what GET /hub/api/users/{name}/publications asks
-    requirePageScope(access, READ_PUBLICATION_SCOPES.map((scope) => `${scope}!user=${user.name}`), 'see these publications');
+    requirePageScope(access, READ_PUBLICATION_SCOPES, { user: user.name }, 'see these publications');
     const rows = await ctx.publications.listOf(user.id);
     const versions = await ctx.publications.versionsOf(rows.map((r) => r.id));
     const base = ctx.config.publish.public_url ?? '';
@@ -381,7 +382,7 @@ ${notice ? html`<div class="notice success" role="status"><p>${notice}</p></div>
     const access = pageAccess(req, reply);
     if (!access) return reply;
     const publication = await ctx.publications.find(req.params.slug);
-    if (!publication || !access.can(`users:activity!user=${publication.owner}`)) throw new ApiError(404, 'There is no such publication.');
+    if (!publication || !mayManagePublicationsOf(access, publication.owner)) throw new HttpError(404, 'There is no such publication.');
     if (!publication.deleted_at) await ctx.publications.unpublish(publication);
     return reply.redirect('/hub/publications?done=unpublished', 303);
   });

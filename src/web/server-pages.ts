@@ -1,23 +1,25 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { HubContext } from '../context.js';
-import type { Access } from '../auth/access.js';
+import type { Access } from '../policy/access.js';
 import type { ServerRow } from '../db/servers.js';
 import { findUser, groupsOfUsers, type UserRow } from '../db/users.js';
 import { findServer, serversOfUsers } from '../db/servers.js';
 import { serverNameProblem } from '../auth/names.js';
 import { serverUrl } from '../servers/env.js';
-import { ownOriginPredicate } from '../servers/user-hosts.js';
+import { ownOrigins, publicOrigin } from '../http/origins.js';
 import { ServerRequestError } from '../servers/errors.js';
 import { presentPlan, resolvePlan, SelectionError, type PlanSubject, type SelectionInput } from '../profiles/resolve.js';
 import { rememberedFor } from '../profiles/selections.js';
-import { progressUrl } from '../api/presenters/server.js';
-import { ApiError } from '../api/errors.js';
+import { progressUrl } from '../presenters/server.js';
+import { HttpError } from '../http/errors.js';
 import { html, type SafeHtml } from './html.js';
 import { clusterPanel } from './cluster-panel.js';
 import { formFields, pageAccess, pageAccessAllowingToken, queryFields, requirePageScope, sendPage, xsrfOf, signedInPerson } from './page-auth.js';
 import { statusPill, timeTag, type Phase } from './format.js';
 import { formCatalog, isSpawnForm, parseSpawnForm, renderSpawnForm, resourcesLine, valuesFromPlan, type FieldErrors, type FormValues } from './spawn-form.js';
 import { refererIs, safeNext } from './next.js';
+import { mayStartServer, mayStopServer } from '../policy/rules.js';
+import { authorize, serverTarget } from '../policy/authorize.js';
 
 type SpawnParams = { user: string; server?: string };
 
@@ -37,18 +39,6 @@ export function phaseOf(ctx: HubContext, row: ServerRow | undefined, user: strin
 /** `hidden` unless the element applies to the phase; page scripts flip it as the phase changes. */
 export function showFor(phase: Phase, phases: readonly Phase[]): SafeHtml {
   return html` data-show="${phases.join(' ')}"${phases.includes(phase) ? '' : html` hidden`}`;
-}
-
-/** Origins besides the page's own that the hub may send a browser on to: its public origin, users' hosts. */
-export function ownOrigins(ctx: HubContext): (origin: string) => boolean {
-  return ownOriginPredicate(ctx.urls.userHosts, ctx.urls.publicOrigin);
-}
-
-/** The origin people reach the hub at, for showing full server URLs. */
-export function publicOrigin(ctx: HubContext, req: FastifyRequest): string {
-  if (ctx.urls.publicOrigin) return ctx.urls.publicOrigin;
-  const host = req.headers.host;
-  return host ? `${req.protocol}://${host}` : '';
 }
 
 export function serverPages(app: FastifyInstance, ctx: HubContext): void {
@@ -115,7 +105,7 @@ export function serverPages(app: FastifyInstance, ctx: HubContext): void {
   const renderHome = async (req: FastifyRequest, reply: FastifyReply, access: Access, form: { name?: string; error?: string } = {}, status = 200) => {
     const user = await signedInPerson(ctx.db, access, 'Services have no home page');
     // what GET /hub/api/users/{name} with its servers asks
-    requirePageScope(access, `read:servers!user=${user.name}`, 'see these servers');
+    requirePageScope(access, 'read:servers', { user: user.name }, 'see these servers');
     const rows = (await serversOfUsers(ctx.db, [user.id])).get(user.id) ?? [];
     const named = rows.filter((r) => r.name !== '');
     const limit = ctx.config.named_servers.limit_per_user;
@@ -175,9 +165,9 @@ ${ctx.config.named_servers.enabled
 
   /** The user named in a spawn URL, when the signed-in person may act on that user's servers. */
   const targetUser = async (access: Access, name: string, scope: 'servers' | 'read:servers', server: string): Promise<UserRow> => {
-    if (!access.can(`${scope}!server=${name}/${server}`)) throw new ApiError(403, `You may not manage ${name}'s servers`);
+    authorize(access, scope, serverTarget(name, server), { hideOthers: false, denied: `You may not manage ${name}'s servers` });
     const user = await findUser(ctx.db, name);
-    if (!user) throw new ApiError(404, `No such user: ${name}`);
+    if (!user) throw new HttpError(404, `No such user: ${name}`);
     return user;
   };
 
@@ -250,7 +240,7 @@ ${ctx.config.named_servers.enabled
     if (!target) return reply;
     const { user, server, next, phase } = target;
     const problem = serverNameProblem(server);
-    if (problem) throw new ApiError(400, capitalize(problem));
+    if (problem) throw new HttpError(400, capitalize(problem));
     if (phase === 'running') return reply.redirect(next, 302);
     if (phase === 'starting') return reply.redirect(`/hub/spawn-pending/${spawnPath(user.name, server)}?next=${encodeURIComponent(next)}`, 302);
     return renderForm(reply, target);
@@ -281,9 +271,9 @@ ${ctx.config.named_servers.enabled
     } catch (error) {
       if (error instanceof SelectionError) {
         if (posted) return again({ [error.field]: capitalize(error.message) });
-        throw new ApiError(400, error.message);
+        throw new HttpError(400, error.message);
       }
-      if (error instanceof ServerRequestError && error.kind !== 'conflict') throw new ApiError(400, error.message);
+      if (error instanceof ServerRequestError && error.kind !== 'conflict') throw new HttpError(400, error.message);
       if (!(error instanceof ServerRequestError)) throw error;
     }
     return reply.redirect(`/hub/spawn-pending/${spawnPath(user.name, server)}?next=${encodeURIComponent(next)}`, 303);
@@ -293,7 +283,7 @@ ${ctx.config.named_servers.enabled
   // own default server (JupyterLab's "Copy shareable link" makes these).
   // It reveals nothing but the visitor's own name, so a program's token may follow it too.
   app.get<{ Params: { '*': string } }>('/hub/user-redirect/*', async (req, reply) => {
-    const access = pageAccessAllowingToken(req, reply, (owner) => `read:users:name!user=${owner}`);
+    const access = pageAccessAllowingToken(req, reply, 'read:users:name');
     if (!access) return reply;
     const rest = req.params['*'].replace(/^\/+/, '');
     const query = req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : '';
@@ -316,7 +306,7 @@ ${ctx.config.named_servers.enabled
   app.post('/hub/spawn-named', async (req, reply) => {
     const access = pageAccess(req, reply);
     if (!access) return reply;
-    if (access.identity.kind !== 'user') throw new ApiError(403, 'Services have no named servers');
+    if (access.identity.kind !== 'user') throw new HttpError(403, 'Services have no named servers');
     const name = (formFields(req).name ?? '').trim();
     const problem = !name ? 'Give the new server a name.' : serverNameProblem(name);
     if (problem) return renderHome(req, reply, access, { name, error: capitalize(problem) }, 400);
@@ -350,7 +340,7 @@ ${ctx.config.named_servers.enabled
     // not starting and nothing to report: there is no progress to follow, offer to start it
     const failure = phase === 'stopped' ? row?.last_error ?? null : null;
     if (phase !== 'starting' && failure === null) return reply.redirect(`/hub/spawn/${path}?next=${encodeURIComponent(next)}`, 302);
-    const mayStart = access.can(`servers!server=${user.name}/${server}`);
+    const mayStart = mayStartServer(access, user.name, server);
     const body = html`<section class="card medium pending${failure !== null ? ' failed' : ''}" id="spawn-progress" data-progress-url="${progressUrl(user.name, server)}" data-next="${next}" data-state="${failure !== null ? 'failed' : 'starting'}">
   <h1>${failure !== null ? html`${whose(access, user, server, true)} did not start` : html`Starting ${whose(access, user, server)}`}</h1>
   <div class="progress-row">
@@ -384,15 +374,15 @@ ${ctx.config.named_servers.enabled
     const access = pageAccess(req, reply);
     if (!access) return reply;
     const server = req.params.server ?? '';
-    if (!access.can(`delete:servers!server=${req.params.user}/${server}`)) throw new ApiError(403, `You may not stop ${req.params.user}'s servers`);
+    if (!mayStopServer(access, req.params.user, server)) throw new HttpError(403, `You may not stop ${req.params.user}'s servers`);
     const user = await findUser(ctx.db, req.params.user);
-    if (!user) throw new ApiError(404, `No such user: ${req.params.user}`);
+    if (!user) throw new HttpError(404, `No such user: ${req.params.user}`);
     const query = queryFields(req);
     const remove = query.remove === '1';
     try {
       await ctx.servers.stop(user, server, { remove, waitMs: 5000 });
     } catch (error) {
-      if (error instanceof ServerRequestError) throw new ApiError(400, error.message);
+      if (error instanceof ServerRequestError) throw new HttpError(400, error.message);
       throw error;
     }
     const fallback = refererIs(req.headers.referer, req.headers.host, '/hub/admin') ? '/hub/admin' : '/hub/home';

@@ -7,8 +7,8 @@ import { newSecret, safeEqual } from '../auth/secrets.js';
 import { html } from './html.js';
 import { layout } from './layout.js';
 import { safeNext } from './next.js';
-import { ownOrigins } from './server-pages.js';
-import { ApiError } from '../api/errors.js';
+import { ownOrigins } from '../http/origins.js';
+import { HttpError } from '../http/errors.js';
 import { credentialsOf } from '../auth/request.js';
 import { fetchMetadataOf, isTopLevelNavigation } from '../http/fetch-metadata.js';
 import { foreignSourceProblem, ownHostsOf } from '../http/csrf.js';
@@ -75,7 +75,7 @@ export function sessionPages(app: FastifyInstance, ctx: HubContext): void {
     if (req.access?.identity.via === 'session') return reply.redirect(next, 302);
     // the form's token is for the person looking at the page, not for a script fetching it
     const meta = fetchMetadataOf(req.headers);
-    if (meta && !isTopLevelNavigation(meta)) throw new ApiError(403, 'Open the sign-in page in the browser.');
+    if (meta && !isTopLevelNavigation(meta)) throw new HttpError(403, 'Open the sign-in page in the browser.');
     if (credentialsOf(req.raw, sessionCookie()).conflictingSessions) {
       // someone wrote a second sign-in cookie for this site (a user's page can): start clean
       reply.header('Clear-Site-Data', '"cookies"');

@@ -5,7 +5,7 @@ import type { Catalog, ImageConfig, OfferedProfileConfig, SizeConfig } from '../
 import type { SpawnPlan } from '../profiles/plan.js';
 import { imagesFor, offeredProfilesFor, sizesFor, type PlanSubject, type SelectionInput } from '../profiles/resolve.js';
 import { html, type SafeHtml } from './html.js';
-import { formatBytes, formatCpu } from './format.js';
+import { formatBytes, formatCpu } from '../util/units.js';
 
 /** The select value meaning "Other…" (KubeSpawner's spelling). */
 export const UNLISTED = 'unlisted_choice';

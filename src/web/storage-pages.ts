@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { HubContext } from '../context.js';
-import type { Access } from '../auth/access.js';
+import type { Access } from '../policy/access.js';
 import type { UserRow } from '../db/users.js';
 import { storageOfUser, type StorageOfUser } from '../storage/for-user.js';
 import type { AccessKey } from '../storage/credentials.js';
@@ -60,7 +60,7 @@ export function storagePages(app: FastifyInstance, ctx: HubContext): void {
     if (!access) return undefined;
     const user = await signedInPerson(ctx.db, access, 'Only people have object storage');
     // what GET /hub/api/users/{name}/storage asks
-    requirePageScope(access, `read:servers!user=${user.name}`, 'see this storage');
+    requirePageScope(access, 'read:servers', { user: user.name }, 'see this storage');
     return { access, user };
   };
 
@@ -98,8 +98,8 @@ ${entries.length
     const { access, user, entry } = form;
     // the keys are what this person's servers run with: only someone who could start those servers and
     // read them from inside may see them
-    requirePageScope(access, `servers!user=${user.name}`, 'see these keys');
-    requirePageScope(access, `access:servers!user=${user.name}`, 'see these keys');
+    requirePageScope(access, 'servers', { user: user.name }, 'see these keys');
+    requirePageScope(access, 'access:servers', { user: user.name }, 'see these keys');
     if (!entry?.summary) return render(reply, access, user, { error: 'You have no object storage at that endpoint.', status: 404 });
     try {
       const key = await ctx.storage.keys(entry.settings, entry.person);
@@ -115,7 +115,7 @@ ${entries.length
     if (!form) return reply;
     const { access, user, entry } = form;
     // what POST /hub/api/users/{name}/storage/{endpoint}/rotate asks
-    requirePageScope(access, `servers!user=${user.name}`, 'replace this key');
+    requirePageScope(access, 'servers', { user: user.name }, 'replace this key');
     if (!entry?.summary?.provisioned) return render(reply, access, user, { error: 'Refinery does not manage your key at that endpoint, so it cannot replace it.', status: 400 });
     try {
       await ctx.storage.rotate(entry.summary.endpoint, user);

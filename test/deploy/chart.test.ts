@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { CoreV1Api, KubernetesObjectApi, PatchStrategy, type KubernetesObject, type V1Deployment, type V1PolicyRule } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { parseConfigText } from '../../src/config/load.js';
-import { repoRoot } from '../../src/spawners/local.js';
+import { repoRoot } from '../../src/host/repo-root.js';
 import { startKubeCluster, type KubeCluster } from '../helpers/kube-cluster.js';
 
 const run = promisify(execFile);

@@ -2,7 +2,7 @@
  * A real browser for tests: Debian's Chromium (/usr/bin/chromium) driven by playwright-core.
  * Never downloads a browser (this machine cannot).
  *
- *   import { launchBrowser, saveScreenshot } from '../helpers/browser.js';
+ *   import { launchBrowser, saveScreenshot } from './browser.js';
  *   const browser = await launchBrowser();
  *   after(() => browser.close());
  *   const page = await browser.newPage();

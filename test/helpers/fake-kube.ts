@@ -30,7 +30,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import { parse as parseYaml } from 'yaml';
-import { repoRoot } from '../../src/spawners/local.js';
+import { repoRoot } from '../../src/host/repo-root.js';
 
 export const SCHEMA_DIR = join(repoRoot(), '.tools', 'k8s-schemas');
 const DEFS_ID = 'https://kubernetes.io/api/_definitions.json';
@@ -158,7 +158,7 @@ export function mergePatch(target: unknown, patch: unknown): unknown {
   return out;
 }
 
-class ApiError extends Error {
+class HttpError extends Error {
   constructor(readonly code: number, readonly reason: string, message: string, readonly causes: string[] = []) {
     super(message);
   }
@@ -325,9 +325,9 @@ export class FakeKube {
     const unknown = [...problems.unknown, ...meta.unknown];
     const invalid = [...problems.invalid, ...meta.invalid, ...metaProblems(o.metadata, t.nameRule)];
     const what = `${t.kind}${t.group ? `.${t.group}` : ''} "${o.metadata.name}"`;
-    if (invalid.length) throw new ApiError(422, 'Invalid', `${what} is invalid: ${invalid.join(', ')}`, invalid);
+    if (invalid.length) throw new HttpError(422, 'Invalid', `${what} is invalid: ${invalid.join(', ')}`, invalid);
     // without Strict the real server drops unknown fields with a warning; the backends always ask for Strict
-    if (strict && unknown.length) throw new ApiError(400, 'BadRequest', `${what}: strict decoding error: ${unknown.join(', ')}`, unknown);
+    if (strict && unknown.length) throw new HttpError(400, 'BadRequest', `${what}: strict decoding error: ${unknown.join(', ')}`, unknown);
   }
 
   private store(t: ResourceType, o: Obj): Obj {
@@ -337,13 +337,13 @@ export class FakeKube {
   }
 
   private create(t: ResourceType, ns: string, o: Obj, opts: { keepStatus?: boolean; strict?: boolean } = {}): Obj {
-    if (!o || typeof o !== 'object' || !o.metadata || typeof o.metadata !== 'object') throw new ApiError(400, 'BadRequest', 'the object has no metadata');
-    if (o.metadata.namespace && o.metadata.namespace !== ns) throw new ApiError(400, 'BadRequest', 'the namespace of the provided object does not match the namespace sent on the request');
-    if (!o.metadata.name) throw new ApiError(422, 'Invalid', `${t.kind} is invalid: metadata.name: Required value: name or generateName is required`);
+    if (!o || typeof o !== 'object' || !o.metadata || typeof o.metadata !== 'object') throw new HttpError(400, 'BadRequest', 'the object has no metadata');
+    if (o.metadata.namespace && o.metadata.namespace !== ns) throw new HttpError(400, 'BadRequest', 'the namespace of the provided object does not match the namespace sent on the request');
+    if (!o.metadata.name) throw new HttpError(422, 'Invalid', `${t.kind} is invalid: metadata.name: Required value: name or generateName is required`);
     const wanted = t.group ? `${t.group}/${t.version}` : t.version;
-    if (o.apiVersion !== wanted || o.kind !== t.kind) throw new ApiError(400, 'BadRequest', `the API version in the data (${o.apiVersion}) or kind (${o.kind}) does not match the expected ${wanted} ${t.kind}`);
+    if (o.apiVersion !== wanted || o.kind !== t.kind) throw new HttpError(400, 'BadRequest', `the API version in the data (${o.apiVersion}) or kind (${o.kind}) does not match the expected ${wanted} ${t.kind}`);
     if (this.objects.has(this.objectKey(t, ns, o.metadata.name))) {
-      throw new ApiError(409, 'AlreadyExists', `${t.plural}${t.group ? `.${t.group}` : ''} "${o.metadata.name}" already exists`);
+      throw new HttpError(409, 'AlreadyExists', `${t.plural}${t.group ? `.${t.group}` : ''} "${o.metadata.name}" already exists`);
     }
     if (t.statusSubresource && !opts.keepStatus) delete o.status;
     if (t.kind === 'Secret' && o.stringData && typeof o.stringData === 'object') {
@@ -359,7 +359,7 @@ export class FakeKube {
 
   private patch(t: ResourceType, ns: string, name: string, patch: unknown, sub: string | undefined, strict: boolean): Obj {
     const current = this.objects.get(this.objectKey(t, ns, name));
-    if (!current) throw new ApiError(404, 'NotFound', `${t.plural}${t.group ? `.${t.group}` : ''} "${name}" not found`);
+    if (!current) throw new HttpError(404, 'NotFound', `${t.plural}${t.group ? `.${t.group}` : ''} "${name}" not found`);
     let next = mergePatch(structuredClone(current), patch) as Obj;
     if (t.statusSubresource) {
       // the main resource never changes status, /status never changes anything else
@@ -374,7 +374,7 @@ export class FakeKube {
   private deleteObject(t: ResourceType, ns: string, name: string): Obj {
     const k = this.objectKey(t, ns, name);
     const current = this.objects.get(k);
-    if (!current) throw new ApiError(404, 'NotFound', `${t.plural}${t.group ? `.${t.group}` : ''} "${name}" not found`);
+    if (!current) throw new HttpError(404, 'NotFound', `${t.plural}${t.group ? `.${t.group}` : ''} "${name}" not found`);
     if (current.metadata.finalizers?.length) {
       current.metadata.deletionTimestamp ??= new Date().toISOString();
       return this.store(t, current);
@@ -404,26 +404,26 @@ export class FakeKube {
       res.writeHead(code, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
     };
-    const fail = (e: ApiError) => send(e.code, {
+    const fail = (e: HttpError) => send(e.code, {
       kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: e.message, reason: e.reason, code: e.code,
       ...(e.causes.length ? { details: { causes: e.causes.map((message) => ({ message })) } } : {}),
     });
     try {
-      if (req.headers.authorization !== `Bearer ${this.token}`) throw new ApiError(401, 'Unauthorized', 'Unauthorized');
+      if (req.headers.authorization !== `Bearer ${this.token}`) throw new HttpError(401, 'Unauthorized', 'Unauthorized');
       const chunks: Buffer[] = [];
       for await (const c of req) chunks.push(c as Buffer);
       const text = Buffer.concat(chunks).toString('utf8');
       const m = /^\/(?:api\/(v1)|apis\/([^/]+)\/([^/]+))\/namespaces\/([^/]+)\/([^/]+)(?:\/([^/]+)(?:\/([^/]+))?)?$/.exec(url.pathname);
-      if (!m) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+      if (!m) throw new HttpError(404, 'NotFound', 'the server could not find the requested resource');
       const [, coreVersion, group = '', groupVersion, ns, plural, name, sub] = m as unknown as [string, string | undefined, string | undefined, string | undefined, string, string, string | undefined, string | undefined];
       const t = this.types.get(this.key(group, plural));
-      if (!t || t.version !== (coreVersion ?? groupVersion) || (sub !== undefined && sub !== 'status')) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
-      if (sub === 'status' && !t.statusSubresource) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+      if (!t || t.version !== (coreVersion ?? groupVersion) || (sub !== undefined && sub !== 'status')) throw new HttpError(404, 'NotFound', 'the server could not find the requested resource');
+      if (sub === 'status' && !t.statusSubresource) throw new HttpError(404, 'NotFound', 'the server could not find the requested resource');
       const body = (): unknown => {
         try {
           return JSON.parse(text) as unknown;
         } catch {
-          throw new ApiError(400, 'BadRequest', 'the request body is not JSON');
+          throw new HttpError(400, 'BadRequest', 'the request body is not JSON');
         }
       };
       const strict = url.searchParams.get('fieldValidation') === 'Strict';
@@ -435,21 +435,21 @@ export class FakeKube {
         return send(200, { apiVersion: t.group ? `${t.group}/${t.version}` : t.version, kind: `${t.kind}List`, metadata: { resourceVersion: String(this.revision) }, items });
       }
       if (req.method === 'POST' && name === undefined) return send(201, this.create(t, ns, body() as Obj, { strict }));
-      if (name === undefined) throw new ApiError(405, 'MethodNotAllowed', `${req.method} is not allowed on a collection here`);
+      if (name === undefined) throw new HttpError(405, 'MethodNotAllowed', `${req.method} is not allowed on a collection here`);
       if (req.method === 'GET') {
         const o = this.objects.get(this.objectKey(t, ns, name));
-        if (!o) throw new ApiError(404, 'NotFound', `${t.plural}${t.group ? `.${t.group}` : ''} "${name}" not found`);
+        if (!o) throw new HttpError(404, 'NotFound', `${t.plural}${t.group ? `.${t.group}` : ''} "${name}" not found`);
         return send(200, o);
       }
       if (req.method === 'PATCH') {
-        if (req.headers['content-type'] !== 'application/merge-patch+json') throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/merge-patch+json`);
+        if (req.headers['content-type'] !== 'application/merge-patch+json') throw new HttpError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/merge-patch+json`);
         return send(200, this.patch(t, ns, name, body(), sub, strict));
       }
       if (req.method === 'DELETE') return send(200, this.deleteObject(t, ns, name));
-      throw new ApiError(405, 'MethodNotAllowed', `${req.method} is not allowed`);
+      throw new HttpError(405, 'MethodNotAllowed', `${req.method} is not allowed`);
     } catch (error) {
-      if (error instanceof ApiError) return fail(error);
-      return fail(new ApiError(500, 'InternalError', error instanceof Error ? error.message : String(error)));
+      if (error instanceof HttpError) return fail(error);
+      return fail(new HttpError(500, 'InternalError', error instanceof Error ? error.message : String(error)));
     }
   }
 }

@@ -3,7 +3,7 @@
  * and kube-scheduler from .tools/bin (built by `bash scripts/setup.sh --test`), on 127.0.0.1 in a
  * temp dir. No kubelet: pair it with test/helpers/node-agent.ts for pods that actually run.
  *
- *   import { startKubeCluster, type KubeCluster } from '../helpers/kube-cluster.js';
+ *   import { startKubeCluster, type KubeCluster } from './kube-cluster.js';
  *   let cluster: KubeCluster;
  *   before(async () => { cluster = await startKubeCluster(); });
  *   after(() => cluster?.stop());
@@ -28,7 +28,7 @@ import { Agent, request } from 'node:https';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { freePort } from '../../src/util/ports.js';
-import { repoRoot } from '../../src/spawners/local.js';
+import { repoRoot } from '../../src/host/repo-root.js';
 import { tmpDir } from './tmp.js';
 import { createNamespaceAccess, type NamespaceAccess, type NamespaceOptions } from './kube-cluster/access.js';
 import { killDaemon, launchDaemon, logTail, type Daemon } from './kube-cluster/daemons.js';

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApiextensionsV1Api, CoreV1Api, StorageV1Api, loadYaml, type V1CustomResourceDefinition, type V1PolicyRule } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
-import { repoRoot } from '../../src/spawners/local.js';
+import { repoRoot } from '../../src/host/repo-root.js';
 import { startKubeCluster, type KubeCluster, type NamespaceAccess } from './kube-cluster.js';
 import { writeKubeconfig } from './kube-cluster/kubeconfig.js';
 import { startNodeAgent, type NodeAgent } from './node-agent.js';

@@ -1,7 +1,7 @@
 /**
  * A throwaway PostgreSQL for one test file.
  *
- *   import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
+ *   import { startPostgres, type TestPostgres } from './postgres.js';
  *   let db: TestPostgres;
  *   before(async () => { db = await startPostgres(); });
  *   after(() => db?.stop());

@@ -1,7 +1,7 @@
 /**
  * A throwaway S3 server (versitygw) for one test file.
  *
- *   import { startS3Server, type S3Server } from '../helpers/s3-server.js';
+ *   import { startS3Server, type S3Server } from './s3-server.js';
  *   let s3: S3Server;
  *   before(async () => { s3 = await startS3Server(); });
  *   after(() => s3?.stop());

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { repoRoot } from '../../src/spawners/local.js';
+import { repoRoot } from '../../src/host/repo-root.js';
 import { launchKubeHub, startKubeWorld, type KubeWorld } from '../helpers/kube-hub.js';
 import { installImageStreamCrd } from '../helpers/openshift-crds.js';
 import { startServerAndWait, type RefineryProcess } from '../helpers/refinery.js';

@@ -10,7 +10,7 @@ import { ADMIN_PASSWORD, json, launchRefinery, startServerAndWait, type Refinery
 import { execute, openKernel } from '../helpers/kernel.js';
 import { killLeftovers } from '../helpers/processes.js';
 import { signIn } from '../helpers/session.js';
-import { detectCgroups } from '../../src/spawners/resources.js';
+import { detectCgroups } from '../../src/host/cgroups.js';
 
 const ROOT = process.getuid?.() === 0;
 const NOT_ISOLATED = 'People are not isolated from each other on this machine';

@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { createLogger, silentLogger } from '../../src/log.js';
 import { LocalSpawner, parseLocalState, type LocalServerState } from '../../src/spawners/local.js';
-import { detectCgroups, serverCgroupDir, type CgroupLayout } from '../../src/spawners/resources.js';
+import { detectCgroups, serverCgroupDir, type CgroupLayout } from '../../src/host/cgroups.js';
 import type { SpawnRequest, SpawnerState } from '../../src/spawners/spawner.js';
 import { freePort } from '../../src/util/ports.js';
 import { tmpDir, type TmpDir } from '../helpers/tmp.js';

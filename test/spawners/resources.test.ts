@@ -22,7 +22,7 @@ import {
   sweepEmptyServerCgroups,
   wrapCommand,
   type CgroupLayout,
-} from '../../src/spawners/resources.js';
+} from '../../src/host/cgroups.js';
 import { tmpDir, waitFor, type TmpDir } from '../helpers/tmp.js';
 
 let dir: TmpDir;

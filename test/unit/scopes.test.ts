@@ -14,7 +14,7 @@ import {
   SCOPE_DEFINITIONS,
   type GroupLookup,
   type ScopeOwner,
-} from '../../src/auth/scopes.js';
+} from '../../src/policy/scopes.js';
 
 const alice: ScopeOwner = { kind: 'user', name: 'alice' };
 const culler: ScopeOwner = { kind: 'service', name: 'culler' };

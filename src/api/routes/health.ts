@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import type { HubContext } from '../../context.js';
-import { requireScope } from '../authorize.js';
+import { authorize } from '../../policy/authorize.js';
 import { countUsers } from '../../db/users.js';
 
 export function healthRoutes(app: FastifyInstance, ctx: HubContext): void {
@@ -16,7 +16,7 @@ export function healthRoutes(app: FastifyInstance, ctx: HubContext): void {
   });
 
   app.get('/hub/metrics', async (req, reply) => {
-    requireScope(req, 'read:metrics');
+    authorize(req.access, 'read:metrics');
     // counted at scrape time: users come and go through the API and the CLI between reconcile passes
     ctx.metrics.totalUsers.set(await countUsers(ctx.db));
     const { contentType, body } = await ctx.metrics.render();

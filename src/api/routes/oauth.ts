@@ -1,33 +1,13 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { HubContext } from '../../context.js';
-import { authorizeParams, exchangeCode, grantCode, OAuthError, validateAuthorizeRequest } from '../../auth/oauth.js';
-import { publicOrigin } from '../../web/server-pages.js';
-import { oauthErrorReply, renderConsentPage, whoMayAuthorize } from '../../web/oauth-consent.js';
+import { exchangeCode, OAuthError } from '../../auth/oauth.js';
 import { tokenRequestParams } from '../oauth-token-request.js';
 
+/**
+ * The token endpoint of the OAuth provider single-user servers sign people in with. Its authorization
+ * endpoint (GET /hub/api/oauth2/authorize) is a page for a person's browser: web/oauth-consent.ts.
+ */
 export function oauthRoutes(app: FastifyInstance, ctx: HubContext): void {
-  /**
-   * The browser arrives here from a single-user server that wants to know who it is. The server's
-   * owner is sent straight back with a code; anyone else who may use the server is asked first.
-   */
-  app.get('/hub/api/oauth2/authorize', async (req, reply) => {
-    const access = req.access;
-    if (!access || access.identity.via !== 'session') {
-      return reply.redirect(`/hub/login?next=${encodeURIComponent(req.url)}`, 302);
-    }
-    try {
-      const params = authorizeParams(new URL(req.url, 'http://hub').searchParams);
-      const request = await validateAuthorizeRequest(ctx.db, params, publicOrigin(ctx, req), access.identity.name);
-      const who = whoMayAuthorize(access, request.client);
-      if (who === 'forbidden') throw new OAuthError('access_denied', `You are signed in as ${access.identity.name}, who may not use ${request.client.description || request.client.identifier}.`, 403);
-      if (who === 'owner') return reply.header('Cache-Control', 'no-store').redirect(await grantCode(ctx.db, access.identity, request), 302);
-      return renderConsentPage(reply, access, request, params);
-    } catch (error) {
-      if (error instanceof OAuthError) return oauthErrorReply(reply, error);
-      throw error;
-    }
-  });
-
   /** The server exchanges the code for a token, server to server. */
   app.post('/hub/api/oauth2/token', async (req, reply) => {
     reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache');

@@ -1,31 +1,21 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { HubContext } from '../../context.js';
-import { requireScope } from '../authorize.js';
-import { ApiError } from '../errors.js';
+import { authorize } from '../../policy/authorize.js';
+import { HttpError } from '../../http/errors.js';
 import { userFromPath } from '../models.js';
-import { presentPublication } from '../presenters/publication.js';
-import { PublicationError } from '../../publish/service.js';
+import { presentPublication } from '../../presenters/publication.js';
 import type { PublicationWithOwner } from '../../db/publications.js';
-import { formatBytes } from '../../web/format.js';
-import { QueueFullError } from '../../util/work-queue.js';
+import { formatBytes } from '../../util/units.js';
+import { PUBLISH_SCOPES, READ_PUBLICATION_SCOPES } from '../../policy/rules.js';
+import type { ScopeName } from '../../policy/scopes.js';
+import { publicOrigin } from '../../http/origins.js';
 
 /**
- * Who may manage a user's publications, decided here and nowhere else:
- *
- * - Creating, updating and unpublishing need `users:activity` on the owner: publishing acts in the
- *   owner's name, as reporting their activity does. That scope is held by the owner themselves (their
- *   browser session, or a token of theirs that carries it, such as an `inherit` token), by each of
- *   their servers' own `JUPYTERHUB_API_TOKEN` (JupyterHub's `server` role grants
- *   `users:activity!user`; this is how the JupyterLab Publish button reaches the hub without the
- *   browser ever holding a hub token), and by admins (`admin:users` → `users` → `users:activity`).
- * - Listing and reading also accept `read:users` on the owner.
- *
- * A token that holds these only for other users gets 404 (nobody learns who exists); one without them
- * at all gets 403. Who may *view* a published page is the publication's visibility, decided by
- * PublicationService.canView.
+ * Who may manage and read a user's publications is policy/rules.ts's PUBLISH_SCOPES and
+ * READ_PUBLICATION_SCOPES on the owner. A token that holds these only for other users gets 404
+ * (nobody learns who exists); one without them at all gets 403. Who may *view* a published page is
+ * the publication's visibility, decided by PublicationService.canView.
  */
-export const PUBLISH_SCOPES = ['users:activity'] as const;
-export const READ_PUBLICATION_SCOPES = ['users:activity', 'read:users'] as const;
 
 type Params = { name: string; id: string };
 
@@ -50,11 +40,11 @@ export function publicationRoutes(app: FastifyInstance, ctx: HubContext): void {
     return presentPublication(row, versions, base(req));
   };
 
-  const owned = async (req: FastifyRequest<{ Params: Params }>, scopes: readonly string[]) => {
-    requireScope(req, scopes, { user: req.params.name });
+  const owned = async (req: FastifyRequest<{ Params: Params }>, scopes: readonly ScopeName[]) => {
+    authorize(req.access, scopes, { user: req.params.name });
     const user = await userFromPath(ctx, req.params.name);
     const row = await ctx.publications.find(req.params.id);
-    if (!row || row.user_id !== user.id) throw new ApiError(404, `${user.name} has no publication ${req.params.id}`);
+    if (!row || row.user_id !== user.id) throw new HttpError(404, `${user.name} has no publication ${req.params.id}`);
     return { user, row };
   };
 
@@ -66,7 +56,7 @@ export function publicationRoutes(app: FastifyInstance, ctx: HubContext): void {
     api.addHook('preParsing', async (req, reply, payload) => {
       if (req.method !== 'POST' && req.method !== 'PUT') return payload;
       try {
-        requireScope(req, PUBLISH_SCOPES, { user: (req.params as { name: string }).name });
+        authorize(req.access, PUBLISH_SCOPES, { user: (req.params as { name: string }).name });
       } catch (error) {
         reply.header('Connection', 'close');
         throw error;
@@ -100,7 +90,7 @@ export function publicationRoutes(app: FastifyInstance, ctx: HubContext): void {
 
     /** List: `?include_unpublished=1` shows unpublished ones too (their links answer 410). */
     api.get<{ Params: { name: string }; Querystring: { include_unpublished?: string } }>('/hub/api/users/:name/publications', async (req) => {
-      requireScope(req, READ_PUBLICATION_SCOPES, { user: req.params.name });
+      authorize(req.access, READ_PUBLICATION_SCOPES, { user: req.params.name });
       const user = await userFromPath(ctx, req.params.name);
       const flag = (req.query.include_unpublished ?? '').toLowerCase();
       const rows = await ctx.publications.listOf(user.id, { includeDeleted: flag !== '' && flag !== '0' && flag !== 'false' });
@@ -110,13 +100,12 @@ export function publicationRoutes(app: FastifyInstance, ctx: HubContext): void {
 
     /** Publish: JSON `{title, visibility, path, notebook}` or multipart/form-data with a `notebook` file. */
     api.post<{ Params: { name: string } }>('/hub/api/users/:name/publications', async (req, reply) => {
-      requireScope(req, PUBLISH_SCOPES, { user: req.params.name });
+      authorize(req.access, PUBLISH_SCOPES, { user: req.params.name });
       const user = await userFromPath(ctx, req.params.name);
       const upload = parseUpload(req);
-      if (!upload.notebook) throw new ApiError(400, 'notebook: missing (send the notebook as the "notebook" field)');
+      if (!upload.notebook) throw new HttpError(400, 'notebook: missing (send the notebook as the "notebook" field)');
       const { publication } = await ctx.publications
-        .publish(user, { bytes: upload.notebook, title: upload.title, visibility: upload.visibility, path: upload.path })
-        .catch(toApiError);
+        .publish(user, { bytes: upload.notebook, title: upload.title, visibility: upload.visibility, path: upload.path });
       reply.code(201);
       return model(publication, req);
     });
@@ -131,11 +120,10 @@ export function publicationRoutes(app: FastifyInstance, ctx: HubContext): void {
       const { row } = await owned(req, PUBLISH_SCOPES);
       const upload = parseUpload(req);
       if (!upload.notebook && upload.title === undefined && upload.visibility === undefined) {
-        throw new ApiError(400, 'body: nothing to change (send a notebook for a new version, or a title or visibility)');
+        throw new HttpError(400, 'body: nothing to change (send a notebook for a new version, or a title or visibility)');
       }
       const { publication } = await ctx.publications
-        .update(row, { bytes: upload.notebook, title: upload.title, visibility: upload.visibility, path: upload.path })
-        .catch(toApiError);
+        .update(row, { bytes: upload.notebook, title: upload.title, visibility: upload.visibility, path: upload.path });
       return model(publication, req);
     });
 
@@ -148,19 +136,8 @@ export function publicationRoutes(app: FastifyInstance, ctx: HubContext): void {
   });
 }
 
-function toApiError(error: unknown): never {
-  if (error instanceof PublicationError) {
-    const status = { invalid: 400, 'too-large': 413, 'not-found': 404, gone: 410 }[error.kind];
-    throw new ApiError(status, error.message);
-  }
-  if (error instanceof QueueFullError) {
-    throw new ApiError(503, 'notebook: the hub is checking many notebooks right now; try again in a few seconds', { 'Retry-After': '10' });
-  }
-  throw error;
-}
-
-function tooLarge(size: number, max: number): ApiError {
-  return new ApiError(413, `notebook: the upload is ${formatBytes(size)} (${size} bytes); notebooks may be at most ${formatBytes(max)} (publish.max_size)`);
+function tooLarge(size: number, max: number): HttpError {
+  return new HttpError(413, `notebook: the upload is ${formatBytes(size)} (${size} bytes); notebooks may be at most ${formatBytes(max)} (publish.max_size)`);
 }
 
 /**
@@ -168,10 +145,7 @@ function tooLarge(size: number, max: number): ApiError {
  * the address the request came in on.
  */
 export function viewerBase(ctx: HubContext, req: FastifyRequest): string {
-  if (ctx.config.publish.public_url) return ctx.config.publish.public_url;
-  if (ctx.urls.publicOrigin) return ctx.urls.publicOrigin;
-  const host = req.headers.host;
-  return host ? `${req.protocol}://${host}` : '';
+  return ctx.config.publish.public_url || publicOrigin(ctx, req);
 }
 
 function parseUpload(req: FastifyRequest): Upload {
@@ -183,7 +157,7 @@ function parseUpload(req: FastifyRequest): Upload {
 
 function textField(value: unknown, name: string): string | undefined {
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string') throw new ApiError(400, `body.${name}: expected a string`);
+  if (typeof value !== 'string') throw new HttpError(400, `body.${name}: expected a string`);
   return value;
 }
 
@@ -193,22 +167,22 @@ function textField(value: unknown, name: string): string | undefined {
  */
 function parseJsonUpload(body: Buffer): Upload {
   const text = body.toString('utf8');
-  if (text.trim() === '') throw new ApiError(400, 'body: expected a JSON object with "notebook" (or multipart/form-data)');
+  if (text.trim() === '') throw new HttpError(400, 'body: expected a JSON object with "notebook" (or multipart/form-data)');
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    throw new ApiError(400, `body: not valid JSON: ${(error as Error).message}`);
+    throw new HttpError(400, `body: not valid JSON: ${(error as Error).message}`);
   }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ApiError(400, 'body: expected a JSON object with "notebook"');
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new HttpError(400, 'body: expected a JSON object with "notebook"');
   const object = parsed as Record<string, unknown>;
   const unknown = Object.keys(object).filter((k) => !FIELDS.has(k));
-  if (unknown.length) throw new ApiError(400, `body: unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')} (expected title, visibility, path, notebook)`);
+  if (unknown.length) throw new HttpError(400, `body: unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')} (expected title, visibility, path, notebook)`);
   let notebook: Buffer | undefined;
   const value = object.notebook;
   if (typeof value === 'string') notebook = Buffer.from(value, 'utf8');
   else if (value !== undefined && value !== null) {
-    if (typeof value !== 'object' || Array.isArray(value)) throw new ApiError(400, 'notebook: expected the notebook as a JSON object (or its file text as a string)');
+    if (typeof value !== 'object' || Array.isArray(value)) throw new HttpError(400, 'notebook: expected the notebook as a JSON object (or its file text as a string)');
     const span = topLevelValueSpan(text, 'notebook');
     notebook = Buffer.from(span ?? JSON.stringify(value), 'utf8');
   }
@@ -272,25 +246,25 @@ export function topLevelValueSpan(text: string, key: string): string | undefined
 function parseMultipart(body: Buffer, contentType: string): Upload {
   const match = /boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(contentType);
   const boundary = match?.[1] ?? match?.[2];
-  if (!boundary) throw new ApiError(400, 'body: multipart/form-data without a boundary');
+  if (!boundary) throw new HttpError(400, 'body: multipart/form-data without a boundary');
   const delimiter = Buffer.from(`--${boundary}`);
   const out: Upload = {};
   let pos = body.indexOf(delimiter);
-  if (pos === -1) throw new ApiError(400, 'body: malformed multipart/form-data (no parts)');
+  if (pos === -1) throw new HttpError(400, 'body: malformed multipart/form-data (no parts)');
   for (;;) {
     pos += delimiter.length;
     if (body.subarray(pos, pos + 2).toString() === '--') break; // closing delimiter
     if (body.subarray(pos, pos + 2).toString() === '\r\n') pos += 2;
     const headerEnd = body.indexOf('\r\n\r\n', pos);
-    if (headerEnd === -1) throw new ApiError(400, 'body: malformed multipart/form-data (a part has no headers)');
+    if (headerEnd === -1) throw new HttpError(400, 'body: malformed multipart/form-data (a part has no headers)');
     const headers = body.subarray(pos, headerEnd).toString('utf8');
     const next = body.indexOf(Buffer.concat([Buffer.from('\r\n'), delimiter]), headerEnd + 4);
-    if (next === -1) throw new ApiError(400, 'body: malformed multipart/form-data (unterminated part)');
+    if (next === -1) throw new HttpError(400, 'body: malformed multipart/form-data (unterminated part)');
     const content = body.subarray(headerEnd + 4, next);
     const name = /name="([^"]*)"/i.exec(/content-disposition:[^\r\n]*/i.exec(headers)?.[0] ?? '')?.[1];
     if (name === 'notebook') out.notebook = Buffer.from(content);
     else if (name === 'title' || name === 'visibility' || name === 'path') out[name] = content.toString('utf8');
-    else if (name !== undefined) throw new ApiError(400, `body: unknown field ${JSON.stringify(name)} (expected title, visibility, path, notebook)`);
+    else if (name !== undefined) throw new HttpError(400, `body: unknown field ${JSON.stringify(name)} (expected title, visibility, path, notebook)`);
     pos = next + 2;
   }
   return out;

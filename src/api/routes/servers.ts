@@ -1,13 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { HubContext } from '../../context.js';
-import { requireScope } from '../authorize.js';
+import { authorize } from '../../policy/authorize.js';
 import { parseBody } from '../body.js';
-import { ApiError } from '../errors.js';
+import { HttpError } from '../../http/errors.js';
 import { userFromPath } from '../models.js';
 import { findServer } from '../../db/servers.js';
-import { ServerRequestError } from '../../servers/errors.js';
-import { SelectionError } from '../../profiles/resolve.js';
 import { userOptionsSchema } from '../../profiles/selections.js';
 import type { ProgressEvent } from '../../servers/progress.js';
 import { serverUrl } from '../../servers/env.js';
@@ -16,31 +14,23 @@ type ServerParams = { name: string; server?: string };
 
 const stopSchema = z.strictObject({ remove: z.boolean().optional() });
 
-function serverErrorToApi(error: unknown): never {
-  if (error instanceof SelectionError) throw new ApiError(400, `user_options.${error.field}: ${error.message}`);
-  if (error instanceof ServerRequestError) {
-    throw new ApiError(error.kind === 'not-found' ? 404 : 400, error.message);
-  }
-  throw error;
-}
-
 export function serverRoutes(app: FastifyInstance, ctx: HubContext): void {
   const start = async (req: FastifyRequest<{ Params: ServerParams }>, reply: FastifyReply) => {
     const serverName = req.params.server ?? '';
-    requireScope(req, 'servers', { server: `${req.params.name}/${serverName}` });
+    authorize(req.access, 'servers', { server: `${req.params.name}/${serverName}` });
     const user = await userFromPath(ctx, req.params.name);
     const selections = parseBody(req, userOptionsSchema, 'user_options');
-    const { result } = await ctx.servers.launch(user, serverName, selections).catch(serverErrorToApi);
+    const { result } = await ctx.servers.launch(user, serverName, selections);
     reply.code(result === 'ready' ? 201 : 202).type('text/plain');
     return '';
   };
 
   const stop = async (req: FastifyRequest<{ Params: ServerParams }>, reply: FastifyReply) => {
     const serverName = req.params.server ?? '';
-    requireScope(req, 'delete:servers', { server: `${req.params.name}/${serverName}` });
+    authorize(req.access, 'delete:servers', { server: `${req.params.name}/${serverName}` });
     const user = await userFromPath(ctx, req.params.name);
     const body = parseBody(req, stopSchema, 'body');
-    const result = await ctx.servers.stop(user, serverName, { remove: body.remove ?? false }).catch(serverErrorToApi);
+    const result = await ctx.servers.stop(user, serverName, { remove: body.remove ?? false });
     reply.code(result === 'stopped' ? 204 : 202).type('text/plain');
     return '';
   };
@@ -48,12 +38,12 @@ export function serverRoutes(app: FastifyInstance, ctx: HubContext): void {
   /** Server-sent events: the spawn's progress, ending with `ready` or `failed`. */
   const progress = async (req: FastifyRequest<{ Params: ServerParams }>, reply: FastifyReply) => {
     const serverName = req.params.server ?? '';
-    requireScope(req, 'read:servers', { server: `${req.params.name}/${serverName}` });
+    authorize(req.access, 'read:servers', { server: `${req.params.name}/${serverName}` });
     const user = await userFromPath(ctx, req.params.name);
     const row = await findServer(ctx.db, user.id, serverName);
     const log = ctx.servers.progressOf(user.name, serverName);
     const pending = ctx.servers.pending(user.name, serverName);
-    if (serverName && !row) throw new ApiError(404, `${user.name} has no server named '${serverName}'`);
+    if (serverName && !row) throw new HttpError(404, `${user.name} has no server named '${serverName}'`);
     const url = serverUrl(ctx.urls, user.name, serverName);
     const readyEvent: ProgressEvent = { progress: 100, ready: true, message: `Server ready at ${url}`, html_message: `Server ready at <a href="${url}">${url}</a>`, url };
 
@@ -73,7 +63,7 @@ export function serverRoutes(app: FastifyInstance, ctx: HubContext): void {
         sse(reply, [{ progress: 100, failed: true, message: `Spawn failed: ${row.last_error}` }]);
         return reply;
       }
-      throw new ApiError(400, `${user.name}'s server${serverName ? ` '${serverName}'` : ''} is not starting...`);
+      throw new HttpError(400, `${user.name}'s server${serverName ? ` '${serverName}'` : ''} is not starting...`);
     }
     reply.hijack();
     const res = reply.raw;

@@ -1,15 +1,15 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { HubContext } from '../../context.js';
-import { requireScope } from '../authorize.js';
+import { authorize } from '../../policy/authorize.js';
 import { parseBody } from '../body.js';
-import { ApiError } from '../errors.js';
+import { HttpError } from '../../http/errors.js';
 import { userFromPath } from '../models.js';
 import { groupsOfUsers } from '../../db/users.js';
 import { planForUser } from '../../profiles/for-user.js';
 import { presentPlan, resolvePlan, SelectionError, type SelectionInput } from '../../profiles/resolve.js';
 import { rememberedFor, userOptionsSchema } from '../../profiles/selections.js';
 import { findServer } from '../../db/servers.js';
-import { presentSpawnOptions } from '../presenters/catalog.js';
+import { presentSpawnOptions } from '../../presenters/catalog.js';
 import { serverNameProblem } from '../../auth/names.js';
 
 type Params = { name: string };
@@ -24,21 +24,21 @@ function selectionsFromQuery(query: Record<string, string | undefined>): { serve
     else if (key === 'image' || key === 'size' || key === 'profile') selections[key] = value;
     else if (key.startsWith('options.')) (selections.options ??= {})[key.slice(8)] = value;
     else if (key.startsWith('env.')) (selections.env ??= {})[key.slice(4)] = value;
-    else throw new ApiError(400, `unknown query parameter ${JSON.stringify(key)}: use image, size, profile, options.<key>, env.<NAME> or server`);
+    else throw new HttpError(400, `unknown query parameter ${JSON.stringify(key)}: use image, size, profile, options.<key>, env.<NAME> or server`);
   }
   return { server, selections };
 }
 
 export function spawnPlanRoutes(app: FastifyInstance, ctx: HubContext): void {
   const plan = async (req: FastifyRequest<{ Params: Params }>, server: string, selections: SelectionInput) => {
-    requireScope(req, 'servers', { server: `${req.params.name}/${server}` });
+    authorize(req.access, 'servers', { server: `${req.params.name}/${server}` });
     const problem = serverNameProblem(server);
-    if (problem) throw new ApiError(400, `server: ${problem}`);
+    if (problem) throw new HttpError(400, `server: ${problem}`);
     const user = await userFromPath(ctx, req.params.name);
     try {
       return presentPlan(await planForUser(ctx.db, ctx.catalog.current(), user, server, selections));
     } catch (error) {
-      if (error instanceof SelectionError) throw new ApiError(400, `${error.field}: ${error.message}`);
+      if (error instanceof SelectionError) throw new HttpError(400, `${error.field}: ${error.message}`);
       throw error;
     }
   };
@@ -56,7 +56,7 @@ export function spawnPlanRoutes(app: FastifyInstance, ctx: HubContext): void {
   /** What the person may pick, and what the form should pre-select (their last choices, else defaults). */
   app.get<{ Params: Params }>('/hub/api/users/:name/spawn-options', async (req) => {
     const server = (req.query as Record<string, string | undefined>).server ?? '';
-    requireScope(req, 'servers', { server: `${req.params.name}/${server}` });
+    authorize(req.access, 'servers', { server: `${req.params.name}/${server}` });
     const user = await userFromPath(ctx, req.params.name);
     const groups = (await groupsOfUsers(ctx.db, [user.id])).get(user.id) ?? [];
     const subject = { user: user.name, groups, server };

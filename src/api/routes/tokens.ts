@@ -1,16 +1,16 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { HubContext } from '../../context.js';
-import { requireScope } from '../authorize.js';
+import { authorize } from '../../policy/authorize.js';
 import { parseBody } from '../body.js';
-import { ApiError } from '../errors.js';
+import { HttpError } from '../../http/errors.js';
 import { userFromPath } from '../models.js';
 import { deleteToken, findTokenById, tokensOfUser } from '../../db/tokens.js';
 import { checkTokenScopes, issueToken, tokenLifetime } from '../../auth/tokens.js';
-import { ADMIN_ROLE_SCOPES, SERVER_ROLE_SCOPES, ScopeError } from '../../auth/scopes.js';
+import { ADMIN_ROLE_SCOPES, SERVER_ROLE_SCOPES, ScopeError } from '../../policy/scopes.js';
 import type { UserRow } from '../../db/users.js';
 import { isExpired } from '../../db/time.js';
-import { parseTokenApiId, presentToken } from '../presenters/token.js';
+import { parseTokenApiId, presentToken } from '../../presenters/token.js';
 import type { TokenRow } from '../../db/tokens.js';
 
 /** JupyterHub's built-in roles, which token requests may name instead of scopes. */
@@ -27,7 +27,7 @@ export function tokenRoutes(app: FastifyInstance, ctx: HubContext): void {
   const effectiveScopes = (row: TokenRow, user: UserRow) => ctx.identities.scopesOfUserToken(row, user);
 
   app.get<{ Params: { name: string } }>('/hub/api/users/:name/tokens', async (req) => {
-    requireScope(req, 'read:tokens', { user: req.params.name });
+    authorize(req.access, 'read:tokens', { user: req.params.name });
     const user = await userFromPath(ctx, req.params.name);
     const rows = (await tokensOfUser(ctx.db, user.id)).filter((row) => !isExpired(row.expires_at));
     const models = [];
@@ -36,18 +36,18 @@ export function tokenRoutes(app: FastifyInstance, ctx: HubContext): void {
   });
 
   app.post<{ Params: { name: string } }>('/hub/api/users/:name/tokens', async (req, reply) => {
-    const access = requireScope(req, 'tokens', { user: req.params.name });
+    const access = authorize(req.access, 'tokens', { user: req.params.name });
     const user = await userFromPath(ctx, req.params.name);
     const body = parseBody(req, createSchema, 'body');
     let expiresIn: number | null;
     try {
       expiresIn = tokenLifetime(body.expires_in);
     } catch (error) {
-      throw new ApiError(400, `body.expires_in: ${(error as Error).message}`);
+      throw new HttpError(400, `body.expires_in: ${(error as Error).message}`);
     }
     if (body.roles?.length) {
       const unknown = body.roles.filter((r) => !(r in ROLE_SCOPES));
-      if (unknown.length) throw new ApiError(400, `body.roles: no such role ${JSON.stringify(unknown[0])}`);
+      if (unknown.length) throw new HttpError(400, `body.roles: no such role ${JSON.stringify(unknown[0])}`);
     }
     let scopes = body.scopes ?? [];
     for (const role of body.roles ?? []) scopes = [...scopes, ...ROLE_SCOPES[role as keyof typeof ROLE_SCOPES]];
@@ -58,7 +58,7 @@ export function tokenRoutes(app: FastifyInstance, ctx: HubContext): void {
       if (!(error instanceof ScopeError)) throw error;
       // unknown scopes are a malformed request; scopes the owner lacks are a refusal, as in JupyterHub
       const unknown = /unknown scope|malformed filter/.test(error.message);
-      throw new ApiError(unknown ? 400 : 403, unknown ? `body.scopes: ${error.message}` : `Not assigning requested scopes: ${error.message}`);
+      throw new HttpError(unknown ? 400 : 403, unknown ? `body.scopes: ${error.message}` : `Not assigning requested scopes: ${error.message}`);
     }
     const { token, row } = await issueToken(ctx.db, {
       userId: user.id, scopes, note: body.note || (access.identity.name === user.name && access.identity.kind === 'user' ? 'Requested via api' : `Requested via api by ${access.identity.kind} ${access.identity.name}`), expiresIn,
@@ -72,18 +72,18 @@ export function tokenRoutes(app: FastifyInstance, ctx: HubContext): void {
     const user = await userFromPath(ctx, userName);
     const id = parseTokenApiId(apiId);
     const row = id === undefined ? undefined : await findTokenById(ctx.db, id);
-    if (!row || row.user_id !== user.id || isExpired(row.expires_at)) throw new ApiError(404, `No such token: ${apiId}`);
+    if (!row || row.user_id !== user.id || isExpired(row.expires_at)) throw new HttpError(404, `No such token: ${apiId}`);
     return { row, user };
   };
 
   app.get<{ Params: { name: string; id: string } }>('/hub/api/users/:name/tokens/:id', async (req) => {
-    requireScope(req, 'read:tokens', { user: req.params.name });
+    authorize(req.access, 'read:tokens', { user: req.params.name });
     const { row, user } = await findOwned(req.params.name, req.params.id);
     return presentToken(row, { user: user.name }, await effectiveScopes(row, user));
   });
 
   app.delete<{ Params: { name: string; id: string } }>('/hub/api/users/:name/tokens/:id', async (req, reply) => {
-    requireScope(req, 'tokens', { user: req.params.name });
+    authorize(req.access, 'tokens', { user: req.params.name });
     const { row } = await findOwned(req.params.name, req.params.id);
     await deleteToken(ctx.db, row.id);
     ctx.identities.invalidate();

@@ -71,11 +71,12 @@ import { join, resolve } from 'node:path';
 import type { Logger } from '../../log.js';
 import { forwardProgress } from '../../util/progress.js';
 import { freePort } from '../../util/ports.js';
-import { readLogTail, repoRoot } from '../../spawners/local.js';
+import { readLogTail } from '../../host/log-tail.js';
+import { repoRoot } from '../../host/repo-root.js';
 import type { RunAs } from '../../host/accounts.js';
 import { PASSAGE_DIR, PRIVATE_DIR, ensureDir, removeTree } from '../../host/files.js';
 import { daskClientTlsEnv, daskClusterTlsEnv, daskTlsComplete, daskTlsFiles, makeDaskTls } from './tls.js';
-import { bootId, HAS_PROC } from '../../spawners/process-info.js';
+import { bootId, HAS_PROC } from '../../host/process-info.js';
 import {
   DEFAULT_CGROUP_PARENT,
   detectCgroups,
@@ -83,7 +84,7 @@ import {
   sweepEmptyServerCgroups,
   type CgroupLayout,
   type EnforcedResources,
-} from '../../spawners/resources.js';
+} from '../../host/cgroups.js';
 import {
   ClusterError,
   type ClusterAddresses,
@@ -106,7 +107,6 @@ import {
   mergeEnforced,
   processAlive,
   scanClusterProcesses,
-  sleep,
   terminateClusterProcesses,
   launchClusterProcess,
   markClusterEnv,
@@ -120,6 +120,7 @@ import { daskConfProblems, daskWorkerOptions } from './conf.js';
 
 export { CLUSTER_MARKER_ENV } from '../local-processes.js';
 import { SCHEDULER_HTTP_ROUTES_ENV, dashboardBase, registeredWorkers, retireWorkers, schedulerIdentity } from './scheduler-api.js';
+import { sleep } from '../../util/sleep.js';
 
 /** Memory added to a worker's cgroup limit for its nanny process (which Dask's memory limit does not count). */
 export const NANNY_MEMORY_ALLOWANCE = 256 * 1024 ** 2;

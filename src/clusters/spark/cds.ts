@@ -26,12 +26,12 @@ import type { Logger } from '../../log.js';
 import { freePort } from '../../util/ports.js';
 import { CONNECT_SERVER_CLASS, DAEMON_LOG4J2, jvmArgv, type SparkJvm, type SparkRole } from './jvm.js';
 import { masterStatus } from './master-api.js';
+import { sleep } from '../../util/sleep.js';
 
 const ROLES: SparkRole[] = ['master', 'worker', 'connect'];
 /** An archive smaller than this is not a real one. */
 const MIN_ARCHIVE_BYTES = 1024 * 1024;
 const TRAIN_TIMEOUT_S = 300;
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export class SparkClassArchives {
   readonly dir: string;

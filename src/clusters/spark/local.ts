@@ -92,10 +92,11 @@ import { join, resolve } from 'node:path';
 import type { Logger } from '../../log.js';
 import { forwardProgress } from '../../util/progress.js';
 import { freePort } from '../../util/ports.js';
-import { readLogTail, repoRoot } from '../../spawners/local.js';
+import { readLogTail } from '../../host/log-tail.js';
+import { repoRoot } from '../../host/repo-root.js';
 import type { RunAs } from '../../host/accounts.js';
 import { PASSAGE_DIR, PRIVATE_DIR, ensureDir, removeTree, writePrivateFile } from '../../host/files.js';
-import { HAS_PROC, bootId } from '../../spawners/process-info.js';
+import { HAS_PROC, bootId } from '../../host/process-info.js';
 import {
   DEFAULT_CGROUP_PARENT,
   detectCgroups,
@@ -103,7 +104,7 @@ import {
   sweepEmptyServerCgroups,
   type CgroupLayout,
   type EnforcedResources,
-} from '../../spawners/resources.js';
+} from '../../host/cgroups.js';
 import {
   ClusterError,
   type ClusterAddresses,
@@ -126,7 +127,6 @@ import {
   mergeEnforced,
   processAlive,
   scanClusterProcesses,
-  sleep,
   terminateClusterProcesses,
   launchClusterProcess,
   markClusterEnv,
@@ -141,6 +141,7 @@ import { parseSparkDefaults, renderSparkDefaults, sparkDefaults, sparkRequestPro
 import { CONNECT_SERVER_CLASS, DAEMON_LOG4J2, MAIN_CLASS, findJava, jvmArgv, sparkJvm, type JavaInstallation, type SparkJvm, type SparkRole } from './jvm.js';
 import { aliveWorkerPorts, masterStatus } from './master-api.js';
 import { DEFAULT_S3A_JARS_DIR, s3aClasspath, s3aJarsProblem, updateS3aConf } from './s3a.js';
+import { sleep } from '../../util/sleep.js';
 
 /** The marker variables (the Dask backend's names; a process's kind tells them apart). */
 export const SPARK_MARKER_ENV = CLUSTER_MARKER_ENV;

@@ -23,7 +23,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RunAs } from '../../host/accounts.js';
 import { writePrivateFile } from '../../host/files.js';
-import { repoRoot } from '../../spawners/local.js';
+import { repoRoot } from '../../host/repo-root.js';
 import { parseSparkDefaults, renderSparkDefaults } from './conf.js';
 
 /** Where scripts/setup.sh puts the S3A jars. */

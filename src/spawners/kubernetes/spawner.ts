@@ -32,6 +32,7 @@ import { COMPONENT, hubSelector, ownerOf } from './names.js';
 import { eventStep, podIsReady, READY_STEP, stuck, stuckMessage, unschedulable } from './progress.js';
 import { parseKubeState, type KubeServerState } from './state.js';
 import { ServerPodWatch } from './watch.js';
+import { sleep } from '../../util/sleep.js';
 
 const TOKEN_NAMES = ['JUPYTERHUB_API_TOKEN', 'JPY_API_TOKEN'];
 const LOG_TAIL_LINES = 20;
@@ -44,8 +45,6 @@ export interface KubeSpawnerOptions {
   stopGraceMs: number;
   log: Logger;
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 export class KubeSpawner implements Spawner {
   readonly kind = 'kubernetes';
@@ -134,7 +133,7 @@ export class KubeSpawner implements Spawner {
       while (!(await answersHttp(`${target}${request.servicePrefix}api`, 2000))) {
         if (Date.now() >= deadline) throw new SpawnError(`The pod is ready but the hub cannot reach it at ${target}: check network policies between the hub and the pods.`);
         if (request.signal.aborted) throw new SpawnError('The start was cancelled.');
-        await sleep(500);
+        await sleep(500, { keepAlive: false });
       }
       say(95, 'The hub reaches the server');
       this.o.log.info({ user, server, pod: names.pod, target }, 'server pod ready');

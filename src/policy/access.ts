@@ -1,4 +1,4 @@
-import type { Identity, IdentityResolver } from './identity.js';
+import type { Identity, IdentityResolver } from '../auth/identity.js';
 import { hasScope } from './scopes.js';
 
 /**

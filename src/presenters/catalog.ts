@@ -1,5 +1,5 @@
-import type { Catalog, ImageConfig } from '../../profiles/schema.js';
-import { imagesFor, offeredProfilesFor, sizesFor, type PlanSubject } from '../../profiles/resolve.js';
+import type { Catalog, ImageConfig } from '../profiles/schema.js';
+import { imagesFor, offeredProfilesFor, sizesFor, type PlanSubject } from '../profiles/resolve.js';
 
 /** Contents as `{name, version}` whatever the config used. */
 function contents(image: ImageConfig): { name: string; version: string | null }[] {

@@ -1,9 +1,11 @@
-import type { UserRow } from '../../db/users.js';
-import type { ServerRow } from '../../db/servers.js';
-import type { Access } from '../../auth/access.js';
-import { serverPrefix } from '../../auth/names.js';
-import { serverUrlOn, type UserHosts } from '../../servers/user-hosts.js';
+import type { UserRow } from '../db/users.js';
+import type { ServerRow } from '../db/servers.js';
+import type { Access } from '../policy/access.js';
+import { serverPrefix } from '../auth/names.js';
+import { serverUrlOn, type UserHosts } from '../servers/user-hosts.js';
 import { isActive, presentServer, type ServerModel } from './server.js';
+import { mayReadServer, visibleFields } from '../policy/rules.js';
+import type { ScopeName } from '../policy/scopes.js';
 
 export interface UserModelContext {
   access: Access;
@@ -16,7 +18,7 @@ export interface UserModelContext {
 }
 
 /** Which model keys each scope reveals, as in JupyterHub's user_model. */
-const ACCESS_MAP: ReadonlyArray<[string, readonly string[]]> = [
+const ACCESS_MAP: ReadonlyArray<readonly [ScopeName, readonly string[]]> = [
   ['read:users', ['kind', 'name', 'admin', 'roles', 'groups', 'server', 'pending', 'created', 'last_activity']],
   ['read:users:name', ['kind', 'name', 'admin']],
   ['read:users:groups', ['kind', 'name', 'groups']],
@@ -28,10 +30,7 @@ const ACCESS_MAP: ReadonlyArray<[string, readonly string[]]> = [
 
 /** JupyterHub's user model, showing only the fields the caller's scopes allow. Empty when none. */
 export function presentUser(user: UserRow, ctx: UserModelContext): Record<string, unknown> {
-  const allowed = new Set<string>();
-  for (const [scope, keys] of ACCESS_MAP) {
-    if (ctx.access.can(`${scope}!user=${user.name}`)) for (const key of keys) allowed.add(key);
-  }
+  const allowed = visibleFields(ctx.access, ACCESS_MAP, { user: user.name });
   const defaultServer = ctx.servers.find((s) => s.name === '');
   const defaultPending = defaultServer ? ctx.pendingOf(user.name, '') : null;
   const full: Record<string, unknown> = {
@@ -54,7 +53,7 @@ export function presentUser(user: UserRow, ctx: UserModelContext): Record<string
   for (const row of ctx.servers) {
     const pending = ctx.pendingOf(user.name, row.name);
     if (!isActive(row, pending) && !ctx.includeStoppedServers) continue;
-    if (!ctx.access.can(`read:servers!server=${user.name}/${row.name}`)) continue;
+    if (!mayReadServer(ctx.access, user.name, row.name)) continue;
     servers[row.name] = presentServer(row, user.name, pending, ctx.access, ctx.publicOrigin, ctx.userHosts);
   }
   if (allowed.has('servers') || Object.keys(servers).length) model.servers = servers;

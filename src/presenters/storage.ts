@@ -1,4 +1,4 @@
-import type { StorageOfUser } from '../../storage/for-user.js';
+import type { StorageOfUser } from '../storage/for-user.js';
 
 /** A person's storage as the API shows it: where and which buckets, never a key. */
 export function presentStorage(entry: StorageOfUser): Record<string, unknown> {

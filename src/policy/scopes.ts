@@ -1,7 +1,7 @@
 /**
  * JupyterHub's scope model: names, the subscope hierarchy, filters (`!user=`, `!server=`, `!group=`,
- * `!service=`), expansion, intersection and checks. Every authorization decision in Refinery goes through
- * `hasScope` here, so access rules live in one place.
+ * `!service=`), expansion, intersection and checks. Decisions are made with these by
+ * policy/authorize.ts and policy/rules.ts, and nowhere else.
  */
 
 export interface ScopeDefinition {
@@ -9,7 +9,7 @@ export interface ScopeDefinition {
   subscopes?: readonly string[];
 }
 
-export const SCOPE_DEFINITIONS: Readonly<Record<string, ScopeDefinition>> = {
+export const SCOPE_TABLE = {
   '(no_scope)': { description: 'Identify the owner of the requesting entity.' },
   self: { description: 'Your own resources' },
   inherit: { description: 'Anything you have access to' },
@@ -57,14 +57,24 @@ export const SCOPE_DEFINITIONS: Readonly<Record<string, ScopeDefinition>> = {
   proxy: { description: 'Read information about the proxy’s routing table, sync the Hub with the proxy and notify the Hub about a new proxy.' },
   shutdown: { description: 'Shutdown the hub.' },
   'read:metrics': { description: 'Read prometheus metrics.' },
-};
+} as const satisfies Record<string, ScopeDefinition>;
+
+/** A scope's name without a filter, e.g. `read:servers`: a misspelt one does not compile. */
+export type ScopeName = keyof typeof SCOPE_TABLE;
+
+/** The same table, for looking up names that come from outside (config, token requests). */
+export const SCOPE_DEFINITIONS: Readonly<Record<string, ScopeDefinition>> = SCOPE_TABLE;
+
+export function isScopeName(name: string): name is ScopeName {
+  return Object.hasOwn(SCOPE_TABLE, name);
+}
 
 /** Scopes held by everyone with the admin role, as in JupyterHub. */
-export const ADMIN_ROLE_SCOPES = [
+export const ADMIN_ROLE_SCOPES: readonly ScopeName[] = [
   'admin-ui', 'admin:users', 'admin:servers', 'admin:services', 'tokens', 'admin:groups', 'list:services',
   'read:services', 'read:hub', 'proxy', 'shutdown', 'access:services', 'access:servers', 'read:roles',
   'read:metrics', 'shares',
-] as const;
+];
 
 /**
  * The admin role's scopes. Without `admin_access` an admin does not reach other people's servers:

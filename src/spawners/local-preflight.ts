@@ -8,8 +8,8 @@ import { existsSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger } from '../log.js';
 import type { Catalog } from '../profiles/schema.js';
-import { proxyGuardConfigDir, type LocalSpawner } from '../spawners/local.js';
-import { unusableByOthers } from './data-dir.js';
+import { proxyGuardConfigDir, type LocalSpawner } from './local.js';
+import { unusableByOthers } from '../host/data-dir.js';
 
 /** Log one warning listing what other accounts cannot use of what their servers need. */
 export function warnAboutUnreachablePrograms(spawner: LocalSpawner, catalog: Catalog, log: Logger): void {

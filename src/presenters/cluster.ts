@@ -1,7 +1,7 @@
-import type { ClusterRow } from '../../db/clusters.js';
-import type { ClusterAddresses, ClusterRequest } from '../../clusters/backend.js';
-import { serverPrefix } from '../../auth/names.js';
-import { serverUrlOn, type UserHosts } from '../../servers/user-hosts.js';
+import type { ClusterRow } from '../db/clusters.js';
+import type { ClusterAddresses, ClusterRequest } from '../clusters/backend.js';
+import { serverPrefix } from '../auth/names.js';
+import { serverUrlOn, type UserHosts } from '../servers/user-hosts.js';
 
 /** Addresses worth showing: where the notebook connects. Paths on the hub's machine are left out. */
 const SHOWN_ENV = ['SPARK_MASTER_URL', 'SPARK_REMOTE', 'DASK_SCHEDULER_ADDRESS'];

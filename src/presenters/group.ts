@@ -1,7 +1,9 @@
-import type { GroupRow } from '../../db/groups.js';
-import type { Access } from '../../auth/access.js';
+import type { GroupRow } from '../db/groups.js';
+import type { Access } from '../policy/access.js';
+import { visibleFields } from '../policy/rules.js';
+import type { ScopeName } from '../policy/scopes.js';
 
-const ACCESS_MAP: ReadonlyArray<[string, readonly string[]]> = [
+const ACCESS_MAP: ReadonlyArray<readonly [ScopeName, readonly string[]]> = [
   ['read:groups', ['kind', 'name', 'properties', 'users']],
   ['read:groups:name', ['kind', 'name']],
   ['read:roles:groups', ['kind', 'name', 'roles']],
@@ -15,8 +17,7 @@ export function presentGroup(group: GroupRow, members: readonly string[], access
     users: members,
     properties: JSON.parse(group.properties) as Record<string, unknown>,
   };
-  const allowed = new Set<string>();
-  for (const [scope, keys] of ACCESS_MAP) if (access.can(`${scope}!group=${group.name}`)) for (const k of keys) allowed.add(k);
+  const allowed = visibleFields(access, ACCESS_MAP, { group: group.name });
   const model: Record<string, unknown> = {};
   for (const key of Object.keys(full)) if (allowed.has(key)) model[key] = full[key];
   return model;

@@ -1,4 +1,4 @@
-import type { TokenRow } from '../../db/tokens.js';
+import type { TokenRow } from '../db/tokens.js';
 
 /** JupyterHub shows token ids as `a<number>`. */
 export function tokenApiId(row: Pick<TokenRow, 'id'>): string {

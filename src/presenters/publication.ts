@@ -1,10 +1,5 @@
-import type { PublicationVersionRow, PublicationWithOwner } from '../../db/publications.js';
-
-/** Where a publication's pages are: `<base>/p/<slug>`, one version, the download. `base` may be ''. */
-export function publicationLinks(base: string, slug: string): { url: string; download_url: string; version(n: number): string } {
-  const page = `${base}/p/${slug}`;
-  return { url: page, download_url: `${page}.ipynb`, version: (n) => `${page}/v/${n}` };
-}
+import type { PublicationVersionRow, PublicationWithOwner } from '../db/publications.js';
+import { publicationLinks } from '../publish/links.js';
 
 /**
  * The publication model. Never includes where the notebook is stored (blob keys, paths on the hub's

@@ -1,7 +1,8 @@
-import type { ServerRow } from '../../db/servers.js';
-import type { Access } from '../../auth/access.js';
-import { serverUrlOn, type UserHosts } from '../../servers/user-hosts.js';
-import { serverPrefix } from '../../auth/names.js';
+import type { ServerRow } from '../db/servers.js';
+import type { Access } from '../policy/access.js';
+import { serverUrlOn, type UserHosts } from '../servers/user-hosts.js';
+import { serverPrefix } from '../auth/names.js';
+import { mayReadServerState } from '../policy/rules.js';
 
 export interface ServerModel {
   name: string;
@@ -51,7 +52,7 @@ export function presentServer(
     full_url: userHosts ? url : publicOrigin ? `${publicOrigin}${url}` : null,
     full_progress_url: publicOrigin ? `${publicOrigin}${progress}` : null,
   };
-  if (access.can(`admin:server_state!server=${user}/${row.name}`)) {
+  if (mayReadServerState(access, user, row.name)) {
     model.state = row.spawner_state ? (JSON.parse(row.spawner_state) as Record<string, unknown>) : {};
   }
   return model;
