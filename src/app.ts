@@ -269,6 +269,10 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
       setInterval(() => void reconciler.run().catch((e: unknown) => log.error({ err: String(e) }, 'reconcile pass failed')), config.reconcile_interval * 1000),
       setInterval(() => void housekeeping(db, log), 3600_000),
     ];
+    // as in JupyterHub, a poll interval of 0 turns polling off (the reconcile pass still notices)
+    if (config.spawner.poll_interval > 0) {
+      timers.push(setInterval(() => void reconciler.pollRunning().catch((e: unknown) => log.error({ err: String(e) }, 'polling servers failed')), config.spawner.poll_interval * 1000));
+    }
     for (const timer of timers) timer.unref();
     cleanups.unshift(() => timers.forEach(clearInterval));
     cleanups.splice(1, 0, () => servers.settle());

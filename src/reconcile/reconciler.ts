@@ -6,7 +6,7 @@ import type { RouteTable } from '../proxy/routes.js';
 import type { Metrics } from '../metrics/index.js';
 import type { ServerManager } from '../servers/manager.js';
 import type { ClusterManager } from '../clusters/manager.js';
-import { findServer, serversInPhase, type ServerRow } from '../db/servers.js';
+import { findServer, serversInPhase, type ServerRow, type ServerWithUser } from '../db/servers.js';
 import { countUsers, findUser } from '../db/users.js';
 import { serverPrefix } from '../auth/names.js';
 
@@ -54,6 +54,49 @@ export class Reconciler {
     return this.running;
   }
 
+  /**
+   * Poll the running servers only (every `spawner.poll_interval`), so one that died is recorded as
+   * stopped and unrouted well before the next full pass. Skipped while a full pass runs.
+   */
+  async pollRunning(): Promise<number> {
+    if (this.running) return 0;
+    let stopped = 0;
+    for (const row of await serversInPhase(this.o.db, ['running'])) {
+      if ((await this.settle(row)) === 'stopped') stopped++;
+    }
+    return stopped;
+  }
+
+  /**
+   * Bring one server's row and route in line with what runs: 'live' (left alone, or busy with an
+   * operation), 'adopted' (alive, route restored), 'stopped' (dead or interrupted, recorded so; its
+   * route goes with it) or 'changed' (stopped by someone else while this looked).
+   */
+  private async settle(row: ServerWithUser): Promise<'live' | 'adopted' | 'stopped' | 'changed'> {
+    if (this.o.servers.hasOperation(row.user_name, row.name)) return 'live'; // starting or stopping right now
+    const prefix = serverPrefix(row.user_name, row.name);
+    const alive = row.phase === 'running' && !!row.target && (await this.o.servers.isAlive(row));
+    if (alive && this.o.routes.get(prefix)?.target === row.target) return 'live';
+    // about to route, or to record as stopped: not if it was stopped or started again while we polled
+    const fresh = await findServer(this.o.db, row.user_id, row.name);
+    if (this.o.servers.hasOperation(row.user_name, row.name) || !fresh || fresh.phase !== row.phase || fresh.spawner_state !== row.spawner_state) {
+      return fresh?.phase === 'running' || this.o.servers.hasOperation(row.user_name, row.name) ? 'live' : 'changed';
+    }
+    if (alive) {
+      this.o.routes.set(prefix, row.target!, { user: row.user_name, server: row.name });
+      this.o.log.info({ user: row.user_name, server: row.name }, 'adopted running server');
+      return 'adopted';
+    }
+    // dead, or a start/stop interrupted by a hub restart: make sure nothing is left, then record it
+    if (row.spawner_state) {
+      await this.o.spawner.stop(JSON.parse(row.spawner_state) as SpawnerState, { graceMs: this.o.stopGraceSeconds * 1000 }).catch(() => undefined);
+    }
+    const reason = row.phase === 'running' ? 'the server stopped unexpectedly' : 'interrupted by a hub restart';
+    await this.o.servers.markStopped(row, row.user_name, reason);
+    this.o.log.warn({ user: row.user_name, server: row.name, phase: row.phase }, `server marked stopped: ${reason}`);
+    return 'stopped';
+  }
+
   /** The server's row as it is now. */
   private async freshRow(user: string, server: string): Promise<ServerRow | undefined> {
     const owner = await findUser(this.o.db, user);
@@ -71,38 +114,10 @@ export class Reconciler {
     const rows = await serversInPhase(this.o.db, ['running', 'pending', 'stopping']);
     const live = new Set<string>();
     for (const row of rows) {
-      const key = `${row.user_name}/${row.name}`;
-      if (this.o.servers.hasOperation(row.user_name, row.name)) {
-        live.add(key);
-        continue; // this process is starting or stopping it right now
-      }
-      const prefix = serverPrefix(row.user_name, row.name);
-      const alive = row.phase === 'running' && !!row.target && (await this.o.servers.isAlive(row));
-      if (alive && this.o.routes.get(prefix)?.target === row.target) {
-        live.add(key);
-        continue;
-      }
-      // about to route, or to record as stopped: not if it was stopped or started again while we polled
-      const fresh = await findServer(this.o.db, row.user_id, row.name);
-      if (this.o.servers.hasOperation(row.user_name, row.name) || !fresh || fresh.phase !== row.phase || fresh.spawner_state !== row.spawner_state) {
-        if (fresh?.phase === 'running' || this.o.servers.hasOperation(row.user_name, row.name)) live.add(key);
-        continue;
-      }
-      if (alive) {
-        live.add(key);
-        this.o.routes.set(prefix, row.target!, { user: row.user_name, server: row.name });
-        report.adopted++;
-        this.o.log.info({ user: row.user_name, server: row.name }, 'adopted running server');
-        continue;
-      }
-      // dead, or a start/stop interrupted by a hub restart: make sure nothing is left, then record it
-      if (row.spawner_state) {
-        await this.o.spawner.stop(JSON.parse(row.spawner_state) as SpawnerState, { graceMs: this.o.stopGraceSeconds * 1000 }).catch(() => undefined);
-      }
-      const reason = row.phase === 'running' ? 'the server stopped unexpectedly' : 'interrupted by a hub restart';
-      await this.o.servers.markStopped(row, row.user_name, reason);
-      report.markedStopped++;
-      this.o.log.warn({ user: row.user_name, server: row.name, phase: row.phase }, `server marked stopped: ${reason}`);
+      const outcome = await this.settle(row);
+      if (outcome === 'adopted') report.adopted++;
+      if (outcome === 'stopped') report.markedStopped++;
+      if (outcome === 'live' || outcome === 'adopted') live.add(`${row.user_name}/${row.name}`);
     }
 
     if (this.o.spawner.list) {
