@@ -5,6 +5,13 @@
 module.exports = {
   forbidden: [
     {
+      name: 'no-cycles',
+      comment: 'A module that needs its own importer splits out what both need (an interface, an error).',
+      severity: 'error',
+      from: {},
+      to: { circular: true },
+    },
+    {
       name: 'api-not-web',
       comment: 'The REST API does not import pages; what both need lives in policy/, presenters/ or http/.',
       severity: 'error',

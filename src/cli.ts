@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, databaseTarget, redactDatabaseUrl, ConfigError, type LoadedConfig } from './config/load.js';
 import { loadCatalog } from './profiles/catalog.js';
-import { createPublicationStore } from './publish/store.js';
+import { createPublicationStore } from './publish/store-factory.js';
 import { forgetUserBlobs } from './publish/service.js';
 import { startRefinery } from './app.js';
 import { openDatabase } from './db/connect.js';

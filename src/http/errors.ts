@@ -6,7 +6,7 @@
  */
 import { AccessDenied } from '../policy/errors.js';
 import { SelectionError } from '../profiles/resolve.js';
-import { PublicationError } from '../publish/service.js';
+import { PublicationError } from '../publish/errors.js';
 import { ServerRequestError } from '../servers/errors.js';
 import { StorageError } from '../storage/service.js';
 import { UserRequestError } from '../users/service.js';

@@ -10,7 +10,7 @@
  * that a job is refused with QueueFullError (the HTTP layers answer 503 with Retry-After).
  */
 import { availableParallelism } from 'node:os';
-import { PublicationError } from './service.js';
+import { PublicationError } from './errors.js';
 import { NotebookError } from './validate.js';
 import { PAGE_CSP, PAGE_CSS } from './render/index.js';
 import { RenderAbortedError, runInWorker, type ScanResult } from './render/worker.js';

@@ -15,14 +15,7 @@ import { formatBytes } from '../util/units.js';
 import { liveTokenAmong } from '../db/tokens.js';
 import { QueueFullError } from '../util/work-queue.js';
 import { PAGE_KINDS, pageFingerprint, pageFromStored, pageKey, pageOptions, storedPage, type PageKind } from './pages.js';
-
-/** Why a publishing request was refused, in words for the person who sent it. */
-export class PublicationError extends Error {
-  constructor(readonly kind: 'invalid' | 'too-large' | 'not-found' | 'gone', message: string) {
-    super(message);
-    this.name = 'PublicationError';
-  }
-}
+import { PublicationError } from './errors.js';
 
 /** Who is looking at a page: nobody (signed out), or a hub user with their groups. */
 export type Viewer = { name: string; admin: boolean; groups: ReadonlySet<string> } | null;

@@ -12,13 +12,10 @@
  * redirects back with a signed, short-lived grant, which the page origin turns into a cookie of its
  * own, good for that publication only.
  */
-import { createHmac, randomBytes } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
+import { createHmac } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { HubContext } from '../context.js';
 import type { Access } from '../policy/access.js';
-import { safeEqual } from '../auth/secrets.js';
 import { findUser } from '../db/users.js';
 import type { PublicationVersionRow, PublicationWithOwner } from '../db/publications.js';
 import type { Viewer } from '../publish/service.js';
@@ -29,7 +26,8 @@ import { pageAccess, queryFields, requirePageScope, sendPage, xsrfOf, signedInPe
 import { timeTag } from './format.js';
 import { formatBytes } from '../util/units.js';
 import { sameSiteTarget } from './next.js';
-import { originForm, routedSegments } from '../http/request-path.js';
+import { publicationPageHost } from '../http/publish-front.js';
+import { ViewGrants } from '../publish/grants.js';
 import { downloadName } from '../publish/pages.js';
 import { QueueFullError } from '../util/work-queue.js';
 import { mayManagePublicationsOf, mayReadPublicationsOf, READ_PUBLICATION_SCOPES } from '../policy/rules.js';
@@ -56,89 +54,6 @@ export function publishedPagePolicy(rendererPolicy: string): string {
   if (!directives.some((d) => /^frame-ancestors\b/i.test(d))) directives.push("frame-ancestors 'none'");
   directives.push(SANDBOX);
   return directives.join('; ');
-}
-
-/** The host of the separate page origin, or undefined when pages live on the hub's origin. */
-function pageHost(ctx: HubContext): string | undefined {
-  const url = ctx.config.publish.public_url;
-  if (!url) return undefined;
-  const host = new URL(url).host.toLowerCase();
-  const hub = ctx.urls.publicOrigin ? new URL(ctx.urls.publicOrigin).host.toLowerCase() : undefined;
-  return host === hub ? undefined : host;
-}
-
-function hostOf(req: IncomingMessage): string {
-  return String(req.headers.host ?? '').toLowerCase();
-}
-
-/**
- * In front of the proxy (app.ts): on the page origin only `/p/...` exists (no hub pages, no API, no
- * user servers, no WebSockets); on the hub's origin `/p/...` redirects to the page origin.
- */
-export function publishFront(ctx: HubContext) {
-  const host = () => pageHost(ctx);
-  return {
-    request(next: (req: IncomingMessage, res: ServerResponse) => void) {
-      // without a separate page origin there is nothing to check: keep the proxy's hot path bare
-      if (!host()) return next;
-      return (req: IncomingMessage, res: ServerResponse): void => {
-        const pages = host();
-        if (!pages) return next(req, res);
-        const url = req.url ?? '/';
-        const onPageOrigin = hostOf(req) === pages;
-        // decided on the path the router will serve (`/%70/…` is `/p/…` to it), never the raw text
-        const isPage = routedSegments(url)?.[0] === 'p';
-        if (onPageOrigin) {
-          if (isPage) return next(req, res);
-          res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer', 'Cross-Origin-Resource-Policy': 'same-origin' });
-          res.end('Not Found: this address serves published notebooks only.\n');
-          return;
-        }
-        if (isPage && (req.method === 'GET' || req.method === 'HEAD')) {
-          res.writeHead(302, { Location: `${ctx.config.publish.public_url}${originForm(url)}`, 'Referrer-Policy': 'no-referrer' });
-          res.end();
-          return;
-        }
-        next(req, res);
-      };
-    },
-    upgrade(next: (req: IncomingMessage, socket: Duplex, head: Buffer) => void) {
-      return (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-        const pages = host();
-        if (pages && hostOf(req) === pages) {
-          socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-          return;
-        }
-        next(req, socket, head);
-      };
-    },
-  };
-}
-
-/** Signed grants: "this person may view that publication until then". The key lives as long as the process. */
-class Grants {
-  private readonly key = randomBytes(32);
-  sign(kind: 'handoff' | 'cookie', slug: string, user: string, seconds: number): string {
-    const payload = Buffer.from(JSON.stringify({ k: kind, s: slug, u: user, e: Math.floor(Date.now() / 1000) + seconds })).toString('base64url');
-    return `${payload}.${this.mac(payload)}`;
-  }
-  verify(kind: 'handoff' | 'cookie', slug: string, token: string | undefined): string | undefined {
-    if (!token) return undefined;
-    const dot = token.indexOf('.');
-    if (dot <= 0) return undefined;
-    const payload = token.slice(0, dot);
-    if (!safeEqual(token.slice(dot + 1), this.mac(payload))) return undefined;
-    try {
-      const data = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { k: string; s: string; u: string; e: number };
-      if (data.k !== kind || data.s !== slug || data.e < Date.now() / 1000 || typeof data.u !== 'string') return undefined;
-      return data.u;
-    } catch {
-      return undefined;
-    }
-  }
-  private mac(payload: string): string {
-    return createHmac('sha256', this.key).update(payload).digest('base64url');
-  }
 }
 
 /**
@@ -191,8 +106,8 @@ function contentDisposition(name: string): string {
 }
 
 export function publishPages(app: FastifyInstance, ctx: HubContext): void {
-  const grants = new Grants();
-  const separate = () => pageHost(ctx) !== undefined;
+  const grants = new ViewGrants();
+  const separate = () => publicationPageHost(ctx) !== undefined;
   const hubOrigin = () => ctx.urls.publicOrigin || new URL(ctx.urls.apiUrl).origin;
   const css = () => ctx.publications.inlineCss;
 

@@ -1,5 +1,6 @@
 // The folder rules of .dependency-cruiser.cjs hold for src/: pages and the REST API do not import
-// each other, publishing does not import the HTTP layer, cluster backends do not import spawners.
+// each other, publishing does not import the HTTP layer, cluster backends do not import spawners,
+// no module imports its own importer.
 // The same rules are first shown to catch each forbidden edge in a small tree of their own, so this
 // cannot pass by checking nothing. Scope checks themselves happen only in src/policy.
 import assert from 'node:assert/strict';
@@ -43,6 +44,8 @@ describe('import rules', () => {
       'src/publish/service.ts': "import { view } from '../web/view.js';\nexport const service = view;\n",
       'src/clusters/local.ts': "import { launch } from '../spawners/local.js';\nexport const cluster = launch;\n",
       'src/spawners/local.ts': 'export const launch = 1;\n',
+      'src/util/a.ts': "import { b } from './b.js';\nexport const a = () => b;\n",
+      'src/util/b.ts': "import { a } from './a.js';\nexport const b = () => a;\n",
     };
     for (const [path, text] of Object.entries(files)) {
       await mkdir(dirname(join(dir, path)), { recursive: true });
@@ -52,6 +55,8 @@ describe('import rules', () => {
       'api-not-web: src/api/route.ts -> src/web/view.ts',
       'clusters-not-spawners: src/clusters/local.ts -> src/spawners/local.ts',
       'domain-not-http: src/publish/service.ts -> src/web/view.ts',
+      'no-cycles: src/util/a.ts -> src/util/b.ts',
+      'no-cycles: src/util/b.ts -> src/util/a.ts',
       'publish-not-http: src/publish/service.ts -> src/web/view.ts',
       'web-not-api: src/web/page.ts -> src/api/route.ts',
     ]);
