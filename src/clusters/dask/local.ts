@@ -66,23 +66,18 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import type { Logger } from '../../log.js';
+import { join } from 'node:path';
 import { forwardProgress } from '../../util/progress.js';
 import { freePort } from '../../util/ports.js';
 import { readLogTail } from '../../host/log-tail.js';
-import { repoRoot } from '../../host/repo-root.js';
 import type { RunAs } from '../../host/accounts.js';
 import { PASSAGE_DIR, PRIVATE_DIR, ensureDir, removeTree } from '../../host/files.js';
 import { daskClientTlsEnv, daskClusterTlsEnv, daskTlsComplete, daskTlsFiles, makeDaskTls } from './tls.js';
 import { bootId, HAS_PROC } from '../../host/process-info.js';
 import {
   DEFAULT_CGROUP_PARENT,
-  detectCgroups,
   listServerCgroups,
   sweepEmptyServerCgroups,
-  type CgroupLayout,
   type EnforcedResources,
 } from '../../host/cgroups.js';
 import {
@@ -100,14 +95,11 @@ import {
   CLUSTER_NAME,
   UUID,
   checkSegment,
-  clusterCgroupDirs,
   describeExit,
   formatSeconds,
   isPort,
   mergeEnforced,
   processAlive,
-  scanClusterProcesses,
-  terminateClusterProcesses,
   launchClusterProcess,
   markClusterEnv,
   parseRunAs,
@@ -121,6 +113,7 @@ import { daskConfProblems, daskWorkerOptions } from './conf.js';
 export { CLUSTER_MARKER_ENV } from '../local-processes.js';
 import { SCHEDULER_HTTP_ROUTES_ENV, dashboardBase, registeredWorkers, retireWorkers, schedulerIdentity } from './scheduler-api.js';
 import { sleep } from '../../util/sleep.js';
+import { LocalClusterBackend, type LocalClusterBackendOptions } from '../local-backend.js';
 
 /** Memory added to a worker's cgroup limit for its nanny process (which Dask's memory limit does not count). */
 export const NANNY_MEMORY_ALLOWANCE = 256 * 1024 ** 2;
@@ -130,23 +123,8 @@ const CGROUP_PARENT = `${DEFAULT_CGROUP_PARENT}-dask`;
 const RETIRE_TIMEOUT_MS = 30_000;
 const LOG_TAIL_LINES = 15;
 
-export interface LocalDaskBackendOptions {
-  /** The hub's data directory: identifies this hub's clusters (marker scope); home directories default to `<dataDir>/users/<name>`. */
-  dataDir: string;
-  /** The Python environment with dask and distributed. Default `<repo>/envs/dask`. */
-  environment?: string;
-  /** Interface the scheduler, workers and dashboard listen on. Default `127.0.0.1`. */
-  host?: string;
-  /** Variables copied from the hub's own environment (nothing else of it is passed on). Default PATH, LANG, LC_ALL, TZ. */
-  envKeep?: string[];
-  /** SIGTERM → SIGKILL grace of stop(). Default 5000 ms. */
-  stopGraceMs?: number;
-  /** Control groups (resources.ts): `root` default `/sys/fs/cgroup`; `false` never uses them. */
-  cgroups?: { root?: string; sweepAfterMs?: number } | false;
-  /** Where workers put spilled data: `<scratchDir>/<cluster id>/`. Default `<os tmpdir>/refinery-dask`. */
-  scratchDir?: string;
-  log: Logger;
-}
+/** Options of the local Dask backend: the common ones (environment default `<repo>/envs/dask`, stop grace 5000 ms, scratch for spilled data `<os tmpdir>/refinery-dask`). */
+export type LocalDaskBackendOptions = LocalClusterBackendOptions;
 
 /** The part of a cluster's definition that the processes carry in CLUSTER_MARKER_ENV.spec (nothing secret). */
 export type ClusterSpec = {
@@ -252,72 +230,20 @@ export function parseLocalDaskState(state: ClusterState | null | undefined): Loc
   };
 }
 
-export class LocalDaskBackend implements ClusterBackend {
+export class LocalDaskBackend extends LocalClusterBackend implements ClusterBackend {
   readonly kind = 'dask' as const;
-  readonly dataDir: string;
-  readonly environment: string;
-  readonly host: string;
-  readonly envKeep: string[];
-  readonly stopGraceMs: number;
-  readonly scratchDir: string;
-  private readonly cgroupRoot: string | null;
-  private readonly cgroupSweepAfterMs: number;
-  private readonly log: Logger;
-  private layoutPromise: Promise<CgroupLayout> | null = null;
-  private readonly warned = new Set<string>();
+  protected readonly cgroupParent = CGROUP_PARENT;
+  protected readonly signalsGroups = false;
   /** The scale() running per cluster id, so that two of them do not pick the same worker indices. */
   private readonly scaling = new Map<string, Promise<void>>();
 
   constructor(options: LocalDaskBackendOptions) {
-    this.dataDir = resolve(options.dataDir);
-    this.environment = resolve(options.environment ?? join(repoRoot(), 'envs', 'dask'));
-    this.host = options.host ?? '127.0.0.1';
-    this.envKeep = options.envKeep ?? ['PATH', 'LANG', 'LC_ALL', 'TZ'];
-    this.stopGraceMs = options.stopGraceMs ?? 5000;
-    this.scratchDir = resolve(options.scratchDir ?? join(tmpdir(), 'refinery-dask'));
-    this.cgroupRoot = options.cgroups === false ? null : (options.cgroups?.root ?? '/sys/fs/cgroup');
-    this.cgroupSweepAfterMs = (options.cgroups ? options.cgroups.sweepAfterMs : undefined) ?? 60_000;
-    this.log = options.log;
-  }
-
-  private get python(): string {
-    return join(this.environment, 'bin', 'python');
-  }
-
-  private cgroupLayout(): Promise<CgroupLayout> {
-    this.layoutPromise ??= this.cgroupRoot === null
-      ? Promise.resolve({ memory: null, cpu: null, problems: ['control groups are disabled in the backend options'] })
-      : detectCgroups({ root: this.cgroupRoot });
-    return this.layoutPromise;
-  }
-
-  private warnOnce(key: string, fields: Record<string, unknown>, message: string): void {
-    if (this.warned.has(key)) return;
-    this.warned.add(key);
-    this.log.warn(fields, message);
-  }
-
-  private homeDirOf(owner: ClusterOwner): string {
-    return resolve(owner.homeDir ?? join(this.dataDir, 'users', owner.user));
-  }
-
-  /** Where the hub keeps the owner's cluster files: their run directory (host/people.ts), else `<home>/.refinery`. */
-  private runDirOf(owner: ClusterOwner): string {
-    return resolve(owner.runDir ?? join(this.homeDirOf(owner), '.refinery'));
-  }
-
-  private logPath(runDir: string, server: string, name: string, role: string): string {
-    return join(runDir, `${server || 'default'}.${name}.${role}.log`);
+    super('dask', options, 5000);
   }
 
   /** The cluster's TLS files (tls.ts), per server and cluster name: made at each reserve(), kept for restarts. */
   private tlsDirOf(runDir: string, server: string, name: string): string {
     return join(runDir, `${server || 'default'}.${name}`, 'tls');
-  }
-
-  /** The workers' scratch directory; derived from the (validated) cluster id only, never read from a state. */
-  private localDirOf(clusterId: string): string {
-    return join(this.scratchDir, clusterId);
   }
 
   /** Throws a ClusterError for anything about the request or owner that cannot work. */
@@ -385,7 +311,7 @@ export class LocalDaskBackend implements ClusterBackend {
     Object.assign(env, c.configEnv, SCHEDULER_HTTP_ROUTES_ENV, c.tlsEnv);
     env.HOME = c.spec.homeDir;
     // temporary files in the cluster's own scratch space, not in the /tmp every account shares
-    env.TMPDIR = this.localDirOf(c.clusterId);
+    env.TMPDIR = this.scratchOf(c.clusterId);
     markClusterEnv(env, { kind: 'dask', scope: this.dataDir, clusterId: c.clusterId, name: c.name, user: c.user, server: c.server, spec: c.spec });
     return env;
   }
@@ -417,7 +343,7 @@ export class LocalDaskBackend implements ClusterBackend {
       '--memory-limit', String(Math.floor(spec.worker.memory)),
       '--host', spec.host,
       '--dashboard-address', `${spec.host}:0`,
-      '--local-directory', this.localDirOf(clusterId),
+      '--local-directory', this.scratchOf(clusterId),
       ...options.args,
     ];
     if (!options.args.includes('--death-timeout')) argv.push('--death-timeout', DEFAULT_DEATH_TIMEOUT);
@@ -485,8 +411,8 @@ export class LocalDaskBackend implements ClusterBackend {
       if (!runAs) await mkdir(homeDir, { recursive: true, mode: PRIVATE_DIR });
       // the scratch root is the hub's; the cluster's own directory below it is the owner's
       await ensureDir(this.scratchDir, runAs ? PASSAGE_DIR : PRIVATE_DIR);
-      await mkdir(this.localDirOf(clusterId), { mode: PRIVATE_DIR });
-      if (runAs) await ensureDir(this.localDirOf(clusterId), PRIVATE_DIR, runAs);
+      await mkdir(this.scratchOf(clusterId), { mode: PRIVATE_DIR });
+      if (runAs) await ensureDir(this.scratchOf(clusterId), PRIVATE_DIR, runAs);
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       throw new ClusterError(`Cannot prepare the Dask cluster's directories: ${e.code ?? e.message}${e.path ? ` (${e.path})` : ''}`);
@@ -626,36 +552,6 @@ export class LocalDaskBackend implements ClusterBackend {
     return { running: true, workers: list.length };
   }
 
-  /** Live processes of this backend's clusters (of one cluster, with `clusterId`), found by their markers. */
-  private scan(clusterId?: string): Promise<MarkedProcess[]> {
-    return scanClusterProcesses('dask', this.dataDir, clusterId);
-  }
-
-  /** The cgroup directories of a cluster: those its state names (when they are cluster cgroups) and any found by its id. */
-  private async clusterCgroups(s: Pick<LocalDaskState, 'clusterId' | 'cgroups'>, only?: (leaf: string) => boolean): Promise<string[]> {
-    if (this.cgroupRoot === null) return [];
-    return clusterCgroupDirs(await this.cgroupLayout(), CGROUP_PARENT, s.clusterId, s.cgroups, only);
-  }
-
-  /**
-   * SIGTERM every process of the cluster that `select` picks (by marker, by state pid, by cgroup),
-   * wait up to `graceMs`, then SIGKILL until none is left (or KILL_WAIT_MS passed, logged). Then
-   * remove their cgroups.
-   */
-  private async terminate(
-    s: Pick<LocalDaskState, 'clusterId' | 'cgroups' | 'user' | 'server' | 'name' | 'bootId'>,
-    refs: ProcRef[],
-    select: (env: Map<string, string>) => boolean,
-    cgroupSelect: ((leaf: string) => boolean) | undefined,
-    graceMs: number,
-  ): Promise<void> {
-    await terminateClusterProcesses({
-      kind: 'dask', scope: this.dataDir, clusterId: s.clusterId, bootId: s.bootId, refs, signalGroups: false, select,
-      cgroups: await this.clusterCgroups(s, cgroupSelect), removeCgroups: true, graceMs, log: this.log,
-      who: { user: s.user, server: s.server, cluster: s.name },
-    });
-  }
-
   /**
    * Stop everything of the cluster: scheduler, workers, their nannies' children and anything else
    * carrying the cluster's id; remove its cgroups and scratch directory. Idempotent.
@@ -672,7 +568,7 @@ export class LocalDaskBackend implements ClusterBackend {
     }
     const refs = [...(s.scheduler ? [s.scheduler] : []), ...s.workers];
     await this.terminate(s, refs, () => true, undefined, Math.max(0, options.graceMs ?? this.stopGraceMs));
-    await removeTree(this.localDirOf(s.clusterId)).catch((err: unknown) => this.log.warn({ cluster: s.name, err: String(err) }, 'could not remove a stopped Dask cluster\'s scratch directory'));
+    await removeTree(this.scratchOf(s.clusterId)).catch((err: unknown) => this.log.warn({ cluster: s.name, err: String(err) }, 'could not remove a stopped Dask cluster\'s scratch directory'));
   }
 
   /** The `dask worker` processes (roots, not their nanny children) of a cluster, by index. */

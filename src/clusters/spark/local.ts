@@ -87,22 +87,18 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, open, readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { homedir, tmpdir, totalmem } from 'node:os';
+import { homedir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Logger } from '../../log.js';
 import { forwardProgress } from '../../util/progress.js';
 import { freePort } from '../../util/ports.js';
 import { readLogTail } from '../../host/log-tail.js';
-import { repoRoot } from '../../host/repo-root.js';
 import type { RunAs } from '../../host/accounts.js';
 import { PASSAGE_DIR, PRIVATE_DIR, ensureDir, removeTree, writePrivateFile } from '../../host/files.js';
 import { HAS_PROC, bootId } from '../../host/process-info.js';
 import {
   DEFAULT_CGROUP_PARENT,
-  detectCgroups,
   listServerCgroups,
   sweepEmptyServerCgroups,
-  type CgroupLayout,
   type EnforcedResources,
 } from '../../host/cgroups.js';
 import {
@@ -120,14 +116,11 @@ import {
   CLUSTER_NAME,
   UUID,
   checkSegment,
-  clusterCgroupDirs,
   describeExit,
   formatSeconds,
   isPort,
   mergeEnforced,
   processAlive,
-  scanClusterProcesses,
-  terminateClusterProcesses,
   launchClusterProcess,
   markClusterEnv,
   parseRunAs,
@@ -142,6 +135,7 @@ import { CONNECT_SERVER_CLASS, DAEMON_LOG4J2, MAIN_CLASS, findJava, jvmArgv, spa
 import { aliveWorkerPorts, masterStatus } from './master-api.js';
 import { DEFAULT_S3A_JARS_DIR, s3aClasspath, s3aJarsProblem, updateS3aConf } from './s3a.js';
 import { sleep } from '../../util/sleep.js';
+import { LocalClusterBackend, type LocalClusterBackendOptions } from '../local-backend.js';
 
 /** The marker variables (the Dask backend's names; a process's kind tells them apart). */
 export const SPARK_MARKER_ENV = CLUSTER_MARKER_ENV;
@@ -155,25 +149,15 @@ const MAX_WORKER_RESTARTS = 2;
 /** How long after a start without class archives their training begins (in the background). */
 const ARCHIVE_TRAINING_DELAY_MS = 30_000;
 
-export interface LocalSparkBackendOptions {
-  /** The hub's data directory: identifies this hub's clusters (marker scope); home directories default to `<dataDir>/users/<name>`. */
-  dataDir: string;
-  /** The Python environment with pyspark. Default `<repo>/envs/spark`. */
-  environment?: string;
+/**
+ * Options of the local Spark backend: the common ones (environment default `<repo>/envs/spark`, stop
+ * grace 3000 ms, workers' work and local directories under `<os tmpdir>/refinery-spark`) and Spark's own.
+ */
+export interface LocalSparkBackendOptions extends LocalClusterBackendOptions {
   /** Spark's installation. Default: the pyspark package of `environment` (`lib/python3.*\/site-packages/pyspark`). */
   sparkHome?: string;
   /** Java to use. Default: $JAVA_HOME of the hub, else `java` on PATH. start()'s `options.env.JAVA_HOME` wins over both. */
   javaHome?: string;
-  /** Interface everything listens on. Default `127.0.0.1`. */
-  host?: string;
-  /** Variables copied from the hub's own environment (nothing else of it is passed on). Default PATH, LANG, LC_ALL, TZ. */
-  envKeep?: string[];
-  /** SIGTERM → SIGKILL grace of stop(). Default 3000 ms. */
-  stopGraceMs?: number;
-  /** Control groups (resources.ts): `root` default `/sys/fs/cgroup`; `false` never uses them. */
-  cgroups?: { root?: string; sweepAfterMs?: number } | false;
-  /** Workers' work and local directories go to `<scratchDir>/<cluster id>/`. Default `<os tmpdir>/refinery-spark`. */
-  scratchDir?: string;
   /**
    * Class data sharing archives for the JVMs (cds.ts). `dir`: where (default
    * `$XDG_CACHE_HOME/refinery/spark-cds`, else `~/.cache/refinery/spark-cds`); `train`: make missing
@@ -183,7 +167,6 @@ export interface LocalSparkBackendOptions {
   classArchives?: { dir?: string; train?: boolean } | false;
   /** hadoop-aws and the AWS SDK jars for s3a:// (s3a.ts). Default `<repo>/envs/jars/s3a` (made by scripts/setup.sh). */
   s3aJars?: string;
-  log: Logger;
 }
 
 /** The part of a cluster's definition that its processes carry in SPARK_MARKER_ENV.spec (nothing secret). */
@@ -379,81 +362,29 @@ function defaultArchiveDir(): string {
   return join(base, 'refinery', 'spark-cds');
 }
 
-export class LocalSparkBackend implements ClusterBackend {
+export class LocalSparkBackend extends LocalClusterBackend implements ClusterBackend {
   readonly kind = 'spark' as const;
-  readonly dataDir: string;
-  readonly environment: string;
+  protected readonly cgroupParent = CGROUP_PARENT;
+  protected readonly signalsGroups = true;
   readonly sparkHome: string;
-  readonly host: string;
-  readonly envKeep: string[];
-  readonly stopGraceMs: number;
-  readonly scratchDir: string;
   readonly s3aJars: string;
   /** Class data sharing archives, or null when disabled. */
   readonly archives: SparkClassArchives | null;
   private readonly trainArchives: boolean;
   private readonly javaHome: string | undefined;
-  private readonly cgroupRoot: string | null;
-  private readonly cgroupSweepAfterMs: number;
-  private readonly log: Logger;
-  private layoutPromise: Promise<CgroupLayout> | null = null;
-  private readonly warned = new Set<string>();
 
   constructor(options: LocalSparkBackendOptions) {
-    this.dataDir = resolve(options.dataDir);
-    this.environment = resolve(options.environment ?? join(repoRoot(), 'envs', 'spark'));
+    super('spark', options, 3000);
     this.sparkHome = resolve(options.sparkHome ?? findSparkHome(this.environment));
-    this.host = options.host ?? '127.0.0.1';
-    this.envKeep = options.envKeep ?? ['PATH', 'LANG', 'LC_ALL', 'TZ'];
-    this.stopGraceMs = options.stopGraceMs ?? 3000;
-    this.scratchDir = resolve(options.scratchDir ?? join(tmpdir(), 'refinery-spark'));
     this.s3aJars = resolve(options.s3aJars ?? DEFAULT_S3A_JARS_DIR);
     this.javaHome = options.javaHome ?? (process.env.JAVA_HOME || undefined);
-    this.cgroupRoot = options.cgroups === false ? null : (options.cgroups?.root ?? '/sys/fs/cgroup');
-    this.cgroupSweepAfterMs = (options.cgroups ? options.cgroups.sweepAfterMs : undefined) ?? 60_000;
-    this.log = options.log;
     this.archives = options.classArchives === false ? null : new SparkClassArchives({ dir: resolve(options.classArchives?.dir ?? defaultArchiveDir()), host: this.host, log: this.log });
     this.trainArchives = options.classArchives !== false && (options.classArchives?.train ?? true);
-  }
-
-  private get python(): string {
-    return join(this.environment, 'bin', 'python');
-  }
-
-  private cgroupLayout(): Promise<CgroupLayout> {
-    this.layoutPromise ??= this.cgroupRoot === null
-      ? Promise.resolve({ memory: null, cpu: null, problems: ['control groups are disabled in the backend options'] })
-      : detectCgroups({ root: this.cgroupRoot });
-    return this.layoutPromise;
-  }
-
-  private warnOnce(key: string, fields: Record<string, unknown>, message: string): void {
-    if (this.warned.has(key)) return;
-    this.warned.add(key);
-    this.log.warn(fields, message);
-  }
-
-  private homeDirOf(owner: ClusterOwner): string {
-    return resolve(owner.homeDir ?? join(this.dataDir, 'users', owner.user));
-  }
-
-  /** Where the hub keeps the owner's cluster files: their run directory (host/people.ts), else `<home>/.refinery`. */
-  private runDirOf(owner: ClusterOwner): string {
-    return resolve(owner.runDir ?? join(this.homeDirOf(owner), '.refinery'));
   }
 
   /** `<run dir>/<server or 'default'>.<name>` (cluster names have no dots, so this cannot collide between servers). */
   private clusterDirOf(runDir: string, server: string, name: string): string {
     return join(runDir, `${server || 'default'}.${name}`);
-  }
-
-  private logPath(runDir: string, server: string, name: string, role: string): string {
-    return join(runDir, `${server || 'default'}.${name}.${role}.log`);
-  }
-
-  /** The workers' work and local directories; derived from the (validated) cluster id only, never read from a state. */
-  private scratchOf(clusterId: string): string {
-    return join(this.scratchDir, clusterId);
   }
 
   private java(extra?: Record<string, string>): JavaInstallation {
@@ -958,38 +889,6 @@ export class LocalSparkBackend implements ClusterBackend {
     }
     const ports = aliveWorkerPorts(status);
     return { running: true, workers: s.workers.filter((w) => ports.has(w.port)).length };
-  }
-
-  /** Live processes of this backend's clusters (of one cluster, with `clusterId`), found by their markers. */
-  private scan(clusterId?: string): Promise<MarkedProcess[]> {
-    return scanClusterProcesses('spark', this.dataDir, clusterId);
-  }
-
-  /** The cgroup directories of a cluster: those its state names (when they are cluster cgroups) and any found by its id. */
-  private async clusterCgroups(s: Pick<LocalSparkState, 'clusterId' | 'cgroups'>, only?: (leaf: string) => boolean): Promise<string[]> {
-    if (this.cgroupRoot === null) return [];
-    return clusterCgroupDirs(await this.cgroupLayout(), CGROUP_PARENT, s.clusterId, s.cgroups, only);
-  }
-
-  /**
-   * SIGTERM the process groups of `refs` (while their leaders are provably the recorded processes) and
-   * every process of the cluster that `select` picks (by marker) or that is in a picked cgroup; wait up
-   * to `graceMs`; then SIGKILL until none is left (or KILL_WAIT_MS passed, logged). Then remove the
-   * picked cgroups. `cgroupSelect` undefined = all of the cluster's cgroups.
-   */
-  private async terminate(
-    s: Pick<LocalSparkState, 'clusterId' | 'cgroups' | 'user' | 'server' | 'name' | 'bootId'>,
-    refs: ProcRef[],
-    select: (env: Map<string, string>) => boolean,
-    cgroupSelect: ((leaf: string) => boolean) | undefined,
-    graceMs: number,
-    removeCgroups = true,
-  ): Promise<void> {
-    await terminateClusterProcesses({
-      kind: 'spark', scope: this.dataDir, clusterId: s.clusterId, bootId: s.bootId, refs, signalGroups: true, select,
-      cgroups: await this.clusterCgroups(s, cgroupSelect), removeCgroups, graceMs, log: this.log,
-      who: { user: s.user, server: s.server, cluster: s.name },
-    });
   }
 
   /**
