@@ -1,6 +1,8 @@
 // The hub's server and cluster managers and its reconciler, in this process, over a real SQLite
-// database, with a spawner and a cluster backend that only pretend (instant, inspectable, and able to
-// hold a step open on request). For tests about the order in which things happen.
+// database, with a spawner and a cluster backend that only pretend: stand-ins that start at once,
+// record what they were asked, and on request hold a step open, fail, or never answer (as JupyterHub's
+// own tests have MockSpawner, SlowSpawner and BadSpawner). For tests of the lifecycle rules and of
+// the order in which things happen, without JupyterLab.
 import { join } from 'node:path';
 import { openDatabase, type Db } from '../../src/db/connect.js';
 import { createUser } from '../../src/db/users.js';
@@ -12,8 +14,8 @@ import { createLogger } from '../../src/log.js';
 import { ServerManager } from '../../src/servers/manager.js';
 import { ClusterManager } from '../../src/clusters/manager.js';
 import { Reconciler } from '../../src/reconcile/reconciler.js';
-import type { Spawner, SpawnerState, SpawnRequest, StartedServer } from '../../src/spawners/spawner.js';
-import type { ClusterAddresses, ClusterBackend, ClusterOwner, ClusterRequest, ClusterState } from '../../src/clusters/backend.js';
+import { SpawnError, type Spawner, type SpawnerState, type SpawnRequest, type StartedServer } from '../../src/spawners/spawner.js';
+import { ClusterError, type ClusterAddresses, type ClusterBackend, type ClusterOwner, type ClusterRequest, type ClusterState } from '../../src/clusters/backend.js';
 import type { QuotasConfig } from '../../src/clusters/quota.js';
 import type { SpawnPlan } from '../../src/profiles/plan.js';
 import type { Catalog } from '../../src/profiles/schema.js';
@@ -47,11 +49,52 @@ export class FakeSpawner implements Spawner {
   /** How long stop() takes (ms). */
   stopDelayMs = 0;
 
+  /**
+   * How start() ends: 'start' (once `startGate`, if any, opens), 'fail' (rejects with `failMessage`
+   * after its process existed) or 'hang' (never answers). Like the real spawners, a start that is
+   * cancelled (its signal) or takes longer than its `startTimeoutMs` removes its process and rejects.
+   */
+  behaviour: 'start' | 'fail' | 'hang' = 'start';
+  failMessage = 'the server exited with code 1 before it answered';
+  /** Every start() and stop() call, in order. */
+  readonly starts: SpawnRequest[] = [];
+  readonly stops: SpawnerState[] = [];
+
   async start(request: SpawnRequest): Promise<StartedServer> {
+    this.starts.push(request);
     const pid = this.nextPid++;
-    this.processes.set(pid, { user: request.user, server: request.serverName, alive: true });
-    if (this.startGate) await this.startGate.wait;
+    const process = { user: request.user, server: request.serverName, alive: true };
+    this.processes.set(pid, process);
+    const fail = (message: string) => {
+      process.alive = false;
+      return new SpawnError(message);
+    };
+    if (this.behaviour === 'fail') throw fail(this.failMessage);
+    const ready = this.behaviour === 'hang' ? new Promise<void>(() => undefined) : (this.startGate?.wait ?? Promise.resolve());
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    try {
+      await Promise.race([
+        ready,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(fail(`Server did not answer within ${request.startTimeoutMs / 1000} seconds`)), request.startTimeoutMs);
+        }),
+        new Promise<never>((_, reject) => {
+          onAbort = () => reject(fail('Server start was cancelled'));
+          if (request.signal.aborted) onAbort();
+          else request.signal.addEventListener('abort', onAbort, { once: true });
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+      if (onAbort) request.signal.removeEventListener('abort', onAbort);
+    }
     return { target: `http://127.0.0.1:${20000 + pid}`, state: { pid, user: request.user, server: request.serverName } };
+  }
+
+  /** The server's process dies on its own (a crash, an OOM kill). */
+  kill(user: string, server = ''): void {
+    for (const p of this.processes.values()) if (p.user === user && p.server === server) p.alive = false;
   }
 
   async poll(state: SpawnerState): Promise<{ running: true } | { running: false }> {
@@ -65,6 +108,7 @@ export class FakeSpawner implements Spawner {
   }
 
   async stop(state: SpawnerState): Promise<void> {
+    this.stops.push(state);
     if (this.stopDelayMs) await new Promise((r) => setTimeout(r, this.stopDelayMs));
     const process = this.processes.get(Number(state.pid));
     if (process) process.alive = false;
@@ -95,7 +139,11 @@ export class FakeClusterBackend implements ClusterBackend {
     return { env: { SPARK_MASTER_URL: 'spark://127.0.0.1:7077' }, ui: {}, reservation: {} };
   }
 
+  /** When set, start() rejects with it (as a cluster whose master never came up). */
+  failMessage: string | undefined;
+
   async start(owner: ClusterOwner, request: ClusterRequest): Promise<ClusterState> {
+    if (this.failMessage) throw new ClusterError(this.failMessage);
     const id = this.nextId++;
     this.clusters.set(id, { user: owner.user, server: owner.server, name: request.name, alive: true });
     return { id, user: owner.user, server: owner.server, name: request.name };
@@ -158,14 +206,32 @@ export interface InProcessHub {
   close(): Promise<void>;
 }
 
-export async function inProcessHub(options: { quotas?: QuotasConfig; namedServerLimit?: number } = {}): Promise<InProcessHub> {
+export interface InProcessHubOptions {
+  quotas?: QuotasConfig;
+  namedServerLimit?: number;
+  /** spawner.start_timeout (default 10 s). */
+  startTimeoutSeconds?: number;
+}
+
+export async function inProcessHub(options: InProcessHubOptions = {}): Promise<InProcessHub> {
   const dir = await tmpDir('in-process-hub');
   const db = await openDatabase({ kind: 'sqlite', path: join(dir.path, 'hub.sqlite') });
+  return assemble(dir, db, new FakeSpawner(), new FakeClusterBackend(), options);
+}
+
+/**
+ * The same hub after its process died and started again: a new process (no operations in flight, an
+ * empty route table) over the same database, with the servers and clusters that kept running.
+ * The old one is abandoned, not closed, as a killed process would be.
+ */
+export function restartedHub(old: InProcessHub, options: InProcessHubOptions = {}): InProcessHub {
+  return assemble(old.dir, old.db, old.spawner, old.backend, options);
+}
+
+function assemble(dir: TmpDir, db: Db, spawner: FakeSpawner, backend: FakeClusterBackend, options: InProcessHubOptions): InProcessHub {
   const lines: string[] = [];
   const sink = { write: (line: string) => void lines.push(line) };
   const log = createLogger({ level: 'info', destination: sink as unknown as NodeJS.WritableStream });
-  const spawner = new FakeSpawner();
-  const backend = new FakeClusterBackend();
   const routes = new RouteTable();
   const metrics = new Metrics();
   const identities = new IdentityResolver(db.kysely, []);
@@ -175,7 +241,7 @@ export async function inProcessHub(options: { quotas?: QuotasConfig; namedServer
   });
   const servers = new ServerManager({
     db: db.kysely, spawner, routes, identities, metrics, log, urls: { apiUrl: 'http://127.0.0.1:1/hub/api', publicOrigin: '' },
-    defaultUrl: '/lab', extraEnv: {}, startTimeoutSeconds: 10, stopGraceSeconds: 1,
+    defaultUrl: '/lab', extraEnv: {}, startTimeoutSeconds: options.startTimeoutSeconds ?? 10, stopGraceSeconds: 1,
     namedServers: { enabled: true, limitPerUser: options.namedServerLimit ?? 0 },
     catalog: () => ({}) as Catalog, clusters,
   });

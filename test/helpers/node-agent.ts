@@ -32,7 +32,10 @@
  *   deletes the pod with grace 0 and a uid precondition, as the kubelet does.
  * - serves the containers' logs to the API server, so pods/log (`kubectl logs`) works; the files
  *   are also readable directly (`logFile`).
- * Not done: volumes (mounts are ignored), resource limits, exec/attach/port-forward, preStop and
+ * - with `volumes`: emptyDir, configMap, secret, projected (service account token through the
+ *   TokenRequest API, the cluster's CA, the namespace) and claims bound to hostPath volumes, each a
+ *   directory of the pod's, mounted at its paths in the container's own mount namespace.
+ * Not done: volumes without `volumes` (mounts are then ignored), resource limits, exec/attach/port-forward, preStop and
  * postStart hooks, ephemeral containers, sidecar (restartable init) containers, node-pressure
  * eviction, static pods.
  *
@@ -66,6 +69,11 @@ export interface NodeAgentOptions {
   /** First crash-loop and image-pull back-off (default 10 s, as the kubelet); doubles up to maxBackoffMs (default 300 s). */
   backoffMs?: number;
   maxBackoffMs?: number;
+  /**
+   * Mount pods' volumes (and images' files) in each container's own mount namespace (needs root;
+   * node-agent/mounts.ts). Off by default: pods then run with their mounts ignored.
+   */
+  volumes?: boolean;
 }
 
 export interface NodeAgent {
@@ -128,6 +136,7 @@ export async function startNodeAgent(cluster: Cluster, options: NodeAgentOptions
     images: options.images,
     events,
     podsDir,
+    ...(options.volumes ? { volumesDir: join(dir.path, 'volumes') } : {}),
     backoffMs: options.backoffMs ?? 10_000,
     maxBackoffMs: options.maxBackoffMs ?? 300_000,
     markers,

@@ -14,6 +14,11 @@ export interface LocalImage {
   uid?: number;
   /** The image's USER group as a gid (0 when unset). */
   gid?: number;
+  /**
+   * The image's own directories, as container path -> host directory (e.g. '/opt/refinery' -> the
+   * repository), shown read-only; only on an agent that mounts volumes.
+   */
+  files?: Record<string, string>;
 }
 
 /** Image name exactly as written in the pod (e.g. "quay.io/refinery/notebook:1.2") -> local stand-in. */

@@ -20,6 +20,7 @@ import { allocatePodIP, releasePodIP } from './ips.js';
 import { ProbeLoop, type ProbeTarget } from './probes.js';
 import { startContainerProcess, stopContainerProcess, type ContainerProcess, type ProcessExit } from './process.js';
 import { pullImage, type PullState } from './pull.js';
+import { preparePodVolumes, type PodVolumes } from './volumes.js';
 import { ConditionClock, initDone, podPhase, podStatus, qosClass, type ContainerRecord, type PodFacts, type Terminated } from './status.js';
 
 export interface WorkerContext {
@@ -30,6 +31,8 @@ export interface WorkerContext {
   images: ImageTable;
   events: EventRecorder;
   podsDir: string;
+  /** Where claims' volumes without a hostPath go; undefined: volumes are not mounted at all. */
+  volumesDir?: string;
   /** First crash-loop and image-pull back-off (kubelet: 10 s), doubling up to maxBackoffMs (kubelet: 300 s). */
   backoffMs: number;
   maxBackoffMs: number;
@@ -66,6 +69,7 @@ export class PodWorker {
   private again = false;
   private timer: NodeJS.Timeout | undefined;
   private lastStatus = '';
+  private volumes: Promise<PodVolumes> | undefined;
 
   constructor(
     private pod: V1Pod,
@@ -225,6 +229,19 @@ export class PodWorker {
     return `${this.pod.metadata?.name}_${this.pod.metadata?.namespace}(${this.uid})`;
   }
 
+  /** The pod's volumes, made once before its first container (again after a failure). */
+  private podVolumes(): Promise<PodVolumes | undefined> {
+    const volumesDir = this.ctx.volumesDir;
+    if (volumesDir === undefined) return Promise.resolve(undefined);
+    const security = this.pod.spec?.securityContext ?? {};
+    const owner = { uid: security.runAsUser ?? 0, gid: security.fsGroup ?? security.runAsGroup ?? 0 };
+    this.volumes ??= preparePodVolumes(this.ctx.core, this.pod, this.dir, volumesDir, owner).catch((error: unknown) => {
+      this.volumes = undefined;
+      throw error;
+    });
+    return this.volumes;
+  }
+
   private event(slot: Slot | undefined, type: 'Normal' | 'Warning', reason: string, message: string): void {
     this.ctx.events.record(this.pod, slot?.spec.name, type, reason, message);
   }
@@ -253,7 +270,7 @@ export class PodWorker {
       apiServer: this.ctx.apiServer,
       markers: this.ctx.markers,
     };
-    const prepared = await containerConfig(this.pod, spec, this.dir, config).catch((err: unknown) => {
+    const prepared = await this.podVolumes().then((volumes) => containerConfig(this.pod, spec, this.dir, config, volumes)).catch((err: unknown) => {
       const reason = err instanceof ContainerConfigError ? 'CreateContainerConfigError' : 'CreateContainerError';
       const message = err instanceof Error ? err.message : String(err);
       record.state = { kind: 'waiting', reason, message };

@@ -1,0 +1,150 @@
+// Refinery installed from its Helm chart, for real: `helm template` with the default values and with
+// values-openshift.yaml, every object server-side applied (not a dry run) to the real API server in a
+// namespace that enforces the restricted Pod Security Standard, the hub's pod scheduled and run by the
+// node agent (the stand-in for a kubelet, test/helpers/node-agent.ts) with its ConfigMap, data claim,
+// scratch space and service account token mounted where the chart puts them, the Deployment available,
+// and the hub answering /hub/health at the address the Service's EndpointSlice lists.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, describe, test } from 'node:test';
+import { AppsV1Api, CoreV1Api, DiscoveryV1Api, KubernetesObjectApi, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
+import { parseAllDocuments } from 'yaml';
+import { repoRoot } from '../../src/host/repo-root.js';
+import { startKubeCluster, type KubeCluster } from '../helpers/kube-cluster.js';
+import { startNodeAgent, type NodeAgent } from '../helpers/node-agent.js';
+import { installRouteCrd } from '../helpers/openshift-crds.js';
+import { tmpDir, waitFor, type TmpDir } from '../helpers/tmp.js';
+
+const run = promisify(execFile);
+const ROOT = repoRoot();
+const CHART = join(ROOT, 'deploy', 'chart');
+const HELM = join(ROOT, '.tools', 'bin', 'helm');
+/** The node agent's stand-in for the hub's image (deploy/Containerfile.hub): the repository at /opt/refinery, USER 1000:0. */
+const HUB_IMAGE = 'refinery/hub:test';
+const STORAGE_CLASS = 'refinery-test';
+
+interface Rendered extends KubernetesObject {
+  kind: string;
+  metadata: { name: string; namespace?: string };
+}
+
+let cluster: KubeCluster;
+let agent: NodeAgent;
+let files: TmpDir;
+let objectsApi: KubernetesObjectApi;
+let core: CoreV1Api;
+let apps: AppsV1Api;
+let discovery: DiscoveryV1Api;
+
+before(async () => {
+  files = await tmpDir('hub-from-chart');
+  cluster = await startKubeCluster();
+  const kc = cluster.adminKubeConfig();
+  objectsApi = KubernetesObjectApi.makeApiClient(kc);
+  core = kc.makeApiClient(CoreV1Api);
+  apps = kc.makeApiClient(AppsV1Api);
+  discovery = kc.makeApiClient(DiscoveryV1Api);
+  await installRouteCrd(kc);
+  agent = await startNodeAgent(cluster, {
+    volumes: true,
+    images: { [HUB_IMAGE]: { entrypoint: ['/usr/bin/node', '/opt/refinery/dist/src/cli.js'], uid: 1000, gid: 0, files: { '/opt/refinery': ROOT } } },
+  });
+});
+
+after(async () => {
+  await agent?.stop();
+  await cluster?.stop();
+  await files?.cleanup();
+});
+
+async function render(namespace: string, values: string[]): Promise<Rendered[]> {
+  const set = ['image.repository=refinery/hub', 'image.tag=test', `persistence.storageClass=${STORAGE_CLASS}`];
+  const { stdout } = await run(HELM, ['template', 'refinery', CHART, '--namespace', namespace, ...values.flatMap((v) => ['-f', join(CHART, v)]), ...set.flatMap((s) => ['--set', s])], { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 });
+  return parseAllDocuments(stdout).map((d) => d.toJS() as Rendered | null).filter((o): o is Rendered => !!o);
+}
+
+/** What the hub's container printed, and what the agent could not do: for a failure's message. */
+async function diagnostics(namespace: string): Promise<string> {
+  const pods = await core.listNamespacedPod({ namespace });
+  const lines: string[] = [];
+  for (const pod of pods.items) {
+    lines.push(`pod ${pod.metadata?.name}: ${pod.status?.phase} ${JSON.stringify(pod.status?.containerStatuses?.map((c) => c.state))}`);
+    const log = agent.logFile(namespace, pod.metadata!.name!, 'hub');
+    if (log) lines.push((await readFile(log, 'utf8').catch(() => '')).split('\n').slice(-30).join('\n'));
+  }
+  return [...lines, ...agent.errors.slice(-10)].join('\n');
+}
+
+async function install(namespace: string, values: string[]): Promise<{ service: Rendered }> {
+  await core.createNamespace({ body: { metadata: { name: namespace, labels: { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' } } } });
+  // the claim's volume: what a cluster's provisioner would make
+  await core.createPersistentVolume({
+    body: {
+      metadata: { name: `${namespace}-data` },
+      spec: {
+        capacity: { storage: '1Gi' }, accessModes: ['ReadWriteOnce'], storageClassName: STORAGE_CLASS, persistentVolumeReclaimPolicy: 'Retain',
+        hostPath: { path: join(files.path, namespace) }, claimRef: { namespace, name: 'refinery-data' },
+      },
+    },
+  });
+  const objects = await render(namespace, values);
+  const refused: string[] = [];
+  for (const object of objects) {
+    try {
+      await objectsApi.patch({ ...object, metadata: { ...object.metadata, namespace } }, undefined, undefined, 'refinery-chart-test', true, PatchStrategy.ServerSideApply);
+    } catch (error) {
+      refused.push(`${object.kind}/${object.metadata.name}: ${String((error as { body?: unknown }).body ?? error)}`);
+    }
+  }
+  assert.deepEqual(refused, [], 'every rendered object applies');
+  const service = objects.find((o) => o.kind === 'Service');
+  assert.ok(service, 'the chart has a Service');
+  return { service };
+}
+
+/** Wait for the Deployment to be available, then ask the hub through the address its Service's endpoints list. */
+async function hubThroughService(namespace: string, service: string): Promise<{ address: string; health: Response; api: Record<string, unknown> }> {
+  try {
+    await waitFor(async () => (await apps.readNamespacedDeployment({ name: 'refinery-hub', namespace })).status?.availableReplicas === 1, { timeoutMs: 120_000, intervalMs: 500, message: 'the hub Deployment to be available' });
+    const address = await waitFor(async () => {
+      const slices = await discovery.listNamespacedEndpointSlice({ namespace, labelSelector: `kubernetes.io/service-name=${service}` });
+      for (const slice of slices.items) {
+        const port = slice.ports?.find((p) => p.name === 'http')?.port;
+        const ready = slice.endpoints.find((e) => e.conditions?.ready);
+        if (port && ready?.addresses[0]) return `http://${ready.addresses[0]}:${port}`;
+      }
+      return undefined;
+    }, { timeoutMs: 30_000, message: `a ready endpoint of Service ${service}` });
+    const health = await fetch(`${address}/hub/health`);
+    const api = (await (await fetch(`${address}/hub/api/`)).json()) as Record<string, unknown>;
+    return { address, health, api };
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\n${await diagnostics(namespace)}`);
+  }
+}
+
+describe('the hub installed from the Helm chart', () => {
+  test('default values: everything applies, the hub starts with its volumes and answers /hub/health through its Service', { timeout: 240_000 }, async () => {
+    const { service } = await install('refinery', []);
+    const { health, api } = await hubThroughService('refinery', service.metadata.name);
+    assert.equal(health.status, 200);
+    assert.equal(typeof api.version, 'string', 'GET /hub/api/ answers the version, as JupyterHub');
+    // its database is on the claim's volume, where a restarted pod finds it again
+    const claim = await core.readNamespacedPersistentVolumeClaim({ name: 'refinery-data', namespace: 'refinery' });
+    assert.equal(claim.status?.phase, 'Bound');
+    await waitFor(async () => (await readFile(join(files.path, 'refinery', 'refinery.sqlite')).catch(() => null))?.subarray(0, 15).toString() === 'SQLite format 3', { message: 'the hub database on the data volume' });
+  });
+
+  test('OpenShift values: the Route applies with the rest, and the hub starts and offers sign-in with OpenShift', { timeout: 240_000 }, async () => {
+    const { service } = await install('refinery-openshift', ['values-openshift.yaml']);
+    const route = await objectsApi.read({ apiVersion: 'route.openshift.io/v1', kind: 'Route', metadata: { name: 'refinery', namespace: 'refinery-openshift' } });
+    assert.equal((route as KubernetesObject & { spec: { to: { name: string } } }).spec.to.name, service.metadata.name);
+    const { address, health } = await hubThroughService('refinery-openshift', service.metadata.name);
+    assert.equal(health.status, 200);
+    const login = await (await fetch(`${address}/hub/login`)).text();
+    assert.match(login, /Sign in with OpenShift/);
+  });
+});
