@@ -3,16 +3,17 @@
 // namespace that enforces the restricted Pod Security Standard, the hub's pod scheduled and run by the
 // node agent (the stand-in for a kubelet, test/helpers/node-agent.ts) with its ConfigMap, data claim,
 // scratch space and service account token mounted where the chart puts them, the Deployment available,
-// and the hub answering /hub/health at the address the Service's EndpointSlice lists.
+// and the hub answering /hub/health at the pod the Service selects, on the Service's target port.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
-import { AppsV1Api, CoreV1Api, DiscoveryV1Api, KubernetesObjectApi, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, KubernetesObjectApi, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { repoRoot } from '../../src/host/repo-root.js';
+import { freePort } from '../../src/util/ports.js';
 import { startKubeCluster, type KubeCluster } from '../helpers/kube-cluster.js';
 import { startNodeAgent, type NodeAgent } from '../helpers/node-agent.js';
 import { installRouteCrd } from '../helpers/openshift-crds.js';
@@ -37,7 +38,6 @@ let files: TmpDir;
 let objectsApi: KubernetesObjectApi;
 let core: CoreV1Api;
 let apps: AppsV1Api;
-let discovery: DiscoveryV1Api;
 
 before(async () => {
   files = await tmpDir('hub-from-chart');
@@ -46,7 +46,6 @@ before(async () => {
   objectsApi = KubernetesObjectApi.makeApiClient(kc);
   core = kc.makeApiClient(CoreV1Api);
   apps = kc.makeApiClient(AppsV1Api);
-  discovery = kc.makeApiClient(DiscoveryV1Api);
   await installRouteCrd(kc);
   agent = await startNodeAgent(cluster, {
     volumes: true,
@@ -61,7 +60,10 @@ after(async () => {
 });
 
 async function render(namespace: string, values: string[]): Promise<Rendered[]> {
-  const set = ['image.repository=refinery/hub', 'image.tag=test', `persistence.storageClass=${STORAGE_CLASS}`];
+  // Pods here share the machine's network (the agent gives each an address, not a namespace): a
+  // free port, so the hub listening on all addresses collides with nothing else on the machine.
+  const port = await freePort();
+  const set = ['image.repository=refinery/hub', 'image.tag=test', `persistence.storageClass=${STORAGE_CLASS}`, `service.port=${port}`];
   const { stdout } = await run(HELM, ['template', 'refinery', CHART, '--namespace', namespace, ...values.flatMap((v) => ['-f', join(CHART, v)]), ...set.flatMap((s) => ['--set', s])], { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 });
   return parseAllDocuments(stdout).map((d) => d.toJS() as Rendered | null).filter((o): o is Rendered => !!o);
 }
@@ -105,19 +107,22 @@ async function install(namespace: string, values: string[]): Promise<{ service: 
   return { service };
 }
 
-/** Wait for the Deployment to be available, then ask the hub through the address its Service's endpoints list. */
+/** Wait for the Deployment to be available, then ask the hub where its Service sends traffic. */
 async function hubThroughService(namespace: string, service: string): Promise<{ address: string; health: Response; api: Record<string, unknown> }> {
   try {
     await waitFor(async () => (await apps.readNamespacedDeployment({ name: 'refinery-hub', namespace })).status?.availableReplicas === 1, { timeoutMs: 120_000, intervalMs: 500, message: 'the hub Deployment to be available' });
+    // What kube-proxy would do for the Service: its selector picks the ready pods, its targetPort names
+    // the container port. (No EndpointSlice here: they refuse the loopback addresses pods get from the agent.)
+    const svc = await core.readNamespacedService({ name: service, namespace });
+    const selector = Object.entries(svc.spec?.selector ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
+    assert.ok(selector, 'the Service selects pods');
     const address = await waitFor(async () => {
-      const slices = await discovery.listNamespacedEndpointSlice({ namespace, labelSelector: `kubernetes.io/service-name=${service}` });
-      for (const slice of slices.items) {
-        const port = slice.ports?.find((p) => p.name === 'http')?.port;
-        const ready = slice.endpoints.find((e) => e.conditions?.ready);
-        if (port && ready?.addresses[0]) return `http://${ready.addresses[0]}:${port}`;
-      }
-      return undefined;
-    }, { timeoutMs: 30_000, message: `a ready endpoint of Service ${service}` });
+      const pods = await core.listNamespacedPod({ namespace, labelSelector: selector });
+      const ready = pods.items.find((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+      const targetPort = svc.spec?.ports?.[0]?.targetPort;
+      const port = typeof targetPort === 'number' ? targetPort : ready?.spec?.containers.flatMap((c) => c.ports ?? []).find((p) => p.name === targetPort)?.containerPort;
+      return ready?.status?.podIP && port ? `http://${ready.status.podIP}:${port}` : undefined;
+    }, { timeoutMs: 30_000, message: `a ready pod behind Service ${service}` });
     const health = await fetch(`${address}/hub/health`);
     const api = (await (await fetch(`${address}/hub/api/`)).json()) as Record<string, unknown>;
     return { address, health, api };

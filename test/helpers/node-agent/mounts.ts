@@ -29,21 +29,26 @@ function nearestExisting(path: string): string {
  */
 export function withMounts(argv: string[], mounts: Mount[], user: { uid: number; gid: number; groups: number[] }, scratch: string): string[] {
   const lines = ['set -e'];
+  const within = (path: string, dir: string) => path === dir || path.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
+  // Overlays first, while everything they refer to is still in sight.
   const overlaid = new Set<string>();
-  // parents before children, so a mount inside another lands on the right one
-  for (const mount of [...mounts].sort((a, b) => a.target.length - b.target.length)) {
-    if (!existsSync(mount.target)) {
-      const base = nearestExisting(mount.target);
-      if (!overlaid.has(base)) {
-        overlaid.add(base);
-        mkdirSync(scratch, { recursive: true });
-        const layers = mkdtempSync(join(scratch, 'overlay-'));
-        mkdirSync(join(layers, 'upper'));
-        mkdirSync(join(layers, 'work'));
-        lines.push(`mount -t overlay overlay -o ${quote(`lowerdir=${base},upperdir=${join(layers, 'upper')},workdir=${join(layers, 'work')}`)} ${quote(base)}`);
-      }
-      lines.push(`mkdir -p ${quote(mount.target)}`);
-    }
+  for (const mount of mounts) {
+    if (existsSync(mount.target)) continue;
+    const base = nearestExisting(mount.target);
+    if (overlaid.has(base)) continue;
+    overlaid.add(base);
+    mkdirSync(scratch, { recursive: true });
+    const layers = mkdtempSync(join(scratch, 'overlay-'));
+    mkdirSync(join(layers, 'upper'));
+    mkdirSync(join(layers, 'work'));
+    lines.push(`mount -t overlay overlay -o ${quote(`lowerdir=${base},upperdir=${join(layers, 'upper')},workdir=${join(layers, 'work')}`)} ${quote(base)}`);
+  }
+  // Then the binds, parents before children; a target that would hide another mount's source (a
+  // volume at /tmp, where the pod's directories are) goes after the mounts that still need to see it.
+  const hides = (m: Mount) => mounts.some((other) => other !== m && within(other.source, m.target));
+  const ordered = [...mounts].sort((a, b) => Number(hides(a)) - Number(hides(b)) || a.target.length - b.target.length);
+  for (const mount of ordered) {
+    lines.push(`mkdir -p ${quote(mount.target)}`);
     lines.push(`mount --bind ${quote(mount.source)} ${quote(mount.target)}`);
     if (mount.readOnly) lines.push(`mount -o remount,bind,ro ${quote(mount.target)}`);
   }
