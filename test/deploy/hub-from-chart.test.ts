@@ -40,6 +40,7 @@ let core: CoreV1Api;
 let apps: AppsV1Api;
 
 before(async () => {
+  if (process.getuid?.() !== 0) return;
   files = await tmpDir('hub-from-chart');
   cluster = await startKubeCluster();
   const kc = cluster.adminKubeConfig();
@@ -131,7 +132,9 @@ async function hubThroughService(namespace: string, service: string): Promise<{ 
   }
 }
 
-describe('the hub installed from the Helm chart', () => {
+const AS_ROOT = process.getuid?.() === 0;
+
+describe('the hub installed from the Helm chart', { skip: AS_ROOT ? false : 'the node agent mounts volumes in mount namespaces, which needs root (CI runs the suite as root)' }, () => {
   test('default values: everything applies, the hub starts with its volumes and answers /hub/health through its Service', { timeout: 240_000 }, async () => {
     const { service } = await install('refinery', []);
     const { health, api } = await hubThroughService('refinery', service.metadata.name);
