@@ -4,6 +4,8 @@ import { createLogger, type Logger } from './log.js';
 import { IdentityResolver } from './auth/identity.js';
 import { LocalAuthenticator } from './auth/authenticator.js';
 import { OpenShiftOAuth } from './auth/openshift.js';
+import { OidcSignIn } from './auth/oidc.js';
+import type { ExternalSignIn } from './auth/external.js';
 import { SignInThrottle } from './auth/rate-limit.js';
 import { TrustedProxies } from './http/trusted-proxies.js';
 import { ConnectionCap, createPublicServer } from './http/server-limits.js';
@@ -63,14 +65,22 @@ function resolveEnv(loaded: LoadedConfig): Record<string, string> {
   return out;
 }
 
-/** The OpenShift OAuth client of `auth.openshift`; its secret (the service account's token) is re-read at each sign-in, as it rotates. */
-function openshiftLoginOf(loaded: LoadedConfig, urls: HubContext['urls']): OpenShiftOAuth {
-  const settings = loaded.config.auth.openshift!;
-  return new OpenShiftOAuth(
-    settings,
-    () => resolveSecret(settings.client_secret, 'auth.openshift.client_secret', loaded.source, loaded.baseDir),
-    () => settings.oauth_callback_url ?? `${urls.publicOrigin || new URL(urls.apiUrl).origin}/hub/oauth_callback`,
-  );
+/**
+ * The provider people sign in with (`auth.type` openshift or oidc), if not local accounts. Secrets
+ * are read when needed (OpenShift's service account token rotates).
+ */
+function externalSignInOf(loaded: LoadedConfig, urls: HubContext['urls']): ExternalSignIn | undefined {
+  const { auth } = loaded.config;
+  const callback = (configured: string | undefined) => () => configured ?? `${urls.publicOrigin || new URL(urls.apiUrl).origin}/hub/oauth_callback`;
+  if (auth.type === 'openshift') {
+    const settings = auth.openshift!;
+    return new OpenShiftOAuth(settings, () => resolveSecret(settings.client_secret, 'auth.openshift.client_secret', loaded.source, loaded.baseDir), callback(settings.oauth_callback_url));
+  }
+  if (auth.type === 'oidc') {
+    const settings = auth.oidc!;
+    return new OidcSignIn(settings, () => resolveSecret(settings.client_secret, 'auth.oidc.client_secret', loaded.source, loaded.baseDir), callback(settings.oauth_callback_url));
+  }
+  return undefined;
 }
 
 function hubUrls(config: Config, port: number): HubContext['urls'] {
@@ -141,6 +151,7 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
       storage,
       secretEnvNames: Object.keys(config.spawner.env),
     });
+    const externalSignIn = externalSignInOf(loaded, urls);
     const publications = createPublications({ loaded, db, catalog, storage, metrics, log: log.child({ component: 'publish' }) });
     const ctx: HubContext = {
       config, db: db.kysely, log, identities, authenticator: new LocalAuthenticator(db.kysely),
@@ -151,7 +162,7 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
       proxies,
       servers, clusters, routes, metrics, urls, catalog, version: JUPYTERHUB_API_VERSION,
       secureCookies: (config.public_url ?? '').startsWith('https:'),
-      ...(config.auth.type === 'openshift' ? { openshiftLogin: openshiftLoginOf(loaded, urls) } : {}),
+      ...(externalSignIn ? { externalSignIn } : {}),
       publications,
       storage,
       people,

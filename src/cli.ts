@@ -85,7 +85,7 @@ program
     const loaded = load(options);
     const catalog = loadCatalog(loaded);
     // a secret given inline is hidden; a reference to where it lives ({env}, {file}) is not secret and is shown
-    const SECRET_KEYS = new Set(['api_token', 'access_key', 'secret_key', 'secret']);
+    const SECRET_KEYS = new Set(['api_token', 'access_key', 'secret_key', 'secret', 'client_secret']);
     const shown = JSON.parse(JSON.stringify(loaded.config, (key, value: unknown) => {
       if (key === 'database' && typeof value === 'string') return redactDatabaseUrl(value);
       return SECRET_KEYS.has(key) && typeof value === 'string' ? '(hidden)' : value;

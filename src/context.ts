@@ -15,7 +15,7 @@ import type { CatalogStore } from './profiles/catalog.js';
 import type { ClusterManager } from './clusters/manager.js';
 import type { PublicationService } from './publish/service.js';
 import type { LocalPeople } from './host/people.js';
-import type { OpenShiftOAuth } from './auth/openshift.js';
+import type { ExternalSignIn } from './auth/external.js';
 
 /** Everything request handlers may use. Built once in app.ts. */
 export interface HubContext {
@@ -44,5 +44,5 @@ export interface HubContext {
   /** People's homes and system accounts on this machine, and whether they are isolated from each other. */
   people: LocalPeople;
   /** With auth.type openshift: sign-in through OpenShift's OAuth server. */
-  openshiftLogin?: OpenShiftOAuth;
+  externalSignIn?: ExternalSignIn;
 }

@@ -4,9 +4,8 @@
  * when offered), then who the person is from the API server's `users/~`, with their groups. The
  * pages that drive it are in src/web/oauth-login-pages.ts.
  */
-import { createHash } from 'node:crypto';
 import type { OpenShiftAuthConfig } from '../config/openshift-auth.js';
-import { newSecret } from './secrets.js';
+import { ExternalSignInError as OpenShiftSignInError, type ExternalIdentity, type ExternalSignIn, type PendingSignIn, type SignInPolicy } from './external.js';
 
 interface Endpoints {
   authorization_endpoint: string;
@@ -14,26 +13,9 @@ interface Endpoints {
   code_challenge_methods_supported?: string[];
 }
 
-export interface OpenShiftIdentity {
-  name: string;
-  groups: string[];
-}
-
-/** Something the person or the administrator can act on, without any token in it. */
-export class OpenShiftSignInError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'OpenShiftSignInError';
-  }
-}
-
-/** A PKCE pair: the verifier stays with the hub, the challenge goes to the OAuth server. */
-export function pkcePair(): { verifier: string; challenge: string } {
-  const verifier = newSecret(32);
-  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
-}
-
-export class OpenShiftOAuth {
+export class OpenShiftOAuth implements ExternalSignIn {
+  readonly label = 'OpenShift';
+  readonly configKey = 'auth.openshift';
   private endpoints: Promise<Endpoints> | undefined;
 
   constructor(
@@ -43,6 +25,10 @@ export class OpenShiftOAuth {
     /** Where the OAuth server sends people back (known once the hub listens). */
     private readonly callbackUrl: () => string,
   ) {}
+
+  get policy(): SignInPolicy {
+    return { ...this.config, allowed_users: [] };
+  }
 
   private async discover(): Promise<Endpoints> {
     const url = new URL('/.well-known/oauth-authorization-server', this.config.api_url);
@@ -64,7 +50,7 @@ export class OpenShiftOAuth {
     return this.endpoints;
   }
 
-  async authorizeUrl(state: string, challenge: string): Promise<string> {
+  async authorizeUrl({ state, challenge }: PendingSignIn & { challenge: string }): Promise<string> {
     const endpoints = await this.endpointsOf();
     const url = new URL(endpoints.authorization_endpoint);
     url.searchParams.set('client_id', this.config.client_id);
@@ -80,7 +66,9 @@ export class OpenShiftOAuth {
   }
 
   /** Trade the code for an access token, then ask the API server who it belongs to. */
-  async identify(code: string, verifier: string): Promise<OpenShiftIdentity> {
+  async identify(callback: URL, { verifier }: PendingSignIn): Promise<ExternalIdentity> {
+    const code = callback.searchParams.get('code');
+    if (!code) throw new OpenShiftSignInError('OpenShift sent no authorization code back');
     const endpoints = await this.endpointsOf();
     const body = new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: this.callbackUrl(), client_id: this.config.client_id, client_secret: this.clientSecret() });
     if (endpoints.code_challenge_methods_supported?.includes('S256')) body.set('code_verifier', verifier);

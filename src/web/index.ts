@@ -22,5 +22,5 @@ export function registerPages(app: FastifyInstance, ctx: HubContext): void {
   publishPages(app, ctx);
   storagePages(app, ctx);
   oauthConsentPages(app, ctx);
-  if (ctx.openshiftLogin) oauthLoginPages(app, ctx, ctx.openshiftLogin);
+  if (ctx.externalSignIn) oauthLoginPages(app, ctx, ctx.externalSignIn);
 }

@@ -1,13 +1,14 @@
 /**
- * Sign-in through an outside OAuth server (today OpenShift's): /hub/oauth_login sends the browser
- * there with a fresh state and PKCE challenge, /hub/oauth_callback takes the code back, learns who
- * the person is and their groups, makes or updates their account, and starts a session. The state
- * is bound to the browser that started (a cookie only this path sees), so nobody can finish a
- * sign-in someone else began, and it is used once.
+ * Sign-in through an outside provider (OpenShift's OAuth server, an OpenID Connect provider):
+ * /hub/oauth_login sends the browser there with a fresh state, nonce and PKCE challenge,
+ * /hub/oauth_callback takes the answer back, learns who the person is and their groups, applies the
+ * sign-in policy (allowed users and groups, admin groups, managed groups), makes or updates their
+ * account, and starts a session. The state is bound to the browser that started (a cookie only this
+ * path sees), so nobody can finish a sign-in someone else began, and it is used once.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { HubContext } from '../context.js';
-import { OpenShiftSignInError, pkcePair, type OpenShiftOAuth } from '../auth/openshift.js';
+import { ExternalSignInError, pkcePair, type ExternalSignIn } from '../auth/external.js';
 import { newSecret, safeEqual } from '../auth/secrets.js';
 import { createSession, sessionCookieName } from '../auth/sessions.js';
 import { groupNameProblem, normalizeUsername, usernameProblem } from '../auth/names.js';
@@ -28,13 +29,14 @@ const MAX_PENDING = 10_000;
 
 interface Pending {
   verifier: string;
+  nonce: string;
   next: string;
   expires: number;
 }
 
-export function oauthLoginPages(app: FastifyInstance, ctx: HubContext, oauth: OpenShiftOAuth): void {
+export function oauthLoginPages(app: FastifyInstance, ctx: HubContext, provider: ExternalSignIn): void {
   const pending = new Map<string, Pending>();
-  const settings = ctx.config.auth.openshift!;
+  const { label } = provider;
 
   const failure = (reply: FastifyReply, status: number, message: string) => reply
     .code(status)
@@ -53,16 +55,17 @@ export function oauthLoginPages(app: FastifyInstance, ctx: HubContext, oauth: Op
     const now = Date.now();
     for (const [key, p] of pending) if (p.expires < now || pending.size >= MAX_PENDING) pending.delete(key); else break;
     const state = newSecret(24);
+    const nonce = newSecret(24);
     const { verifier, challenge } = pkcePair();
     let target: string;
     try {
-      target = await oauth.authorizeUrl(state, challenge);
+      target = await provider.authorizeUrl({ state, nonce, verifier, challenge });
     } catch (error) {
-      if (!(error instanceof OpenShiftSignInError)) throw error;
-      ctx.log.error({ err: error.message }, 'OpenShift sign-in unavailable');
-      return failure(reply, 502, 'Signing in with OpenShift is not possible right now. An administrator can find the reason in the hub\'s log.');
+      if (!(error instanceof ExternalSignInError)) throw error;
+      ctx.log.error({ err: error.message, provider: provider.configKey }, 'sign-in provider unavailable');
+      return failure(reply, 502, `Signing in with ${label} is not possible right now. An administrator can find the reason in the hub's log.`);
     }
-    pending.set(state, { verifier, next, expires: now + PENDING_MS });
+    pending.set(state, { verifier, nonce, next, expires: now + PENDING_MS });
     reply.header('Set-Cookie', cookie(STATE_COOKIE, state, { secure: ctx.secureCookies, path: CALLBACK, maxAge: PENDING_MS / 1000 }));
     return reply.redirect(target, 302);
   });
@@ -77,22 +80,28 @@ export function oauthLoginPages(app: FastifyInstance, ctx: HubContext, oauth: Op
       return failure(reply, 400, 'This sign-in link is not one this browser started, or it expired. Start again.');
     }
     pending.delete(state);
-    if (query.error) return failure(reply, 403, `OpenShift did not sign you in: ${query.error_description ?? query.error}.`);
-    if (!query.code) return failure(reply, 400, 'OpenShift sent no authorization code back.');
+    if (query.error) return failure(reply, 403, `${label} did not sign you in: ${query.error_description ?? query.error}.`);
+    if (!query.code) return failure(reply, 400, `${label} sent no authorization code back.`);
 
     let identity;
     try {
-      identity = await oauth.identify(query.code, entry.verifier);
+      identity = await provider.identify(new URL(req.url, 'http://callback.invalid'), { state, nonce: entry.nonce, verifier: entry.verifier });
     } catch (error) {
-      if (!(error instanceof OpenShiftSignInError)) throw error;
-      ctx.log.warn({ err: error.message }, 'OpenShift sign-in failed');
-      return failure(reply, 502, 'OpenShift did not confirm who you are. Try again; if it keeps failing, an administrator can find the reason in the hub\'s log.');
+      if (!(error instanceof ExternalSignInError)) throw error;
+      ctx.log.warn({ err: error.message, provider: provider.configKey }, 'sign-in failed');
+      return failure(reply, 502, `${label} did not confirm who you are. Try again; if it keeps failing, an administrator can find the reason in the hub's log.`);
     }
+    const settings = provider.policy;
     const name = normalizeUsername(identity.name);
     const problem = usernameProblem(name);
-    if (problem) return failure(reply, 403, `Your OpenShift user name cannot be used here: ${problem}.`);
-    if (settings.allowed_groups.length && !identity.groups.some((g) => settings.allowed_groups.includes(g))) {
-      ctx.log.warn({ user: name }, 'OpenShift sign-in refused: in none of auth.openshift.allowed_groups');
+    if (problem) return failure(reply, 403, `Your ${label} user name cannot be used here: ${problem}.`);
+    const allowedByName = settings.allowed_users.includes(name);
+    if (settings.allowed_users.length && !allowedByName && !settings.allowed_groups.length) {
+      ctx.log.warn({ user: name }, `sign-in refused: not in ${provider.configKey}.allowed_users`);
+      return failure(reply, 403, `${name} is not allowed to use this hub. Ask an administrator to add you.`);
+    }
+    if (settings.allowed_groups.length && !allowedByName && !identity.groups.some((g) => settings.allowed_groups.includes(g))) {
+      ctx.log.warn({ user: name }, `sign-in refused: in none of ${provider.configKey}.allowed_groups`);
       return failure(reply, 403, `${name} is not in a group allowed to use this hub. Ask an administrator to add you.`);
     }
     const admin = settings.admin_groups.length ? identity.groups.some((g) => settings.admin_groups.includes(g)) : undefined;
@@ -109,7 +118,7 @@ export function oauthLoginPages(app: FastifyInstance, ctx: HubContext, oauth: Op
     }
     ctx.identities.invalidate();
     const { cookieValue } = await createSession(ctx.db, user.id, ctx.config.auth.session_max_age);
-    ctx.log.info({ user: name, via: 'openshift', groups: identity.groups.length }, 'signed in');
+    ctx.log.info({ user: name, via: provider.configKey, groups: identity.groups.length }, 'signed in');
     reply.header('Set-Cookie', [
       cookie(STATE_COOKIE, '', { secure: ctx.secureCookies, path: CALLBACK, maxAge: 0 }),
       cookie(sessionCookieName(ctx.secureCookies, !!ctx.urls.userHosts), cookieValue, { secure: ctx.secureCookies, maxAge: ctx.config.auth.session_max_age }),

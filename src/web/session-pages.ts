@@ -51,7 +51,7 @@ export function sessionPages(app: FastifyInstance, ctx: HubContext): void {
         body: html`<section class="card narrow login">
   <h1>Sign in to Refinery</h1>
   ${options.error ? html`<p class="error" role="alert" id="login-error">${options.error}</p>` : ''}
-  ${ctx.openshiftLogin ? html`<p><a class="button primary" id="login-openshift" href="/hub/oauth_login?next=${encodeURIComponent(options.next)}">Sign in with OpenShift</a></p>
+  ${ctx.externalSignIn ? html`<p><a class="button primary" id="login-${ctx.externalSignIn.configKey.replace('auth.', '')}" href="/hub/oauth_login?next=${encodeURIComponent(options.next)}">Sign in with ${ctx.externalSignIn.label}</a></p>
   <details${options.username ? ' open' : ''}><summary>Sign in with a local account</summary>` : ''}
   <form method="post" action="/hub/login?next=${encodeURIComponent(options.next)}">
     <input type="hidden" name="_xsrf" value="${token}">
@@ -61,7 +61,7 @@ export function sessionPages(app: FastifyInstance, ctx: HubContext): void {
     <input id="password" name="password" type="password" autocomplete="current-password" required>
     <button type="submit" class="primary" id="login-submit">Sign in</button>
   </form>
-  ${ctx.openshiftLogin ? html`</details>` : ''}
+  ${ctx.externalSignIn ? html`</details>` : ''}
 </section>`,
       }));
   };

@@ -210,6 +210,16 @@ describe('refinery check-config', () => {
     assert.ok(!res.stdout.includes(SERVICE_TOKEN), 'the token itself is never printed');
   });
 
+  test("a sign-in provider's client secret given inline is hidden", async () => {
+    const file = join(dir.path, 'oidc.yaml');
+    const inline = 'oidc-client-secret-0123456789abcdef';
+    await writeFile(file, stringify({ auth: { type: 'oidc', oidc: { issuer: 'https://sso.example.org/realms/data', client_id: 'refinery', client_secret: inline } } }));
+    const res = await cli(['check-config', '--config', file]);
+    assert.equal(res.code, 0, res.stderr);
+    assert.ok(!res.stdout.includes(inline), res.stdout);
+    assert.match(res.stdout, /"client_secret": "\(hidden\)"/);
+  });
+
   test('storage keys given inline are hidden; references to where they live are shown', async () => {
     const file = join(dir.path, 'storage.yaml');
     const inline = 'inline-secret-key-0123456789abcdef';
