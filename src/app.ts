@@ -5,6 +5,8 @@ import { IdentityResolver } from './auth/identity.js';
 import { LocalAuthenticator } from './auth/authenticator.js';
 import { OpenShiftOAuth } from './auth/openshift.js';
 import { OidcSignIn } from './auth/oidc.js';
+import { GitHubSignIn } from './auth/github.js';
+import { GitLabSignIn } from './auth/gitlab.js';
 import type { ExternalSignIn } from './auth/external.js';
 import { SignInThrottle } from './auth/rate-limit.js';
 import { TrustedProxies } from './http/trusted-proxies.js';
@@ -79,6 +81,14 @@ function externalSignInOf(loaded: LoadedConfig, urls: HubContext['urls']): Exter
   if (auth.type === 'oidc') {
     const settings = auth.oidc!;
     return new OidcSignIn(settings, () => resolveSecret(settings.client_secret, 'auth.oidc.client_secret', loaded.source, loaded.baseDir), callback(settings.oauth_callback_url));
+  }
+  if (auth.type === 'github') {
+    const settings = auth.github!;
+    return new GitHubSignIn(settings, () => resolveSecret(settings.client_secret, 'auth.github.client_secret', loaded.source, loaded.baseDir), callback(settings.oauth_callback_url));
+  }
+  if (auth.type === 'gitlab') {
+    const settings = auth.gitlab!;
+    return new GitLabSignIn(settings, () => resolveSecret(settings.client_secret, 'auth.gitlab.client_secret', loaded.source, loaded.baseDir), callback(settings.oauth_callback_url));
   }
   return undefined;
 }

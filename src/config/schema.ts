@@ -11,6 +11,7 @@ import { kubernetesSpawnerSchema } from './kubernetes.js';
 import { imagesFromSchema } from './images-from.js';
 import { openshiftAuthSchema } from './openshift-auth.js';
 import { oidcAuthSchema } from './oidc-auth.js';
+import { githubAuthSchema, gitlabAuthSchema } from './git-auth.js';
 export { secretRef, type SecretRef } from './secret-ref.js';
 
 /** `host:port`, `:port` or a bare port number. */
@@ -42,10 +43,12 @@ export const duration = z.union([z.number().nonnegative(), z.string()]).transfor
 const username = z.string().min(1);
 
 const authSchema = z.strictObject({
-  /** local: Refinery's own accounts; openshift: OpenShift's accounts; oidc: an OpenID Connect provider's (a local admin can still sign in). */
-  type: z.enum(['local', 'openshift', 'oidc']).default('local'),
+  /** local: Refinery's own accounts; otherwise a provider's (a local admin can still sign in). */
+  type: z.enum(['local', 'openshift', 'oidc', 'github', 'gitlab']).default('local'),
   openshift: openshiftAuthSchema.optional(),
   oidc: oidcAuthSchema.optional(),
+  github: githubAuthSchema.optional(),
+  gitlab: gitlabAuthSchema.optional(),
   /** Users who get the admin role. Created on first start when no users exist yet. */
   admin_users: z.array(username).default(['admin']),
   /** Environment variable holding the first admin's password; a random one is printed when unset. */
@@ -64,6 +67,9 @@ const authSchema = z.strictObject({
 }).superRefine((auth, ctx) => {
   if (auth.type === 'openshift' && !auth.openshift) ctx.addIssue({ code: 'custom', path: ['openshift'], message: 'auth.type openshift needs an auth.openshift section with at least client_id' });
   if (auth.type === 'oidc' && !auth.oidc) ctx.addIssue({ code: 'custom', path: ['oidc'], message: 'auth.type oidc needs an auth.oidc section with issuer, client_id and client_secret' });
+  for (const type of ['github', 'gitlab'] as const) {
+    if (auth.type === type && !auth[type]) ctx.addIssue({ code: 'custom', path: [type], message: `auth.type ${type} needs an auth.${type} section with client_id and client_secret` });
+  }
 });
 
 const serviceSchema = z.strictObject({

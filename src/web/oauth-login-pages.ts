@@ -13,6 +13,7 @@ import { newSecret, safeEqual } from '../auth/secrets.js';
 import { createSession, sessionCookieName } from '../auth/sessions.js';
 import { groupNameProblem, normalizeUsername, usernameProblem } from '../auth/names.js';
 import { createUser, findUser, updateUser } from '../db/users.js';
+import { deleteSessionsOfUser } from '../db/sessions.js';
 import { createGroup, findGroup, setUserGroups } from '../db/groups.js';
 import { html } from './html.js';
 import { layout } from './layout.js';
@@ -96,13 +97,20 @@ export function oauthLoginPages(app: FastifyInstance, ctx: HubContext, provider:
     const problem = usernameProblem(name);
     if (problem) return failure(reply, 403, `Your ${label} user name cannot be used here: ${problem}.`);
     const allowedByName = settings.allowed_users.includes(name);
-    if (settings.allowed_users.length && !allowedByName && !settings.allowed_groups.length) {
-      ctx.log.warn({ user: name }, `sign-in refused: not in ${provider.configKey}.allowed_users`);
-      return failure(reply, 403, `${name} is not allowed to use this hub. Ask an administrator to add you.`);
-    }
-    if (settings.allowed_groups.length && !allowedByName && !identity.groups.some((g) => settings.allowed_groups.includes(g))) {
-      ctx.log.warn({ user: name }, `sign-in refused: in none of ${provider.configKey}.allowed_groups`);
-      return failure(reply, 403, `${name} is not in a group allowed to use this hub. Ask an administrator to add you.`);
+    const refusal = settings.allowed_users.length && !allowedByName && !settings.allowed_groups.length
+      ? { log: `not in ${provider.configKey}.allowed_users`, message: `${name} is not allowed to use this hub. Ask an administrator to add you.` }
+      : settings.allowed_groups.length && !allowedByName && !identity.groups.some((g) => settings.allowed_groups.includes(g))
+        ? { log: `in none of ${provider.configKey}.allowed_groups`, message: `${name} is not in a group allowed to use this hub. Ask an administrator to add you.` }
+        : undefined;
+    if (refusal) {
+      // someone who was let in before and no longer is: their other sign-ins end too
+      const former = await findUser(ctx.db, name);
+      if (former) {
+        await deleteSessionsOfUser(ctx.db, former.id);
+        ctx.identities.invalidate();
+      }
+      ctx.log.warn({ user: name, endedSessions: !!former }, `sign-in refused: ${refusal.log}`);
+      return failure(reply, 403, refusal.message);
     }
     const admin = settings.admin_groups.length ? identity.groups.some((g) => settings.admin_groups.includes(g)) : undefined;
     let user = await findUser(ctx.db, name);
