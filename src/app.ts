@@ -8,6 +8,11 @@ import { OidcSignIn } from './auth/oidc.js';
 import { GitHubSignIn } from './auth/github.js';
 import { GitLabSignIn } from './auth/gitlab.js';
 import type { ExternalSignIn } from './auth/external.js';
+import { AuthStateCrypt, parseCryptKeys } from './auth/auth-state.js';
+import { AuthStates } from './auth/auth-states.js';
+import { ConfigError } from './config/errors.js';
+import type { Db } from './db/connect.js';
+import type { UserRow } from './db/users.js';
 import { SignInThrottle } from './auth/rate-limit.js';
 import { TrustedProxies } from './http/trusted-proxies.js';
 import { ConnectionCap, createPublicServer } from './http/server-limits.js';
@@ -104,6 +109,19 @@ function hubUrls(config: Config, port: number): HubContext['urls'] {
   };
 }
 
+/** With auth.enable_auth_state: the encrypted store of sign-in tokens; a bad key stops start-up naming auth.crypt_key. */
+function authStatesOf(loaded: LoadedConfig, db: Db, provider: ExternalSignIn | undefined, log: Logger): AuthStates | undefined {
+  const { auth } = loaded.config;
+  if (!auth.enable_auth_state) return undefined;
+  let keys: Buffer[];
+  try {
+    keys = parseCryptKeys(resolveSecret(auth.crypt_key, 'auth.crypt_key', loaded.source, loaded.baseDir));
+  } catch (error) {
+    throw new ConfigError(loaded.source, [`auth.crypt_key: ${error instanceof Error ? error.message : String(error)} (needed by auth.enable_auth_state)`]);
+  }
+  return new AuthStates(db.kysely, new AuthStateCrypt(keys), provider?.refresh?.bind(provider), log);
+}
+
 /** Open the database, adopt running servers, and listen on the public port. */
 export async function startRefinery(loaded: LoadedConfig, options: StartOptions = {}): Promise<RunningRefinery> {
   const started = Date.now();
@@ -151,6 +169,8 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
       extraEnv: (user, server): Promise<Record<string, string>> => servers.storageEnvFor(user, server),
     });
     const storage = storageServiceFrom(loaded, log.child({ component: 'storage' }));
+    const externalSignIn = externalSignInOf(loaded, urls);
+    const authStates = authStatesOf(loaded, db, externalSignIn, log.child({ component: 'auth-state' }));
     const servers: ServerManager = new ServerManager({
       db: db.kysely, spawner, routes, identities, metrics, log: log.child({ component: 'servers' }), urls,
       defaultUrl: config.spawner.default_url, extraEnv,
@@ -160,8 +180,8 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
       clusters,
       storage,
       secretEnvNames: Object.keys(config.spawner.env),
+      ...(authStates ? { authStateFor: (user: UserRow) => authStates.current(user.id, user.name) } : {}),
     });
-    const externalSignIn = externalSignInOf(loaded, urls);
     const publications = createPublications({ loaded, db, catalog, storage, metrics, log: log.child({ component: 'publish' }) });
     const ctx: HubContext = {
       config, db: db.kysely, log, identities, authenticator: new LocalAuthenticator(db.kysely),
@@ -173,6 +193,7 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
       servers, clusters, routes, metrics, urls, catalog, version: JUPYTERHUB_API_VERSION,
       secureCookies: (config.public_url ?? '').startsWith('https:'),
       ...(externalSignIn ? { externalSignIn } : {}),
+      ...(authStates ? { authStates } : {}),
       publications,
       storage,
       people,

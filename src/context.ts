@@ -16,6 +16,7 @@ import type { ClusterManager } from './clusters/manager.js';
 import type { PublicationService } from './publish/service.js';
 import type { LocalPeople } from './host/people.js';
 import type { ExternalSignIn } from './auth/external.js';
+import type { AuthStates } from './auth/auth-states.js';
 
 /** Everything request handlers may use. Built once in app.ts. */
 export interface HubContext {
@@ -45,4 +46,6 @@ export interface HubContext {
   people: LocalPeople;
   /** With auth.type openshift: sign-in through OpenShift's OAuth server. */
   externalSignIn?: ExternalSignIn;
+  /** People's sign-in tokens, with auth.enable_auth_state. */
+  authStates?: AuthStates;
 }

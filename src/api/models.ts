@@ -6,6 +6,7 @@ import { findUser, groupsOfUsers } from '../db/users.js';
 import { serversOfUsers } from '../db/servers.js';
 import { presentUser } from '../presenters/user.js';
 import { HttpError } from '../http/errors.js';
+import { mayReadAuthState } from '../policy/rules.js';
 
 /** Load what the user presenter needs for many users at once (two queries, not two per user). */
 export async function userModels(ctx: HubContext, req: FastifyRequest, access: Access, users: readonly UserRow[]): Promise<Record<string, unknown>[]> {
@@ -13,8 +14,18 @@ export async function userModels(ctx: HubContext, req: FastifyRequest, access: A
   const [groups, servers] = await Promise.all([groupsOfUsers(ctx.db, ids), serversOfUsers(ctx.db, ids)]);
   const query = req.query as Record<string, string | undefined>;
   const includeStopped = query.include_stopped_servers !== undefined && !['0', 'false'].includes(query.include_stopped_servers.toLowerCase());
+  // decrypted only for callers who may read it, one person at a time
+  const authStates = new Map<number, Record<string, unknown>>();
+  if (ctx.authStates) {
+    for (const user of users) {
+      if (!mayReadAuthState(access, user.name)) continue;
+      const state = await ctx.authStates.read(user.id);
+      if (state) authStates.set(user.id, state);
+    }
+  }
   return users.map((user) =>
     presentUser(user, {
+      authState: authStates.get(user.id),
       access,
       groups: groups.get(user.id) ?? [],
       servers: servers.get(user.id) ?? [],

@@ -10,6 +10,8 @@ import { newSecret } from './secrets.js';
 export interface ExternalIdentity {
   name: string;
   groups: string[];
+  /** What the provider gave (access token, refresh token, expiry), kept encrypted with auth.enable_auth_state. */
+  authState?: Record<string, unknown>;
 }
 
 /** Who may sign in and what they get; read at every sign-in. */
@@ -41,6 +43,8 @@ export interface ExternalSignIn {
   authorizeUrl(pending: PendingSignIn & { challenge: string }): Promise<string>;
   /** The person the provider's answer (the full callback URL) vouches for. */
   identify(callback: URL, pending: PendingSignIn): Promise<ExternalIdentity>;
+  /** New tokens for an auth state whose access token runs out (providers with refresh tokens). */
+  refresh?(authState: Record<string, unknown>): Promise<Record<string, unknown>>;
 }
 
 /** Something the person or the administrator can act on, without any token in it. */

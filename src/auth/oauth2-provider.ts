@@ -62,11 +62,12 @@ export abstract class OAuth2SignIn implements ExternalSignIn {
       throw new ExternalSignInError(`cannot reach ${this.label}'s token endpoint ${this.tokenEndpoint}: ${String(error)}`);
     });
     // GitHub answers a refused code with 200 and an `error` field
-    const token = (await res.json().catch(() => ({}))) as { access_token?: string; error?: string; error_description?: string };
+    const token = (await res.json().catch(() => ({}))) as { access_token?: string; scope?: string; error?: string; error_description?: string };
     if (!res.ok || !token.access_token) {
       throw new ExternalSignInError(`${this.label} did not accept the sign-in (${res.status}${token.error ? ` ${token.error}` : ''}${token.error_description ? `: ${token.error_description}` : ''}); check ${this.configKey}.client_id and client_secret`);
     }
-    return this.whoIs(token.access_token);
+    const identity = await this.whoIs(token.access_token);
+    return { ...identity, authState: { access_token: token.access_token, ...(token.scope ? { scope: token.scope } : {}) } };
   }
 
   /** GET an API path with the person's token; errors name the endpoint, never the token. */

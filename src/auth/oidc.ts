@@ -19,6 +19,19 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** What is kept of a token response: the tokens and when the access token runs out (seconds since the epoch). */
+function authStateOf(tokens: client.TokenEndpointResponse & client.TokenEndpointResponseHelpers): Record<string, unknown> {
+  const expiresIn = tokens.expiresIn();
+  return {
+    access_token: tokens.access_token,
+    ...(tokens.refresh_token ? { refresh_token: tokens.refresh_token } : {}),
+    ...(tokens.id_token ? { id_token: tokens.id_token } : {}),
+    ...(expiresIn !== undefined ? { expires_at: Math.floor(Date.now() / 1000) + expiresIn } : {}),
+    ...(tokens.scope ? { scope: tokens.scope } : {}),
+    token_type: tokens.token_type,
+  };
+}
+
 export class OidcSignIn implements ExternalSignIn {
   readonly configKey = 'auth.oidc';
   private configuration: Promise<client.Configuration> | undefined;
@@ -88,6 +101,18 @@ export class OidcSignIn implements ExternalSignIn {
     const name = claims[this.config.username_claim];
     if (typeof name !== 'string' || !name) throw new ExternalSignInError(`the provider's answer has no "${this.config.username_claim}" claim (auth.oidc.username_claim)`);
     const groups = claims[this.config.claim_groups_key];
-    return { name, groups: Array.isArray(groups) ? [...new Set(groups.filter((g): g is string => typeof g === 'string'))] : [] };
+    return { name, groups: Array.isArray(groups) ? [...new Set(groups.filter((g): g is string => typeof g === 'string'))] : [], authState: authStateOf(tokens) };
+  }
+
+  async refresh(authState: Record<string, unknown>): Promise<Record<string, unknown>> {
+    if (typeof authState.refresh_token !== 'string') throw new ExternalSignInError('the sign-in has no refresh token');
+    const config = await this.discovered();
+    try {
+      const tokens = await client.refreshTokenGrant(config, authState.refresh_token);
+      // a provider may keep the refresh token as it is and not send it again
+      return { ...authState, ...authStateOf(tokens) };
+    } catch (error) {
+      throw new ExternalSignInError(`the provider did not refresh the sign-in: ${describe(error)}`);
+    }
   }
 }

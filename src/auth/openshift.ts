@@ -89,6 +89,6 @@ export class OpenShiftOAuth implements ExternalSignIn {
     const name = user.metadata?.name;
     if (!name) throw new OpenShiftSignInError('the OpenShift API server answered users/~ without a user name');
     // system:authenticated and the like are every signed-in person's, not teams
-    return { name, groups: [...new Set((user.groups ?? []).filter((g) => !g.startsWith('system:')))] };
+    return { name, groups: [...new Set((user.groups ?? []).filter((g) => !g.startsWith('system:')))], authState: { access_token: token.access_token } };
   }
 }

@@ -64,6 +64,10 @@ const authSchema = z.strictObject({
   login_window: duration.default(300),
   /** Minimum length for passwords users set. */
   min_password_length: z.number().int().min(1).default(8),
+  /** Keep what the sign-in provider gave (its tokens), encrypted, for admins' API and for profiles' `{auth_state: ...}` variables. */
+  enable_auth_state: z.boolean().default(false),
+  /** The key(s) auth state is encrypted with: 32 bytes as 64 hex digits or base64, several separated by ";" (the first encrypts). */
+  crypt_key: secretRef.default({ env: 'REFINERY_CRYPT_KEY' }),
 }).superRefine((auth, ctx) => {
   if (auth.type === 'openshift' && !auth.openshift) ctx.addIssue({ code: 'custom', path: ['openshift'], message: 'auth.type openshift needs an auth.openshift section with at least client_id' });
   if (auth.type === 'oidc' && !auth.oidc) ctx.addIssue({ code: 'custom', path: ['oidc'], message: 'auth.type oidc needs an auth.oidc section with issuer, client_id and client_secret' });

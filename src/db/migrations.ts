@@ -102,6 +102,19 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         }
       },
     },
+    '0004_auth_states': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('auth_states')
+          .addColumn('user_id', 'integer', (c) => c.primaryKey().references('users.id').onDelete('cascade'))
+          .addColumn('encrypted', 'text', (c) => c.notNull())
+          .addColumn('updated', 'text', (c) => c.notNull())
+          .execute();
+      },
+      async down(db: Kysely<unknown>) {
+        await db.schema.dropTable('auth_states').ifExists().execute();
+      },
+    },
     '0003_clusters': {
       async up(db: Kysely<unknown>) {
         await idColumn(db, 'clusters')

@@ -141,6 +141,17 @@ export interface Database {
   clusters: ClustersTable;
   publications: PublicationsTable;
   publication_versions: PublicationVersionsTable;
+  auth_states: AuthStatesTable;
+}
+
+/**
+ * What a person's sign-in provider gave (access and refresh tokens), encrypted (auth/auth-state.ts);
+ * apart from users so that reading a user never reads it.
+ */
+export interface AuthStatesTable {
+  user_id: number;
+  encrypted: string;
+  updated: string;
 }
 
 /** `public` (anyone with the link), `users` (signed-in hub users) or `group:<name>` (that group's members). */

@@ -51,12 +51,9 @@ export function mayReadServerState(access: Access, user: string, server: string)
   return may(access, 'admin:server_state', serverTarget(user, server));
 }
 
-export function mayReadTokensOf(access: Access, user: string): boolean {
-  return may(access, 'read:tokens', { user });
-}
-
-export function mayManageTokensOf(access: Access, user: string): boolean {
-  return may(access, 'tokens', { user });
+/** What the person's sign-in provider gave them (tokens): only with admin:auth_state, as in JupyterHub. */
+export function mayReadAuthState(access: Access, user: string): boolean {
+  return may(access, 'admin:auth_state', { user });
 }
 
 /** Fields of a model shown by the scope that reveals them (user and group models). */

@@ -15,6 +15,8 @@ export interface UserModelContext {
   includeStoppedServers: boolean;
   publicOrigin: string;
   userHosts?: UserHosts | undefined;
+  /** The person's auth state, when the caller may read it (admin:auth_state) and there is one. */
+  authState?: Record<string, unknown> | undefined;
 }
 
 /** Which model keys each scope reveals, as in JupyterHub's user_model. */
@@ -43,7 +45,7 @@ export function presentUser(user: UserRow, ctx: UserModelContext): Record<string
     pending: defaultServer ? (defaultPending ?? pendingOfPhase(defaultServer)) : null,
     created: user.created,
     last_activity: user.last_activity,
-    auth_state: null,
+    auth_state: ctx.authState ?? null,
   };
   const model: Record<string, unknown> = {};
   for (const key of Object.keys(full)) if (allowed.has(key)) model[key] = full[key];

@@ -93,7 +93,7 @@ function absoluteSecretFiles<T extends { env?: SettingsConfig['env']; storage?: 
   if (settings.storage) settings = { ...settings, storage: absoluteStoragePaths(settings.storage, dir, (d, p) => (isAbsolute(p) ? p : resolve(d, p))) };
   if (!settings.env) return settings;
   const env = Object.fromEntries(Object.entries(settings.env).map(([name, value]) => {
-    if (typeof value === 'string' || typeof value.secret === 'string' || !('file' in value.secret) || isAbsolute(value.secret.file)) return [name, value];
+    if (typeof value === 'string' || !('secret' in value) || typeof value.secret === 'string' || !('file' in value.secret) || isAbsolute(value.secret.file)) return [name, value];
     return [name, { secret: { file: resolve(dir, value.secret.file) } }];
   }));
   return { ...settings, env };

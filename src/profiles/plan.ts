@@ -5,7 +5,7 @@ import type { VolumeConfig } from './schema.js';
 /** Where a piece of the plan came from, shown to people so they can tell why a setting is there. */
 export type Source = `image ${string}` | `size ${string}` | `profile ${string}` | `option ${string}` | 'you';
 
-export type PlanEnvValue = { value: string; source: Source } | { secret: SecretRef; source: Source };
+export type PlanEnvValue = { value: string; source: Source } | { secret: SecretRef; source: Source } | { authState: string; source: Source };
 
 export interface PlanResources {
   cpu: { guarantee?: number; limit?: number };

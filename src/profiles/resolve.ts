@@ -103,7 +103,7 @@ function fillSettings(settings: SettingsConfig, vars: Record<string, string>): S
 /** Fold one layer of settings into the plan: env and volumes and clusters add up, everything else is replaced. */
 function apply(plan: SpawnPlan, settings: SettingsConfig, source: Source): void {
   for (const [key, value] of Object.entries(settings.env ?? {})) {
-    plan.env[key] = typeof value === 'string' ? { value, source } : { secret: value.secret, source };
+    plan.env[key] = typeof value === 'string' ? { value, source } : 'secret' in value ? { secret: value.secret, source } : { authState: value.auth_state, source };
   }
   const r = settings.resources;
   if (r?.cpu) plan.resources.cpu = { ...plan.resources.cpu, ...r.cpu };
@@ -272,9 +272,10 @@ function maskStorage(storage: SpawnPlan['storage']): unknown {
 
 /** The plan as people may see it: secret values replaced by where they come from. */
 export function presentPlan(plan: SpawnPlan): Record<string, unknown> {
-  const env: Record<string, { value: string | null; secret: boolean; source: Source }> = {};
+  const env: Record<string, { value: string | null; secret: boolean; source: Source; auth_state?: string }> = {};
   for (const [name, entry] of Object.entries(plan.env)) {
-    env[name] = 'secret' in entry ? { value: null, secret: true, source: entry.source } : { value: entry.value, secret: false, source: entry.source };
+    if ('value' in entry) env[name] = { value: entry.value, secret: false, source: entry.source };
+    else env[name] = { value: null, secret: true, source: entry.source, ...('authState' in entry ? { auth_state: entry.authState } : {}) };
   }
   return { ...plan, env, clusters: maskSecrets(plan.clusters), storage: maskStorage(plan.storage) };
 }

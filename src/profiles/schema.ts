@@ -20,7 +20,11 @@ export const resourcesSchema = z.strictObject({
   gpu: z.number().int().min(0).optional(),
 });
 
-const envValue = z.union([z.string(), z.strictObject({ secret: secretRef })]);
+/**
+ * A variable's value: text, a secret reference, or a field of the person's sign-in (auth state, e.g.
+ * `{auth_state: access_token}`: their provider's token, current at each start).
+ */
+const envValue = z.union([z.string(), z.strictObject({ secret: secretRef }), z.strictObject({ auth_state: z.string().min(1) })]);
 
 export const volumeSchema = z.strictObject({
   name: slug,

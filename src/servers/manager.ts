@@ -19,7 +19,7 @@ import { serverNameProblem, serverPrefix } from '../auth/names.js';
 import { singleUserEnv, oauthCallbackUrl, oauthClientId, serverUrl, type HubUrls } from './env.js';
 import { ProgressLog } from './progress.js';
 import { localCommand } from './command.js';
-import { resolvePlanEnv } from '../profiles/secrets.js';
+import { needsAuthState, resolvePlanEnv } from '../profiles/secrets.js';
 import type { SpawnPlan } from '../profiles/plan.js';
 import type { ClusterManager, PreparedClusters } from '../clusters/manager.js';
 import { ClusterError, type ClusterRequest } from '../clusters/backend.js';
@@ -55,6 +55,8 @@ export interface ServerManagerOptions {
   storage?: StorageService;
   /** Names in `extraEnv` that may hold secrets (spawner.env values may be secret references), kept out of pod specs. */
   secretEnvNames?: readonly string[];
+  /** The person's current sign-in tokens, for plans with `{auth_state: ...}` variables (auth.enable_auth_state). */
+  authStateFor?: (user: UserRow) => Promise<Record<string, unknown> | undefined>;
 }
 
 interface Operation {
@@ -214,6 +216,7 @@ export class ServerManager {
     let token = '';
     let clusters: PreparedClusters | undefined;
     let storage: PreparedStorage | null = null;
+    let signInSecrets: string[] = [];
     try {
       await deleteTokensWhere(this.o.db, { serverKey });
       ({ token } = await issueToken(this.o.db, {
@@ -229,7 +232,9 @@ export class ServerManager {
         created: nowIso(),
       });
       this.o.identities.invalidate();
-      const planEnv = plan ? resolvePlanEnv(plan) : {};
+      const authState = plan && needsAuthState(plan) ? await this.o.authStateFor?.(user) : undefined;
+      const planEnv = plan ? resolvePlanEnv(plan, authState) : {};
+      signInSecrets = Object.values(authState ?? {}).filter((v): v is string => typeof v === 'string' && v.length >= 8);
       storage = await this.prepareStorage(user, plan, log);
       // cluster addresses are chosen first, so the server's environment can point at them while both start
       clusters = await this.o.clusters.prepare(user, row.name, clusterRequests);
@@ -280,7 +285,7 @@ export class ServerManager {
         })) } : {}),
         ...(plan && hasScheduling(plan.scheduling) ? { scheduling: plan.scheduling } : {}),
         ...(plan?.kubernetes ? { image: { name: plan.kubernetes.image, ...(plan.kubernetes.pull_policy ? { pullPolicy: plan.kubernetes.pull_policy } : {}) } } : {}),
-        secretEnv: secretEnvNames(env, plan, [token, ...(storage?.secrets ?? [])], this.o.secretEnvNames ?? []),
+        secretEnv: secretEnvNames(env, plan, [token, ...(storage?.secrets ?? []), ...signInSecrets], this.o.secretEnvNames ?? []),
         ...(placed ? { onPlaced: placed.resolve } : {}),
       });
       const prepared = clusters;
@@ -331,7 +336,7 @@ export class ServerManager {
       }).catch(() => false);
       this.o.identities.invalidate();
       // the server's own log says why; its API token is the one secret we know it might echo
-      const detail = (error instanceof SpawnError || error instanceof ClusterError) && error.detail ? scrub(error.detail, [token, ...(storage?.secrets ?? [])]) : undefined;
+      const detail = (error instanceof SpawnError || error instanceof ClusterError) && error.detail ? scrub(error.detail, [token, ...(storage?.secrets ?? []), ...signInSecrets]) : undefined;
       log.push({ progress: 100, failed: true, message: `Spawn failed: ${message}`, ...(detail ? { detail } : {}) });
     }
   }
@@ -446,7 +451,7 @@ function seconds(since: bigint): number {
  */
 function secretEnvNames(env: Record<string, string>, plan: SpawnPlan | null, secrets: readonly string[], configured: readonly string[]): string[] {
   const names = new Set<string>(['JUPYTERHUB_API_TOKEN', 'JPY_API_TOKEN', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', ...configured]);
-  for (const [name, entry] of Object.entries(plan?.env ?? {})) if ('secret' in entry) names.add(name);
+  for (const [name, entry] of Object.entries(plan?.env ?? {})) if (!('value' in entry)) names.add(name);
   const known = secrets.filter((s) => s.length >= 4);
   for (const [name, value] of Object.entries(env)) if (known.some((s) => value.includes(s))) names.add(name);
   return [...names].filter((name) => name in env);

@@ -124,6 +124,7 @@ export function oauthLoginPages(app: FastifyInstance, ctx: HubContext, provider:
       }
       await setUserGroups(ctx.db, user.id, ids);
     }
+    if (ctx.authStates && identity.authState) await ctx.authStates.save(user.id, identity.authState);
     ctx.identities.invalidate();
     const { cookieValue } = await createSession(ctx.db, user.id, ctx.config.auth.session_max_age);
     ctx.log.info({ user: name, via: provider.configKey, groups: identity.groups.length }, 'signed in');

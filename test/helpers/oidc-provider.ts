@@ -9,6 +9,8 @@ export interface OidcProviderStandIn {
   issuer: string;
   clientId: string;
   clientSecret: string;
+  /** Who an access token belongs to, asked of the userinfo endpoint as any client would (undefined: not valid). */
+  whoHolds(accessToken: string): Promise<string | undefined>;
   /** Codes traded at the token endpoint, by outcome. */
   tokenRequests: { ok: number; refused: number };
   /**
@@ -60,18 +62,26 @@ async function walk(issuer: string, start: string, login: string): Promise<strin
   throw new Error('the provider kept the sign-in going for more than 20 steps');
 }
 
-export async function startOidcProvider(options: { redirectUri: string; users: Record<string, { groups: string[] }> }): Promise<OidcProviderStandIn> {
+export async function startOidcProvider(options: {
+  redirectUri: string;
+  users: Record<string, { groups: string[] }>;
+  /** Access tokens' lifetime in seconds (default 3600), and whether refresh tokens are issued. */
+  accessTokenTtl?: number;
+  refreshTokens?: boolean;
+}): Promise<OidcProviderStandIn> {
   const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const clientId = 'refinery-hub';
   const clientSecret = 'refinery-hub-secret-for-tests';
   const provider = new Provider(issuer, {
-    clients: [{ client_id: clientId, client_secret: clientSecret, redirect_uris: [options.redirectUri], grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_post' }],
+    clients: [{ client_id: clientId, client_secret: clientSecret, redirect_uris: [options.redirectUri], grant_types: options.refreshTokens ? ['authorization_code', 'refresh_token'] : ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_post' }],
     claims: { openid: ['sub'], profile: ['preferred_username', 'name'], groups: ['groups'] },
     scopes: ['openid', 'profile', 'groups'],
     pkce: { required: () => true },
     cookies: { keys: ['refinery-oidc-test-cookie-key'] },
+    ttl: { AccessToken: options.accessTokenTtl ?? 3600, IdToken: 3600, RefreshToken: 86_400, Interaction: 600, Session: 3600, Grant: 86_400 },
+    issueRefreshToken: () => options.refreshTokens ?? false,
     findAccount: (_ctx, id) => ({
       accountId: id,
       claims: () => ({ sub: id, preferred_username: id, name: id, groups: options.users[id]?.groups ?? [] }),
@@ -84,6 +94,10 @@ export async function startOidcProvider(options: { redirectUri: string; users: R
   return {
     issuer, clientId, clientSecret, tokenRequests,
     callbackFor: (authorizeUrl, login) => walk(issuer, authorizeUrl, login),
+    whoHolds: async (accessToken) => {
+      const res = await fetch(`${issuer}/me`, { headers: { Authorization: `Bearer ${accessToken}` } });
+      return res.ok ? ((await res.json()) as { sub?: string }).sub : undefined;
+    },
     close: () => new Promise<void>((resolve) => {
       server.closeAllConnections();
       server.close(() => resolve());
