@@ -11,6 +11,8 @@ import { spawnPlanRoutes } from './routes/spawn-plan.js';
 import { clusterRoutes } from './routes/clusters.js';
 import { storageRoutes } from './routes/storage.js';
 import { publicationRoutes } from './routes/publications.js';
+import { serviceRoutes } from './routes/services.js';
+import { proxyRoutes } from './routes/proxy.js';
 
 /** The REST API, compatible with JupyterHub's, plus health and metrics. */
 export function registerApi(app: FastifyInstance, ctx: HubContext): void {
@@ -25,4 +27,6 @@ export function registerApi(app: FastifyInstance, ctx: HubContext): void {
   clusterRoutes(app, ctx);
   storageRoutes(app, ctx);
   publicationRoutes(app, ctx);
+  serviceRoutes(app, ctx);
+  proxyRoutes(app, ctx);
 }

@@ -57,7 +57,7 @@ export function mayReadAuthState(access: Access, user: string): boolean {
 }
 
 /** Fields of a model shown by the scope that reveals them (user and group models). */
-export function visibleFields(access: Access, fieldsByScope: readonly (readonly [ScopeName, readonly string[]])[], target: { user: string } | { group: string }): Set<string> {
+export function visibleFields(access: Access, fieldsByScope: readonly (readonly [ScopeName, readonly string[]])[], target: { user: string } | { group: string } | { service: string }): Set<string> {
   const allowed = new Set<string>();
   for (const [scope, keys] of fieldsByScope) if (may(access, scope, target)) for (const key of keys) allowed.add(key);
   return allowed;

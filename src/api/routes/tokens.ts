@@ -4,7 +4,7 @@ import type { HubContext } from '../../context.js';
 import { authorize } from '../../policy/authorize.js';
 import { parseBody } from '../body.js';
 import { HttpError } from '../../http/errors.js';
-import { userFromPath } from '../models.js';
+import { userFromPath, userModel } from '../models.js';
 import { deleteToken, findTokenById, tokensOfUser } from '../../db/tokens.js';
 import { checkTokenScopes, issueToken, tokenLifetime } from '../../auth/tokens.js';
 import { ADMIN_ROLE_SCOPES, SERVER_ROLE_SCOPES, ScopeError } from '../../policy/scopes.js';
@@ -66,6 +66,22 @@ export function tokenRoutes(app: FastifyInstance, ctx: HubContext): void {
     ctx.identities.invalidate();
     reply.code(201);
     return { ...presentToken(row, { user: user.name }, await effectiveScopes(row, user)), token };
+  });
+
+  /**
+   * JupyterHub's older way to ask for a token (deprecated there, still answered): a new token for the
+   * signed-in person, with everything they may do. Credentials in the body are not taken here; a
+   * caller without a valid token or session gets 403, as JupyterHub answers one it cannot authenticate.
+   */
+  app.post('/hub/api/authorizations/token', async (req, reply) => {
+    const access = req.access;
+    if (!access || access.identity.kind !== 'user') throw new HttpError(403, 'The user can not be authenticated.');
+    authorize(access, 'tokens', { user: access.identity.name });
+    const user = await userFromPath(ctx, access.identity.name);
+    const { token } = await issueToken(ctx.db, { userId: user.id, scopes: ['inherit'], note: 'Requested via deprecated api', expiresIn: null });
+    ctx.identities.invalidate();
+    reply.code(200);
+    return { token, warning: 'POST /hub/api/authorizations/token is deprecated: use POST /hub/api/users/{name}/tokens', user: await userModel(ctx, req, access, user) };
   });
 
   const findOwned = async (userName: string, apiId: string): Promise<{ row: TokenRow; user: UserRow }> => {
