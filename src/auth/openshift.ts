@@ -5,7 +5,7 @@
  * pages that drive it are in src/web/oauth-login-pages.ts.
  */
 import type { OpenShiftAuthConfig } from '../config/openshift-auth.js';
-import { ExternalSignInError as OpenShiftSignInError, type ExternalIdentity, type ExternalSignIn, type PendingSignIn, type SignInPolicy } from './external.js';
+import { ExternalSignInError, type ExternalIdentity, type ExternalSignIn, type PendingSignIn, type SignInPolicy } from './external.js';
 
 interface Endpoints {
   authorization_endpoint: string;
@@ -33,11 +33,11 @@ export class OpenShiftOAuth implements ExternalSignIn {
   private async discover(): Promise<Endpoints> {
     const url = new URL('/.well-known/oauth-authorization-server', this.config.api_url);
     const res = await fetch(url, { headers: { Accept: 'application/json' }, signal: AbortSignal.timeout(10_000) }).catch((error: unknown) => {
-      throw new OpenShiftSignInError(`cannot reach the OpenShift API server at ${this.config.api_url} (auth.openshift.api_url): ${String(error)}`);
+      throw new ExternalSignInError(`cannot reach the OpenShift API server at ${this.config.api_url} (auth.openshift.api_url): ${String(error)}`);
     });
-    if (!res.ok) throw new OpenShiftSignInError(`the OpenShift API server answered ${res.status} for ${url.pathname} (auth.openshift.api_url)`);
+    if (!res.ok) throw new ExternalSignInError(`the OpenShift API server answered ${res.status} for ${url.pathname} (auth.openshift.api_url)`);
     const body = (await res.json()) as Partial<Endpoints>;
-    if (!body.authorization_endpoint || !body.token_endpoint) throw new OpenShiftSignInError(`${url} names no authorization and token endpoints`);
+    if (!body.authorization_endpoint || !body.token_endpoint) throw new ExternalSignInError(`${url} names no authorization and token endpoints`);
     return body as Endpoints;
   }
 
@@ -68,26 +68,26 @@ export class OpenShiftOAuth implements ExternalSignIn {
   /** Trade the code for an access token, then ask the API server who it belongs to. */
   async identify(callback: URL, { verifier }: PendingSignIn): Promise<ExternalIdentity> {
     const code = callback.searchParams.get('code');
-    if (!code) throw new OpenShiftSignInError('OpenShift sent no authorization code back');
+    if (!code) throw new ExternalSignInError('OpenShift sent no authorization code back');
     const endpoints = await this.endpointsOf();
     const body = new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: this.callbackUrl(), client_id: this.config.client_id, client_secret: this.clientSecret() });
     if (endpoints.code_challenge_methods_supported?.includes('S256')) body.set('code_verifier', verifier);
     const res = await fetch(endpoints.token_endpoint, {
       method: 'POST', body, headers: { Accept: 'application/json', 'Content-Type': 'application/x-www-form-urlencoded' }, signal: AbortSignal.timeout(10_000),
     }).catch((error: unknown) => {
-      throw new OpenShiftSignInError(`cannot reach OpenShift's token endpoint: ${String(error)}`);
+      throw new ExternalSignInError(`cannot reach OpenShift's token endpoint: ${String(error)}`);
     });
     const token = (await res.json().catch(() => ({}))) as { access_token?: string; error?: string; error_description?: string };
     if (!res.ok || !token.access_token) {
-      throw new OpenShiftSignInError(`OpenShift did not accept the sign-in (${res.status}${token.error ? ` ${token.error}` : ''}${token.error_description ? `: ${token.error_description}` : ''}); check auth.openshift.client_id and the service account's oauth-redirectreference annotation`);
+      throw new ExternalSignInError(`OpenShift did not accept the sign-in (${res.status}${token.error ? ` ${token.error}` : ''}${token.error_description ? `: ${token.error_description}` : ''}); check auth.openshift.client_id and the service account's oauth-redirectreference annotation`);
     }
     const me = await fetch(new URL('/apis/user.openshift.io/v1/users/~', this.config.api_url), {
       headers: { Accept: 'application/json', Authorization: `Bearer ${token.access_token}` }, signal: AbortSignal.timeout(10_000),
     });
-    if (!me.ok) throw new OpenShiftSignInError(`the OpenShift API server did not say who signed in (${me.status} for users/~)`);
+    if (!me.ok) throw new ExternalSignInError(`the OpenShift API server did not say who signed in (${me.status} for users/~)`);
     const user = (await me.json()) as { metadata?: { name?: string }; groups?: string[] | null };
     const name = user.metadata?.name;
-    if (!name) throw new OpenShiftSignInError('the OpenShift API server answered users/~ without a user name');
+    if (!name) throw new ExternalSignInError('the OpenShift API server answered users/~ without a user name');
     // system:authenticated and the like are every signed-in person's, not teams
     return { name, groups: [...new Set((user.groups ?? []).filter((g) => !g.startsWith('system:')))], authState: { access_token: token.access_token } };
   }
