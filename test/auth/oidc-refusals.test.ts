@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { freePort } from '../../src/util/ports.js';
 import { launchBrowser, type Browser } from '../helpers/browser.js';
 import { launchRefinery, type RefineryProcess } from '../helpers/refinery.js';
+import { waitFor } from '../helpers/tmp.js';
 import { startRogueOidcProvider, type RogueMode, type RogueOidcProvider } from '../helpers/rogue-oidc.js';
 
 let provider: RogueOidcProvider;
@@ -48,7 +49,8 @@ describe('ID tokens the hub refuses', () => {
       await page.waitForURL(`${hub.url}/hub/oauth_callback**`);
       assert.match(await page.textContent('#login-error') ?? '', /did not confirm who you are/);
       assert.equal((await context.cookies()).filter((c) => c.name.startsWith('refinery-session')).length, 0, 'no session');
-      const log = hub.output().slice(logged).split('\n').find((l) => l.includes('"msg":"sign-in failed"')) ?? '';
+      // the log line comes through the hub's stdout, maybe a moment after the page
+      const log = await waitFor(() => hub.output().slice(logged).split('\n').find((l) => l.includes('"msg":"sign-in failed"')), { timeoutMs: 5000, message: 'the reason in the hub\'s log' });
       assert.match(log, reason, `the log says why: ${log}`);
       assert.equal((await hub.api('/hub/api/users/alice')).status, 404, 'no account was made');
       await context.close();

@@ -9,6 +9,7 @@ import { freePort } from '../../src/util/ports.js';
 import { launchBrowser, saveScreenshot, type Browser, type Page } from '../helpers/browser.js';
 import { startOidcProvider, type OidcProviderStandIn } from '../helpers/oidc-provider.js';
 import { launchRefinery, type RefineryProcess } from '../helpers/refinery.js';
+import { waitFor } from '../helpers/tmp.js';
 
 let provider: OidcProviderStandIn;
 let hub: RefineryProcess;
@@ -140,7 +141,8 @@ describe('auth.type oidc', () => {
     assert.equal(res?.status(), 502);
     assert.match(await page.textContent('#login-error') ?? '', /Example SSO did not confirm who you are/);
     assert.equal((await context.cookies()).filter((c) => c.name.startsWith('refinery-session')).length, 0);
-    assert.match(hub.output(), /"msg":"sign-in failed"/);
+    // the log line comes through the hub's stdout, maybe a moment after the page
+    await waitFor(() => /"msg":"sign-in failed"/.test(hub.output()), { timeoutMs: 5000, message: 'the reason in the hub\'s log' });
     await context.close();
   });
 });
