@@ -12,6 +12,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { escapeHtml, formBody, sendJson } from './stand-in-http.js';
 
 export interface GitPerson {
   password: string;
@@ -32,18 +33,6 @@ export interface GitOAuthStandIn {
   close(): Promise<void>;
 }
 
-const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-
-async function bodyOf(req: IncomingMessage): Promise<URLSearchParams> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
-}
-
-function json(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(body));
-}
-
 export async function startGitOAuth(flavour: 'github' | 'gitlab', options: { redirectUri: string; people: Record<string, GitPerson> }): Promise<GitOAuthStandIn> {
   const paths = flavour === 'github'
     ? { authorize: '/login/oauth/authorize', token: '/login/oauth/access_token', api: '/api' }
@@ -55,9 +44,9 @@ export async function startGitOAuth(flavour: 'github' | 'gitlab', options: { red
   const tokenRequests = { ok: 0, refused: 0 };
 
   const form = (params: URLSearchParams, error = '') => `<!doctype html><title>Sign in to ${flavour === 'github' ? 'GitHub' : 'GitLab'}</title>
-${error ? `<p id="error">${escape(error)}</p>` : ''}
+${error ? `<p id="error">${escapeHtml(error)}</p>` : ''}
 <form method="post" action="${paths.authorize}">
-${[...params].map(([k, v]) => `<input type="hidden" name="${escape(k)}" value="${escape(v)}">`).join('\n')}
+${[...params].map(([k, v]) => `<input type="hidden" name="${escapeHtml(k)}" value="${escapeHtml(v)}">`).join('\n')}
 <label>Username <input id="login_field" name="login"></label>
 <label>Password <input id="password" name="password" type="password"></label>
 <button type="submit">Sign in</button></form>`;
@@ -65,13 +54,13 @@ ${[...params].map(([k, v]) => `<input type="hidden" name="${escape(k)}" value="$
   const refuse = (res: ServerResponse, error: string, description: string) => {
     tokenRequests.refused++;
     // GitHub reports token errors with 200; GitLab, as RFC 6749, with 400
-    json(res, flavour === 'github' ? 200 : 400, { error, error_description: description });
+    sendJson(res, flavour === 'github' ? 200 : 400, { error, error_description: description });
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://stand-in');
     if (url.pathname === paths.authorize) {
-      const params = req.method === 'POST' ? await bodyOf(req) : url.searchParams;
+      const params = req.method === 'POST' ? await formBody(req) : url.searchParams;
       if (params.get('client_id') !== clientId || params.get('redirect_uri') !== options.redirectUri) {
         return void res.writeHead(400, { 'Content-Type': 'text/plain' }).end('The redirect_uri is not associated with this application.');
       }
@@ -87,7 +76,7 @@ ${[...params].map(([k, v]) => `<input type="hidden" name="${escape(k)}" value="$
       return void res.writeHead(302, { Location: back.href }).end();
     }
     if (url.pathname === paths.token && req.method === 'POST') {
-      const body = await bodyOf(req);
+      const body = await formBody(req);
       const code = codes.get(body.get('code') ?? '');
       codes.delete(body.get('code') ?? '');
       if (body.get('client_id') !== clientId || body.get('client_secret') !== clientSecret) return refuse(res, flavour === 'github' ? 'incorrect_client_credentials' : 'invalid_client', 'The client_id and/or client_secret passed are incorrect.');
@@ -96,23 +85,23 @@ ${[...params].map(([k, v]) => `<input type="hidden" name="${escape(k)}" value="$
       const token = `${flavour === 'github' ? 'gho' : 'glpat'}_${randomBytes(18).toString('hex')}`;
       tokens.set(token, code.person);
       tokenRequests.ok++;
-      return json(res, 200, { access_token: token, token_type: 'bearer', scope: flavour === 'github' ? 'read:org' : 'read_user read_api' });
+      return sendJson(res, 200, { access_token: token, token_type: 'bearer', scope: flavour === 'github' ? 'read:org' : 'read_user read_api' });
     }
     const person = tokens.get((req.headers.authorization ?? '').replace(/^Bearer /i, ''));
     if (url.pathname.startsWith(paths.api)) {
-      if (!person) return json(res, 401, { message: 'Bad credentials' });
+      if (!person) return sendJson(res, 401, { message: 'Bad credentials' });
       const who = options.people[person]!;
       const path = url.pathname.slice(paths.api.length);
       if (flavour === 'github') {
-        if (path === '/user') return json(res, 200, { login: person, id: 1, name: person });
-        if (path === '/user/orgs') return json(res, 200, who.groups.map((login) => ({ login })));
-        if (path === '/user/teams') return json(res, 200, (who.teams ?? []).map((t) => ({ slug: t.split(':')[1], organization: { login: t.split(':')[0] } })));
+        if (path === '/user') return sendJson(res, 200, { login: person, id: 1, name: person });
+        if (path === '/user/orgs') return sendJson(res, 200, who.groups.map((login) => ({ login })));
+        if (path === '/user/teams') return sendJson(res, 200, (who.teams ?? []).map((t) => ({ slug: t.split(':')[1], organization: { login: t.split(':')[0] } })));
       } else {
-        if (path === '/user') return json(res, 200, { username: person, id: 1, name: person });
-        if (path === '/groups' && url.searchParams.get('min_access_level') === '10') return json(res, 200, who.groups.map((full_path) => ({ full_path, path: full_path.split('/').pop() })));
+        if (path === '/user') return sendJson(res, 200, { username: person, id: 1, name: person });
+        if (path === '/groups' && url.searchParams.get('min_access_level') === '10') return sendJson(res, 200, who.groups.map((full_path) => ({ full_path, path: full_path.split('/').pop() })));
       }
     }
-    json(res, 404, { message: 'Not Found' });
+    sendJson(res, 404, { message: 'Not Found' });
   };
 
   const server = createServer((req, res) => {

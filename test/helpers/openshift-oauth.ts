@@ -7,8 +7,9 @@
  * /apis/user.openshift.io/v1/users/~ answering with the User and its groups. Loopback HTTP only.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { escapeHtml, formBody, sendJson } from './stand-in-http.js';
 
 export interface OpenShiftUser {
   password: string;
@@ -22,18 +23,6 @@ export interface OpenShiftOAuthStandIn {
   /** Token requests answered, by outcome, so tests can see what the hub sent. */
   tokenRequests: { ok: number; refused: number };
   close(): Promise<void>;
-}
-
-const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-
-async function bodyOf(req: IncomingMessage): Promise<URLSearchParams> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
-}
-
-function json(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(body));
 }
 
 export async function startOpenShiftOAuth(options: { namespace: string; serviceAccount: string; redirectUri: string; users: Record<string, OpenShiftUser> }): Promise<OpenShiftOAuthStandIn> {
@@ -54,9 +43,9 @@ export async function startOpenShiftOAuth(options: { namespace: string; serviceA
   };
 
   const loginForm = (params: URLSearchParams, error = '') => `<!doctype html><title>Log in to OpenShift</title>
-<h1>Log in to your account</h1>${error ? `<p id="error">${escape(error)}</p>` : ''}
+<h1>Log in to your account</h1>${error ? `<p id="error">${escapeHtml(error)}</p>` : ''}
 <form method="post" action="/oauth/authorize">
-${[...params].map(([k, v]) => `<input type="hidden" name="${escape(k)}" value="${escape(v)}">`).join('\n')}
+${[...params].map(([k, v]) => `<input type="hidden" name="${escapeHtml(k)}" value="${escapeHtml(v)}">`).join('\n')}
 <label>Username <input id="inputUsername" name="username"></label>
 <label>Password <input id="inputPassword" name="password" type="password"></label>
 <button type="submit">Log in</button></form>`;
@@ -65,7 +54,7 @@ ${[...params].map(([k, v]) => `<input type="hidden" name="${escape(k)}" value="$
     void (async () => {
       const here = new URL(req.url ?? '/', url);
       if (req.method === 'GET' && here.pathname === '/.well-known/oauth-authorization-server') {
-        return json(res, 200, {
+        return sendJson(res, 200, {
           issuer: url, authorization_endpoint: `${url}/oauth/authorize`, token_endpoint: `${url}/oauth/token`,
           scopes_supported: ['user:check-access', 'user:full', 'user:info', 'user:list-projects', 'user:list-scoped-projects'],
           response_types_supported: ['code', 'token'], grant_types_supported: ['authorization_code', 'implicit'],
@@ -73,9 +62,9 @@ ${[...params].map(([k, v]) => `<input type="hidden" name="${escape(k)}" value="$
         });
       }
       if (here.pathname === '/oauth/authorize') {
-        const params = req.method === 'POST' ? await bodyOf(req) : here.searchParams;
+        const params = req.method === 'POST' ? await formBody(req) : here.searchParams;
         const problem = authorizeCheck(params);
-        if (problem) return json(res, 400, { error: problem });
+        if (problem) return sendJson(res, 400, { error: problem });
         if (req.method === 'GET') return res.writeHead(200, { 'Content-Type': 'text/html' }).end(loginForm(params));
         const username = params.get('username') ?? '';
         const account = options.users[username];
@@ -92,10 +81,10 @@ ${[...params].map(([k, v]) => `<input type="hidden" name="${escape(k)}" value="$
         return res.writeHead(302, { Location: back.toString() }).end();
       }
       if (req.method === 'POST' && here.pathname === '/oauth/token') {
-        const form = await bodyOf(req);
+        const form = await formBody(req);
         const refuse = (status: number, error: string) => {
           tokenRequests.refused++;
-          json(res, status, { error, error_description: `the stand-in refused: ${error}` });
+          sendJson(res, status, { error, error_description: `the stand-in refused: ${error}` });
         };
         if (form.get('client_id') !== clientId || form.get('client_secret') !== clientSecret) return refuse(401, 'unauthorized_client');
         const grant = codes.get(form.get('code') ?? '');
@@ -109,19 +98,19 @@ ${[...params].map(([k, v]) => `<input type="hidden" name="${escape(k)}" value="$
         const token = `sha256~${randomBytes(32).toString('base64url')}`;
         tokens.set(token, grant.user);
         tokenRequests.ok++;
-        return json(res, 200, { access_token: token, token_type: 'Bearer', expires_in: 86400, scope: 'user:info' });
+        return sendJson(res, 200, { access_token: token, token_type: 'Bearer', expires_in: 86400, scope: 'user:info' });
       }
       if (req.method === 'GET' && here.pathname === '/apis/user.openshift.io/v1/users/~') {
         const user = tokens.get((req.headers.authorization ?? '').replace(/^Bearer /, ''));
-        if (!user) return json(res, 401, { kind: 'Status', apiVersion: 'v1', status: 'Failure', message: 'Unauthorized', reason: 'Unauthorized', code: 401 });
-        return json(res, 200, {
+        if (!user) return sendJson(res, 401, { kind: 'Status', apiVersion: 'v1', status: 'Failure', message: 'Unauthorized', reason: 'Unauthorized', code: 401 });
+        return sendJson(res, 200, {
           kind: 'User', apiVersion: 'user.openshift.io/v1',
           metadata: { name: user, uid: createHash('sha1').update(user).digest('hex'), resourceVersion: '1' },
           identities: [`htpasswd:${user}`],
           groups: ['system:authenticated', 'system:authenticated:oauth', ...options.users[user]!.groups],
         });
       }
-      json(res, 404, { kind: 'Status', status: 'Failure', reason: 'NotFound', code: 404 });
+      sendJson(res, 404, { kind: 'Status', status: 'Failure', reason: 'NotFound', code: 404 });
     })().catch((error: unknown) => {
       res.writeHead(500).end(String(error));
     });

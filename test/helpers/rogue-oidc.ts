@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { formBody } from './stand-in-http.js';
 
 export type RogueMode = 'wrong-audience' | 'expired' | 'unpublished-key' | 'wrong-nonce';
 
@@ -50,9 +51,7 @@ export async function startRogueOidcProvider(options: { redirectUri: string }): 
         return void res.writeHead(302, { Location: back.href }).end();
       }
       if (url.pathname === '/token' && req.method === 'POST') {
-        const chunks: Buffer[] = [];
-        for await (const chunk of req) chunks.push(chunk as Buffer);
-        const body = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+        const body = await formBody(req);
         const grant = codes.get(body.get('code') ?? '');
         codes.delete(body.get('code') ?? '');
         if (!grant) return json(400, { error: 'invalid_grant' });
