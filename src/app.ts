@@ -18,6 +18,8 @@ import { TrustedProxies } from './http/trusted-proxies.js';
 import { ConnectionCap, createPublicServer } from './http/server-limits.js';
 import { createHubApp } from './http/hub-app.js';
 import { RouteTable } from './proxy/index.js';
+import { Revocations } from './auth/revocations.js';
+import { SharingService } from './sharing/service.js';
 import { LocalSpawner } from './spawners/local.js';
 import { kubeApiFrom } from './spawners/kubernetes/from-config.js';
 import { warnAboutUnreachablePrograms } from './spawners/local-preflight.js';
@@ -137,7 +139,7 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
   const cleanups: (() => Promise<void> | void)[] = [() => db.close(), () => catalog.close()];
   try {
     await registerServiceTokens(db, services);
-    const identities = new IdentityResolver(db.kysely, services.map((s) => ({ name: s.name, scopes: s.scopes })), { adminAccess: config.admin_access });
+    const identities = new IdentityResolver(db.kysely, services.map((s) => ({ name: s.name, scopes: s.scopes })), { adminAccess: config.admin_access, sharing: config.sharing.enabled });
     await ensureFirstAdmins({ db: db.kysely, identities }, config, log, options.onAdminCreated);
 
     const metrics = new Metrics();
@@ -183,6 +185,8 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
       ...(authStates ? { authStateFor: (user: UserRow) => authStates.current(user.id, user.name) } : {}),
     });
     const publications = createPublications({ loaded, db, catalog, storage, metrics, log: log.child({ component: 'publish' }) });
+    const revocations = new Revocations();
+    const sharing = new SharingService({ db: db.kysely, identities, revocations, log: log.child({ component: 'sharing' }) });
     const ctx: HubContext = {
       config, db: db.kysely, log, identities, authenticator: new LocalAuthenticator(db.kysely),
       loginFailures: new SignInThrottle({
@@ -197,6 +201,8 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
       publications,
       storage,
       people,
+      sharing,
+      revocations,
     };
 
     const hub = await createHubApp(ctx, server);

@@ -17,6 +17,8 @@ import type { PublicationService } from './publish/service.js';
 import type { LocalPeople } from './host/people.js';
 import type { ExternalSignIn } from './auth/external.js';
 import type { AuthStates } from './auth/auth-states.js';
+import type { Revocations } from './auth/revocations.js';
+import type { SharingService } from './sharing/service.js';
 
 /** Everything request handlers may use. Built once in app.ts. */
 export interface HubContext {
@@ -46,6 +48,10 @@ export interface HubContext {
   people: LocalPeople;
   /** With auth.type openshift: sign-in through OpenShift's OAuth server. */
   externalSignIn?: ExternalSignIn;
+  /** Servers shared with people and groups, and share codes. */
+  sharing: SharingService;
+  /** Announces access taken away, so connections opened with it are closed. */
+  revocations: Revocations;
   /** People's sign-in tokens, with auth.enable_auth_state. */
   authStates?: AuthStates;
 }

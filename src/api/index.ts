@@ -13,6 +13,7 @@ import { storageRoutes } from './routes/storage.js';
 import { publicationRoutes } from './routes/publications.js';
 import { serviceRoutes } from './routes/services.js';
 import { proxyRoutes } from './routes/proxy.js';
+import { shareRoutes } from './routes/shares.js';
 
 /** The REST API, compatible with JupyterHub's, plus health and metrics. */
 export function registerApi(app: FastifyInstance, ctx: HubContext): void {
@@ -29,4 +30,5 @@ export function registerApi(app: FastifyInstance, ctx: HubContext): void {
   publicationRoutes(app, ctx);
   serviceRoutes(app, ctx);
   proxyRoutes(app, ctx);
+  shareRoutes(app, ctx);
 }

@@ -6,9 +6,10 @@ import { findUser, findUserById } from '../db/users.js';
 import { findTokenByHash, touchToken } from '../db/tokens.js';
 import { findSessionByHash, touchSession } from '../db/sessions.js';
 import { isExpired } from '../db/time.js';
+import { allShareGrants } from '../db/shares.js';
 import { hashSecret } from './secrets.js';
 import {
-  adminRoleScopes, expandScopes, identifyScopes, intersectScopes, parseScopes,
+  adminRoleScopes, expandScopes, identifyScopes, intersectScopes, parseScopes, SHARING_SELF_SCOPES,
   type ParsedScopes, type ScopeOwner,
 } from '../policy/scopes.js';
 
@@ -57,14 +58,20 @@ export class IdentityResolver {
   private readonly cache = new Map<string, CacheEntry>();
   private readonly touched = new Map<string, number>();
   private groupIndex: { epoch: number; byUser: Map<string, Set<string>> } | undefined;
+  private shareIndex: { epoch: number; byUser: Map<string, string[]>; byGroup: Map<string, string[]> } | undefined;
+  private readonly sharing: boolean;
   private readonly services: Map<string, ServiceDefinition>;
 
   private readonly adminScopes: readonly string[];
 
-  /** `adminAccess`: whether admins reach other people's servers (config `admin_access`). */
-  constructor(private readonly db: Kysely<Database>, services: readonly ServiceDefinition[], options: { adminAccess?: boolean } = {}) {
+  /**
+   * `adminAccess`: whether admins reach other people's servers (config `admin_access`); `sharing`:
+   * whether people may share their own servers (config `sharing.enabled`).
+   */
+  constructor(private readonly db: Kysely<Database>, services: readonly ServiceDefinition[], options: { adminAccess?: boolean; sharing?: boolean } = {}) {
     this.services = new Map(services.map((s) => [s.name, s]));
     this.adminScopes = adminRoleScopes(options.adminAccess ?? false);
+    this.sharing = options.sharing ?? true;
   }
 
   invalidate(): void {
@@ -132,14 +139,14 @@ export class IdentityResolver {
     const user = row.user_id === null ? undefined : await findUserById(this.db, row.user_id);
     if (!user) return { identity: null, expiresAt };
     const owner: ScopeOwner = { kind: 'user', name: user.name };
-    const scopes = await this.tokenScopes(row, owner, this.userScopes(user));
+    const scopes = await this.tokenScopes(row, owner, await this.scopesWithShares(user));
     const inheritsOwner = (JSON.parse(row.scopes) as string[]).includes('inherit');
     return { identity: { kind: 'user', name: user.name, userId: user.id, admin: !!user.admin, scopes, parsed: parseScopes(scopes), via: 'token', tokenId: row.id, inheritsOwner }, expiresAt };
   }
 
   /** What a user's token may do now (for showing tokens): its scopes as its owner holds them today. */
   async scopesOfUserToken(row: TokenRow, user: Pick<UserRow, 'name' | 'admin'>): Promise<Set<string>> {
-    return this.tokenScopes(row, { kind: 'user', name: user.name }, this.userScopes(user));
+    return this.tokenScopes(row, { kind: 'user', name: user.name }, await this.scopesWithShares(user));
   }
 
   /** A token can never do more than its owner: its own scopes intersected with the owner's. */
@@ -164,7 +171,7 @@ export class IdentityResolver {
     if (!session || isExpired(session.expires_at)) return { identity: null, expiresAt: Infinity };
     const user = await findUserById(this.db, session.user_id);
     if (!user) return { identity: null, expiresAt: Infinity };
-    const scopes = this.userScopes(user);
+    const scopes = await this.scopesWithShares(user);
     return {
       identity: {
         kind: 'user', name: user.name, userId: user.id, admin: !!user.admin, scopes, parsed: parseScopes(scopes), via: 'session',
@@ -174,16 +181,44 @@ export class IdentityResolver {
     };
   }
 
-  /** Everything a user may do: their own resources, plus the admin role's scopes for admins. */
+  /** What a user may do by role: their own resources, plus the admin role's scopes for admins. */
   userScopes(user: Pick<UserRow, 'name' | 'admin'>): Set<string> {
     const owner: ScopeOwner = { kind: 'user', name: user.name };
-    return expandScopes(['self', ...(user.admin ? this.adminScopes : [])], owner);
+    return expandScopes(['self', ...(this.sharing ? SHARING_SELF_SCOPES : []), ...(user.admin ? this.adminScopes : [])], owner);
+  }
+
+  /** Everything a user may do: by role, plus what others shared with them or with their groups. */
+  private async scopesWithShares(user: Pick<UserRow, 'name' | 'admin'>): Promise<Set<string>> {
+    const own = this.userScopes(user);
+    const shares = await this.sharesIndex();
+    const granted = [...(shares.byUser.get(user.name) ?? [])];
+    if (shares.byGroup.size) {
+      const groupsOf = await this.groupLookup();
+      for (const group of groupsOf(user.name)) granted.push(...(shares.byGroup.get(group) ?? []));
+    }
+    if (granted.length === 0) return own;
+    return expandScopes([...own, ...granted], { kind: 'user', name: user.name });
+  }
+
+  /** Who was shared which scopes, loaded once per change like the group index. */
+  private async sharesIndex(): Promise<{ byUser: Map<string, string[]>; byGroup: Map<string, string[]> }> {
+    if (!this.shareIndex || this.shareIndex.epoch !== this.epoch) {
+      const epoch = this.epoch;
+      const byUser = new Map<string, string[]>();
+      const byGroup = new Map<string, string[]>();
+      for (const grant of await allShareGrants(this.db)) {
+        const [map, key] = grant.user !== null ? [byUser, grant.user] : [byGroup, grant.group ?? ''];
+        map.set(key, [...(map.get(key) ?? []), ...grant.scopes]);
+      }
+      this.shareIndex = { epoch, byUser, byGroup };
+    }
+    return this.shareIndex;
   }
 
   /** Expanded scopes a user holds, for checking token requests against. */
   async scopesOfUser(name: string): Promise<Set<string> | undefined> {
     const user = await findUser(this.db, name);
-    return user ? this.userScopes(user) : undefined;
+    return user ? this.scopesWithShares(user) : undefined;
   }
 
   /** The group lookup if it is loaded and current, for callers that must not wait. */

@@ -177,6 +177,15 @@ export const configSchema = z.strictObject({
    */
   admin_access: z.boolean().default(false),
   /**
+   * People share their own servers with others, with groups, or through share codes (JupyterHub 5
+   * sharing). Off: only admins (through the admin role's `shares`) can.
+   */
+  sharing: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+    })
+    .default({ enabled: true }),
+  /**
    * Per-user hosts (JupyterHub's name): `hub.example.org` (or `https://hub.example.org`) puts the hub
    * there and each person's servers at `<name>.hub.example.org`, an origin of their own. Needs a
    * wildcard DNS name (and certificate) for `*.hub.example.org`. Checked in load.ts.

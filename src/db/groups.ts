@@ -61,3 +61,7 @@ export async function setUserGroups(db: Kysely<Database>, userId: number, groupI
     if (groupIds.length) await trx.insertInto('user_groups').values(groupIds.map((group_id) => ({ user_id: userId, group_id }))).execute();
   });
 }
+
+export async function groupsOfUser(db: Kysely<Database>, userId: number): Promise<GroupRow[]> {
+  return db.selectFrom('user_groups').innerJoin('groups', 'groups.id', 'user_groups.group_id').selectAll('groups').where('user_groups.user_id', '=', userId).orderBy('groups.id').execute();
+}

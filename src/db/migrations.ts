@@ -102,6 +102,34 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         }
       },
     },
+    '0005_shares': {
+      async up(db: Kysely<unknown>) {
+        await idColumn(db, 'shares')
+          .addColumn('server_id', 'integer', (c) => c.notNull().references('servers.id').onDelete('cascade'))
+          .addColumn('user_id', 'integer', (c) => c.references('users.id').onDelete('cascade'))
+          .addColumn('group_id', 'integer', (c) => c.references('groups.id').onDelete('cascade'))
+          .addColumn('scopes', 'text', (c) => c.notNull())
+          .addColumn('created', 'text', (c) => c.notNull())
+          .addUniqueConstraint('shares_server_user', ['server_id', 'user_id'])
+          .addUniqueConstraint('shares_server_group', ['server_id', 'group_id'])
+          .execute();
+        await db.schema.createIndex('shares_user').on('shares').column('user_id').execute();
+        await db.schema.createIndex('shares_group').on('shares').column('group_id').execute();
+        await idColumn(db, 'share_codes')
+          .addColumn('server_id', 'integer', (c) => c.notNull().references('servers.id').onDelete('cascade'))
+          .addColumn('hash', 'text', (c) => c.notNull().unique())
+          .addColumn('scopes', 'text', (c) => c.notNull())
+          .addColumn('created', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'text', (c) => c.notNull())
+          .addColumn('last_exchanged_at', 'text')
+          .addColumn('exchange_count', 'integer', (c) => c.notNull().defaultTo(0))
+          .execute();
+      },
+      async down(db: Kysely<unknown>) {
+        await db.schema.dropTable('share_codes').ifExists().execute();
+        await db.schema.dropTable('shares').ifExists().execute();
+      },
+    },
     '0004_auth_states': {
       async up(db: Kysely<unknown>) {
         await db.schema

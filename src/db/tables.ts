@@ -129,6 +129,31 @@ export interface ClustersTable {
   last_error: string | null;
 }
 
+/** One person's or one group's access to one server, granted by its owner (JupyterHub 5 sharing). */
+export interface SharesTable {
+  id: Generated<number>;
+  server_id: number;
+  /** Exactly one of user_id and group_id is set. */
+  user_id: number | null;
+  group_id: number | null;
+  /** JSON array of scopes, each filtered on the server (`access:servers!server=alice/`). */
+  scopes: string;
+  created: string;
+}
+
+/** A code anyone signed in can exchange for a share of one server, until it expires. */
+export interface ShareCodesTable {
+  id: Generated<number>;
+  server_id: number;
+  /** sha256 hex of the code; the code itself is shown once and never stored. */
+  hash: string;
+  scopes: string;
+  created: string;
+  expires_at: string;
+  last_exchanged_at: string | null;
+  exchange_count: number;
+}
+
 export interface Database {
   users: UsersTable;
   groups: GroupsTable;
@@ -142,6 +167,8 @@ export interface Database {
   publications: PublicationsTable;
   publication_versions: PublicationVersionsTable;
   auth_states: AuthStatesTable;
+  shares: SharesTable;
+  share_codes: ShareCodesTable;
 }
 
 /**

@@ -9,6 +9,7 @@ import { SelectionError } from '../profiles/resolve.js';
 import { PublicationError } from '../publish/errors.js';
 import { ServerRequestError } from '../servers/errors.js';
 import { StorageError } from '../storage/service.js';
+import { SharingError } from '../sharing/service.js';
 import { UserRequestError } from '../users/service.js';
 import { QueueFullError } from '../util/work-queue.js';
 
@@ -38,6 +39,7 @@ export function httpErrorOf(error: unknown): HttpError | undefined {
   if (error instanceof SelectionError) return new HttpError(400, `user_options.${error.field}: ${error.message}`);
   if (error instanceof PublicationError) return new HttpError(PUBLICATION_STATUS[error.kind], error.message);
   if (error instanceof StorageError) return new HttpError(502, error.message);
+  if (error instanceof SharingError) return new HttpError(error.status, error.message);
   if (error instanceof QueueFullError) {
     // only publishing queues its API requests (notebook checks and renders)
     return new HttpError(503, 'notebook: the hub is checking many notebooks right now; try again in a few seconds', { 'Retry-After': String(BUSY_RETRY_SECONDS) });

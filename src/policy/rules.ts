@@ -92,3 +92,15 @@ export function serverSignIn(access: Access, serverKey: string | null | undefine
 export function mayUseServer(scopes: ParsedScopes, groupsOf: GroupLookup, user: string, server: string): boolean {
   return hasScope(scopeOn('access:servers', serverTarget(user, server)), scopes, groupsOf);
 }
+
+/** May the request share `owner/server`, granting `scopes` (each of which it must hold itself)? */
+export function mayShareServer(access: Access, owner: string, server: string, scopes: readonly string[]): { allowed: true } | { allowed: false; missing: string } {
+  if (!may(access, 'shares', serverTarget(owner, server))) return { allowed: false, missing: scopeOn('shares', serverTarget(owner, server)) };
+  const missing = scopes.find((scope) => !access.can(scope));
+  return missing === undefined ? { allowed: true } : { allowed: false, missing };
+}
+
+/** Sharing with someone by name needs leave to know that name. */
+export function mayNameInShare(access: Access, grantee: { user: string } | { group: string }): boolean {
+  return 'user' in grantee ? may(access, 'read:users:name', grantee) : may(access, 'read:groups:name', grantee);
+}

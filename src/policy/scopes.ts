@@ -87,6 +87,35 @@ export function adminRoleScopes(adminAccess: boolean): readonly string[] {
   return [...withoutAccess, ...shareParts];
 }
 
+/**
+ * What people may do with their own servers when sharing is on: share them (`shares`), and name the
+ * people and groups they share with, as JupyterHub's documentation sets up its user role for sharing.
+ */
+export const SHARING_SELF_SCOPES = ['shares!user', 'read:users:name', 'read:groups:name'] as const;
+
+/** Scopes a share may grant: what makes sense on one server. */
+export const SHAREABLE_SCOPES: readonly ScopeName[] = ['access:servers', 'read:servers', 'servers', 'delete:servers'];
+
+/**
+ * The scopes a share of `owner/server` grants, each filtered on that server: `access:servers` when
+ * none are asked for. Throws ScopeError for a scope that does not exist, cannot be shared, or is
+ * filtered on anything but this server.
+ */
+export function shareScopesFor(requested: readonly string[] | undefined, owner: string, server: string): string[] {
+  const filter = `server=${owner}/${server}`;
+  const out = new Set<string>();
+  for (const scope of requested?.length ? requested : ['access:servers']) {
+    const [base, given] = splitScope(scope);
+    if (!(base in SCOPE_DEFINITIONS)) throw new ScopeError(`unknown scope ${JSON.stringify(scope)}`);
+    if (!(SHAREABLE_SCOPES as readonly string[]).includes(base)) {
+      throw new ScopeError(`${JSON.stringify(scope)} cannot be shared: a share grants only ${SHAREABLE_SCOPES.join(', ')}`);
+    }
+    if (given !== undefined && given !== filter) throw new ScopeError(`!${given} not allowed on sharing ${JSON.stringify(scope)}, only !${filter}`);
+    out.add(`${base}!${filter}`);
+  }
+  return [...out].sort();
+}
+
 /** What a single-user server's own API token may do (JupyterHub's `server` role). */
 export const SERVER_ROLE_SCOPES = ['users:activity!user', 'access:servers!server'] as const;
 

@@ -64,7 +64,17 @@ export interface ProxyHandlers {
   handleRequest(req: IncomingMessage, res: ServerResponse): void;
   /** For the public server's 'upgrade' event (WebSockets), with the same routing and authorization. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Open WebSockets with the upgrade request that opened them, e.g. to check them again when access is revoked. */
+  openTunnels(): OpenTunnel[];
   /** Destroys agent sockets and open WebSockets. */
+  close(): void;
+}
+
+export interface OpenTunnel {
+  /** The upgrade request as the client sent it (its headers carry the credentials it was let in with). */
+  req: IncomingMessage;
+  route: Route;
+  /** Close both ends now. */
   close(): void;
 }
 
@@ -109,6 +119,8 @@ export function createProxy(options: ProxyOptions): ProxyHandlers {
   const upstreams = new WeakMap<Route, Upstream>();
   /** Client sockets of upgrades in progress and both ends of open tunnels, for close(). */
   const sockets = new Set<Duplex>();
+  /** Open tunnels by their client socket. */
+  const tunnels = new Map<Duplex, OpenTunnel>();
 
   function upstreamFor(route: Route): Upstream {
     const cached = upstreams.get(route);
@@ -338,7 +350,7 @@ export function createProxy(options: ProxyOptions): ProxyHandlers {
       socket.write(statusLine(upRes) + rawHeaderLines(upRes.rawHeaders, false, headerGuard(req, route)) + '\r\n');
       if (upHead.length > 0) socket.write(upHead);
       if (head.length > 0) upSocket.write(head);
-      tunnel(socket, upSocket, route);
+      tunnel(req, socket, upSocket, route);
     });
 
     // The server declined the upgrade (auth redirect, 404 for a gone kernel, ...): relay its answer.
@@ -363,8 +375,10 @@ export function createProxy(options: ProxyOptions): ProxyHandlers {
   }
 
   /** Pipes a WebSocket connection both ways until either side goes away. */
-  function tunnel(client: Duplex, server: Socket, route: Route): void {
+  function tunnel(req: IncomingMessage, client: Duplex, server: Socket, route: Route): void {
     sockets.add(server);
+    tunnels.set(client, { req, route, close: () => { client.destroy(); server.destroy(); } });
+    client.once('close', () => tunnels.delete(client));
     for (const s of [client, server]) {
       // Idle WebSockets are normal (a notebook left open); TCP keep-alive notices dead peers instead.
       if (isSocket(s)) {
@@ -394,9 +408,10 @@ export function createProxy(options: ProxyOptions): ProxyHandlers {
     for (const agent of Object.values(agents)) agent.destroy();
     for (const s of sockets) s.destroy();
     sockets.clear();
+    tunnels.clear();
   }
 
-  return { handleRequest, handleUpgrade, close };
+  return { handleRequest, handleUpgrade, openTunnels: () => [...tunnels.values()], close };
 }
 
 /**

@@ -7,7 +7,7 @@ import type { ConnectionCap } from '../http/server-limits.js';
 import { proxyPolicy } from '../http/proxy-policy.js';
 import { publishFront } from '../http/publish-front.js';
 import { userHostFront } from '../http/user-host-front.js';
-import { createProxy, type ProxyHandlers } from '../proxy/index.js';
+import { createProxy, type ProxyHandlers, type ProxyOptions } from '../proxy/index.js';
 
 export function routePublicPort(server: Server, ctx: HubContext, hubHandler: ProxyHandlers['handleRequest'], connectionCap: ConnectionCap): ProxyHandlers {
   const policy = proxyPolicy(ctx);
@@ -24,6 +24,8 @@ export function routePublicPort(server: Server, ctx: HubContext, hubHandler: Pro
     // nor may a server set cookies the hub would read (or any outside its own prefix)
     isHubCookie: isHubCookieName,
   });
+  // access taken away (a share revoked) closes the WebSockets that were opened with it
+  ctx.revocations.onRevoked(() => closeRevokedTunnels(proxy, policy.authorize, ctx));
   // a separate origin for published pages (publish.public_url) serves those pages and nothing else
   const front = publishFront(ctx);
   // with per-user hosts, each host serves only its own: the hub, or one person's servers
@@ -31,6 +33,17 @@ export function routePublicPort(server: Server, ctx: HubContext, hubHandler: Pro
   server.on('request', connectionCap.request(front.request(hosts ? hosts.request(proxy.handleRequest) : proxy.handleRequest)));
   server.on('upgrade', connectionCap.upgrade(front.upgrade(hosts ? hosts.upgrade(proxy.handleUpgrade) : proxy.handleUpgrade)));
   return proxy;
+}
+
+/** Checks every open WebSocket again as if it were being opened now, and closes those no longer allowed. */
+function closeRevokedTunnels(proxy: ProxyHandlers, authorize: ProxyOptions['authorize'], ctx: HubContext): void {
+  for (const tunnel of proxy.openTunnels()) {
+    Promise.resolve(authorize(tunnel.req, tunnel.route)).then((decision) => {
+      if (decision.action === 'allow') return;
+      ctx.log.info({ prefix: tunnel.route.prefix }, 'closed a WebSocket whose access was revoked');
+      tunnel.close();
+    }, (error: unknown) => ctx.log.error({ err: String(error) }, 'checking an open WebSocket after a revocation failed'));
+  }
 }
 
 /** Listen on `listen`; a port in use or one that needs privileges is said so, naming the config file. */

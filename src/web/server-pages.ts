@@ -20,7 +20,8 @@ import { renderSpawnForm, resourcesLine } from './spawn-form.js';
 import { formCatalog, isSpawnForm, parseSpawnForm, valuesFromPlan, type FieldErrors, type FormValues } from './spawn-form-fields.js';
 import { refererIs, safeNext } from './next.js';
 import { mayStartServer, mayStopServer } from '../policy/rules.js';
-import { authorize, serverTarget } from '../policy/authorize.js';
+import { authorize, may, serverTarget } from '../policy/authorize.js';
+import { sharedWithMe } from './shared-with-me.js';
 
 type SpawnParams = { user: string; server?: string };
 
@@ -98,6 +99,7 @@ export function serverPages(app: FastifyInstance, ctx: HubContext): void {
     <form method="post" action="/hub/spawn/${path}" class="inline"${showFor(phase, ['stopped'])}><input type="hidden" name="_xsrf" value="${xsrf}"><button class="primary">Start<span class="sr-only"> ${label}</span></button></form>
     <a class="button" href="/hub/spawn/${path}"${showFor(phase, ['stopped'])}>Choose image…<span class="sr-only"> for ${label}</span></a>
     <form method="post" action="/hub/stop/${path}" class="inline"${showFor(phase, ['running', 'starting'])}><input type="hidden" name="_xsrf" value="${xsrf}"><button>Stop<span class="sr-only"> ${label}</span></button></form>
+    ${may(access, 'shares', serverTarget(user.name, name)) ? html`<a class="button" href="/hub/share/${path}" data-role="share">Share…<span class="sr-only"> ${label}</span></a>` : ''}
     ${name ? html`<form method="post" action="/hub/stop/${path}?remove=1" class="inline" data-confirm="Delete the server “${name}”? Its record goes away; start a new one with the same name any time."${showFor(phase, ['stopped'])}><input type="hidden" name="_xsrf" value="${xsrf}"><button class="danger">Delete<span class="sr-only"> ${label}</span></button></form>` : ''}
   </div>
 </article>`;
@@ -155,7 +157,8 @@ ${ctx.config.named_servers.enabled
   </form>
 </section>`
     : ''}`;
-    return sendPage(reply, access, { title: 'Home', body, scripts: ['/hub/static/servers.js', '/hub/static/forms.js'], section: 'home', status });
+    const shared = await sharedWithMe(ctx, access, user);
+    return sendPage(reply, access, { title: 'Home', body: html`${body}${shared}`, scripts: ['/hub/static/servers.js', '/hub/static/forms.js'], section: 'home', status });
   };
 
   app.get('/hub/home', async (req, reply) => {

@@ -99,7 +99,7 @@ for (const backend of backends) {
         assert.deepEqual(await migrateToLatest(again.kysely, again.dialect), [], 'no migration runs twice');
         assert.equal((await findUser(again.kysely, 'keepme'))?.name, 'keepme');
         const applied = await sql<{ name: string }>`select name from refinery_migrations order by name`.execute(again.kysely);
-        assert.deepEqual(applied.rows.map((r) => r.name), ['0001_initial', '0002_publications', '0003_clusters', '0004_auth_states']);
+        assert.deepEqual(applied.rows.map((r) => r.name), ['0001_initial', '0002_publications', '0003_clusters', '0004_auth_states', '0005_shares']);
       });
     });
 

@@ -87,6 +87,7 @@ export function groupRoutes(app: FastifyInstance, ctx: HubContext): void {
     const group = await groupFromPath(req.params.name);
     await deleteGroup(ctx.db, group.id);
     ctx.identities.invalidate();
+    ctx.revocations.revoked();
     reply.code(204);
   });
 
@@ -105,6 +106,8 @@ export function groupRoutes(app: FastifyInstance, ctx: HubContext): void {
     const body = parseBody(req, membersSchema, 'body');
     await removeMembers(ctx.db, group.id, await userIds(body.users));
     ctx.identities.invalidate();
+    // servers shared with the group are no longer theirs to use
+    ctx.revocations.revoked();
     return model(group, access);
   });
 

@@ -103,6 +103,8 @@ export function tokenRoutes(app: FastifyInstance, ctx: HubContext): void {
     const { row } = await findOwned(req.params.name, req.params.id);
     await deleteToken(ctx.db, row.id);
     ctx.identities.invalidate();
+    // WebSockets opened with the token close with it
+    ctx.revocations.revoked();
     reply.code(204);
   });
 }
