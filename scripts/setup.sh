@@ -300,22 +300,26 @@ if [[ "$WANT_TEST" == 1 ]]; then
 fi
 
 # ---------------------------------------------------------------------------------------------
-# 6. Schemas the Kubernetes cluster backends' tests validate every manifest against
-#    (test/helpers/fake-kube.ts), into .tools/k8s-schemas (gitignored), each from a pinned package
-#    through its registry's own client and checked by sha256; present and matching = nothing to do:
-#      kubernetes/_definitions.json   Kubernetes v1.33.0 API types as JSON Schema, strict (no unknown
-#                                     fields), from the PyPI package kubernetes-validate 1.37.0
-#      crds/daskclusters.yaml         the DaskCluster CRD of the PyPI package dask-kubernetes 2026.3.0
-#      crds/sparkconnects.yaml        the SparkConnect CRD of the Go module kubeflow/spark-operator v2.5.2
+# 6. Schemas tests validate against, into .tools (gitignored), each from a pinned package through its
+#    registry's own client and checked by sha256; present and matching = nothing to do:
+#      k8s-schemas/kubernetes/_definitions.json   Kubernetes v1.33.0 API types as JSON Schema, strict (no
+#                                     unknown fields), from the PyPI package kubernetes-validate 1.37.0
+#                                     (test/helpers/fake-kube.ts checks every manifest against them)
+#      k8s-schemas/crds/daskclusters.yaml   the DaskCluster CRD of the PyPI package dask-kubernetes 2026.3.0
+#      k8s-schemas/crds/sparkconnects.yaml  the SparkConnect CRD of the Go module kubeflow/spark-operator v2.5.2
+#      api-schemas/jupyterhub-rest-api.yml  JupyterHub's REST API description (OpenAPI), from the source
+#                                     archive of the PyPI package jupyterhub 5.5.4 (the version the
+#                                     single-user servers run); test/e2e/jupyterhub-openapi.test.ts
 if [[ "$WANT_TEST" == 1 ]]; then
-  step "k8s schemas"
-  K8S_DIR="$REFINERY_ROOT/.tools/k8s-schemas"
-  K8S_LOG="$REFINERY_LOG_DIR/k8s-schemas.log"
+  step "schemas"
+  K8S_DIR="$REFINERY_ROOT/.tools"
+  K8S_LOG="$REFINERY_LOG_DIR/schemas.log"
   # target|sha256|source kind|package or module@version|path inside it
   K8S_FILES=(
-    "kubernetes/_definitions.json|c6ac7ea7360edb7fd6fbcfabd1fe272d44e30c5d25621b8af889830f5cb21cd3|pypi|kubernetes-validate==1.37.0|kubernetes_validate/kubernetes-json-schema/v1.33.0-local-strict/_definitions.json"
-    "crds/daskclusters.yaml|2da8d66739b4c98c8aadb2d1653b6ae6171d35f4e6c17db14d5ab0873943b9c6|pypi|dask-kubernetes==2026.3.0|dask_kubernetes/operator/deployment/helm/dask-kubernetes-operator/crds/daskcluster.yaml"
-    "crds/sparkconnects.yaml|e80c54cc086e7f0a4ed39de713138f5c9aa5506219584b528cc1a00e65163986|go|github.com/kubeflow/spark-operator/v2@v2.5.2|config/crd/bases/sparkoperator.k8s.io_sparkconnects.yaml"
+    "k8s-schemas/kubernetes/_definitions.json|c6ac7ea7360edb7fd6fbcfabd1fe272d44e30c5d25621b8af889830f5cb21cd3|pypi|kubernetes-validate==1.37.0|kubernetes_validate/kubernetes-json-schema/v1.33.0-local-strict/_definitions.json"
+    "k8s-schemas/crds/daskclusters.yaml|2da8d66739b4c98c8aadb2d1653b6ae6171d35f4e6c17db14d5ab0873943b9c6|pypi|dask-kubernetes==2026.3.0|dask_kubernetes/operator/deployment/helm/dask-kubernetes-operator/crds/daskcluster.yaml"
+    "k8s-schemas/crds/sparkconnects.yaml|e80c54cc086e7f0a4ed39de713138f5c9aa5506219584b528cc1a00e65163986|go|github.com/kubeflow/spark-operator/v2@v2.5.2|config/crd/bases/sparkoperator.k8s.io_sparkconnects.yaml"
+    "api-schemas/jupyterhub-rest-api.yml|44067e5c8bc1b2fa79d1a2d35cd92f91b1f52f7dd06428d7589dbc21e7bb7eb6|pypi-sdist|jupyterhub==5.5.4|jupyterhub-5.5.4/docs/source/_static/rest-api.yml"
   )
   K8S_FETCHED=0
   : >"$K8S_LOG"
@@ -324,7 +328,14 @@ if [[ "$WANT_TEST" == 1 ]]; then
     dest="$K8S_DIR/$target"
     [[ -f "$dest" ]] && echo "$sum  $dest" | sha256sum --quiet --strict -c - >/dev/null 2>&1 && continue
     tmp=$(mktemp -d)
-    if [[ "$kind" == pypi ]]; then
+    if [[ "$kind" == pypi-sdist ]]; then
+      # the description is in the source archive only (a .tar.gz): taken out with Python's tarfile
+      if ! { "${PYTHON:-python3}" -m pip download --no-deps --no-binary=:all: -d "$tmp" "$source" </dev/null >>"$K8S_LOG" 2>&1 \
+        && "${PYTHON:-python3}" -c 'import sys, tarfile; sys.stdout.buffer.write(tarfile.open(sys.argv[1]).extractfile(sys.argv[2]).read())' "$tmp"/*.tar.gz "$inner" >"$tmp/file" 2>>"$K8S_LOG"; }; then
+        rm -rf "$tmp"; show_log "$K8S_LOG"
+        fail "could not get $inner from $source (log: $K8S_LOG)" "PyPI must be reachable; try: ${PYTHON:-python3} -m pip download --no-deps --no-binary=:all: $source"
+      fi
+    elif [[ "$kind" == pypi ]]; then
       # a wheel is a zip: take the one file out with Python's zipfile (no unzip needed)
       if ! { "${PYTHON:-python3}" -m pip download --no-deps --only-binary=:all: -d "$tmp" "$source" </dev/null >>"$K8S_LOG" 2>&1 \
         && "${PYTHON:-python3}" -c 'import sys, zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))' "$tmp"/*.whl "$inner" >"$tmp/file" 2>>"$K8S_LOG"; }; then
@@ -346,8 +357,8 @@ if [[ "$WANT_TEST" == 1 ]]; then
     chmod 644 "$tmp/file" && mkdir -p "$(dirname "$dest")" && mv "$tmp/file" "$dest" && rm -rf "$tmp"
     K8S_FETCHED=$((K8S_FETCHED + 1))
   done
-  if [[ $K8S_FETCHED -eq 0 ]]; then ok "up to date (${#K8S_FILES[@]} files, $(du -sh "$K8S_DIR" | cut -f1))"
-  else ok "fetched $K8S_FETCHED of ${#K8S_FILES[@]} files ($(du -sh "$K8S_DIR" | cut -f1)) into .tools/k8s-schemas"; fi
+  if [[ $K8S_FETCHED -eq 0 ]]; then ok "up to date (${#K8S_FILES[@]} files)"
+  else ok "fetched $K8S_FETCHED of ${#K8S_FILES[@]} files into .tools/k8s-schemas and .tools/api-schemas"; fi
 fi
 
 printf 'setup: done in %ss\n' "$(since "$T_ALL")"
