@@ -57,7 +57,7 @@ module.exports = {
       name: 'domain-not-http',
       comment: 'Domain folders do not import the HTTP layer.',
       severity: 'error',
-      from: { path: '^src/(servers|clusters|spawners|profiles|storage|users|db|kubernetes|host|policy|publish)/' },
+      from: { path: '^src/(servers|clusters|spawners|profiles|storage|users|db|kubernetes|host|policy|publish|sharing)/' },
       to: { path: '^src/(api|web|presenters)/' },
     },
   ],
