@@ -4,6 +4,7 @@
  * same rules as the sharing API decide (policy/rules.ts); the same service does the work.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { sql } from 'kysely';
 import type { HubContext } from '../context.js';
 import type { Access } from '../policy/access.js';
 import { may, serverTarget } from '../policy/authorize.js';
@@ -210,12 +211,13 @@ ${view.error ? html`<div class="notice danger" role="alert" id="share-error"><p>
     const { q = '', kind = 'user' } = queryFields(req);
     const prefix = q.trim().toLowerCase();
     if (!prefix) return [];
-    const like = `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    // names may hold `_`, which LIKE would take as a wildcard: escaped, with the escape character said (SQLite has none by default)
+    const startsWith = sql<boolean>`name like ${`${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`} escape '\\'`;
     if (kind === 'group') {
-      const rows = await ctx.db.selectFrom('groups').select('name').where('name', 'like', like).orderBy('name').limit(SUGGESTIONS * 5).execute();
+      const rows = await ctx.db.selectFrom('groups').select('name').where(startsWith).orderBy('name').limit(SUGGESTIONS * 5).execute();
       return rows.map((r) => r.name).filter((name) => may(access, 'read:groups:name', { group: name })).slice(0, SUGGESTIONS);
     }
-    const rows = await ctx.db.selectFrom('users').select('name').where('name', 'like', like).where('name', '!=', access.identity.name).orderBy('name').limit(SUGGESTIONS * 5).execute();
+    const rows = await ctx.db.selectFrom('users').select('name').where(startsWith).where('name', '!=', access.identity.name).orderBy('name').limit(SUGGESTIONS * 5).execute();
     return rows.map((r) => r.name).filter((name) => may(access, 'read:users:name', { user: name })).slice(0, SUGGESTIONS);
   });
 

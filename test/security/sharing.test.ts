@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { launchRefinery, SERVICE_TOKEN, startServerAndWait, type RefineryProcess } from '../helpers/refinery.js';
 import { openKernelSocket } from '../helpers/kernel.js';
+import { addUser, signIn } from '../helpers/session.js';
 
 let hub: RefineryProcess;
 const tokens: Record<string, string> = {};
@@ -145,6 +146,20 @@ describe('sharing a server', () => {
     } finally {
       await closed.cleanup();
     }
+  });
+
+  test('name suggestions: only with the page\'s CSRF token, a name prefix taken literally, never oneself', async () => {
+    await addUser(hub, 'a_b', 'password-a_b-0123');
+    assert.equal((await hub.api('/hub/api/users', { method: 'POST', body: JSON.stringify({ usernames: ['axb'] }) })).status, 201);
+    const session = await signIn(hub, 'a_b', 'password-a_b-0123');
+    const suggest = (q: string, kind = 'user', csrf = true) => fetch(`${hub.url}/hub/share-suggestions?${new URLSearchParams({ q, kind })}`, {
+      headers: { Cookie: session.cookie, ...(csrf ? { 'X-XSRFToken': session.xsrf } : {}), 'Sec-Fetch-Mode': 'cors' },
+    });
+    assert.deepEqual(await (await suggest('a')).json(), ['admin', 'alice', 'axb'], 'others whose names start so; not a_b herself');
+    assert.deepEqual(await (await suggest('a_')).json(), [], '"_" is not a wildcard: only a_b starts with it, and she is the one asking');
+    assert.deepEqual(await (await suggest('ax')).json(), ['axb']);
+    assert.deepEqual(await (await suggest('te', 'group')).json(), ['team']);
+    assert.equal((await suggest('a', 'user', false)).status, 403, 'a script on another site cannot list names with the cookie alone');
   });
 
   test('POST to an owner\'s list answers 405, as JupyterHub does', async () => {
