@@ -153,7 +153,7 @@ describe('sharing a server', () => {
     assert.equal((await hub.api('/hub/api/users', { method: 'POST', body: JSON.stringify({ usernames: ['axb'] }) })).status, 201);
     const session = await signIn(hub, 'a_b', 'password-a_b-0123');
     const suggest = (q: string, kind = 'user', csrf = true) => fetch(`${hub.url}/hub/share-suggestions?${new URLSearchParams({ q, kind })}`, {
-      headers: { Cookie: session.cookie, ...(csrf ? { 'X-XSRFToken': session.xsrf } : {}), 'Sec-Fetch-Mode': 'cors' },
+      headers: { Cookie: session.cookie, ...(csrf ? { 'X-XSRFToken': session.xsrf } : {}), 'Sec-Fetch-Site': csrf ? 'same-origin' : 'cross-site', 'Sec-Fetch-Mode': 'cors', 'Sec-Fetch-Dest': 'empty' },
     });
     assert.deepEqual(await (await suggest('a')).json(), ['admin', 'alice', 'axb'], 'others whose names start so; not a_b herself');
     assert.deepEqual(await (await suggest('a_')).json(), [], '"_" is not a wildcard: only a_b starts with it, and she is the one asking');
