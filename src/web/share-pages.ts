@@ -221,6 +221,18 @@ ${view.error ? html`<div class="notice danger" role="alert" id="share-error"><p>
     return rows.map((r) => r.name).filter((name) => may(access, 'read:users:name', { user: name })).slice(0, SUGGESTIONS);
   });
 
+  // leaving a server someone shared with you (a group's share is left by leaving the group)
+  app.post('/hub/shared/leave', async (req, reply) => {
+    const access = pageAccess(req, reply);
+    if (!access) return reply;
+    const me = access.identity.name;
+    requirePageScope(access, 'users:shares', { user: me }, 'leave shared servers');
+    const { owner = '', server = '' } = formFields(req);
+    const share = await ctx.sharing.shareWith({ user: me }, owner, server);
+    if (share) await ctx.sharing.leave(share);
+    return reply.redirect('/hub/home#shared-with-me', 303);
+  });
+
   // accepting a share link: a confirmation first, so opening a link never grants anything by itself
   app.get('/hub/accept-share', async (req, reply) => {
     const access = pageAccess(req, reply);

@@ -3,7 +3,7 @@
 // both edit one notebook live in JupyterLab (real-time collaboration), each seeing the other's
 // changes and cursor under their own name. alice revokes: bob's open WebSockets close and his next
 // request is refused. Then a share link: carol accepts it after a confirmation and gets in; an
-// expired link lets dave in nowhere.
+// expired link lets dave in nowhere; carol leaves the share from her home page.
 import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -164,7 +164,7 @@ describe('Share a server from the home page and work in it together', () => {
     await bob.locator('#shared-empty').waitFor();
   });
 
-  test('a share link: carol accepts it after a confirmation and gets in; an expired link lets dave in nowhere', { timeout: 240_000 }, async () => {
+  test('a share link: carol accepts it after a confirmation and gets in; an expired link lets dave in nowhere; carol leaves from her home page', { timeout: 240_000 }, async () => {
     const alice = pages.alice!;
     let link = '';
     await scenario(alice, 'share-link', async () => {
@@ -186,6 +186,13 @@ describe('Share a server from the home page and work in it together', () => {
       await carol.getByRole('heading', { name: /Sign in to/ }).waitFor({ timeout: LAB_TIMEOUT_MS });
       await carol.getByRole('button', { name: 'Allow' }).click();
       await carol.waitForURL(/\/user\/alice\/lab/, { timeout: LAB_TIMEOUT_MS });
+    });
+    await scenario(carol, 'leave-share', async () => {
+      await carol.goto(`${hub.url}/hub/home`);
+      carol.once('dialog', (dialog) => void dialog.accept());
+      await carol.locator('#shared-table tr[data-shared="alice/"]').getByRole('button', { name: /Leave/ }).click();
+      await carol.locator('#shared-empty').waitFor();
+      assert.equal((await carol.request.get(`${hub.url}/user/alice/api/status`)).status(), 403, 'carol left');
     });
     // a second link, expired in the database: dave gets nowhere with it
     await alice.goto(`${hub.url}/hub/share/alice`);
