@@ -477,6 +477,9 @@ done
 # when nothing changed); the layers then get links to base's new Jupyter files like to the others.
 if [ -n "${SELECTED[base]:-}" ]; then
   bash "$REPO/python/refinery_publish/install.sh" "$ENVS_DIR/base" || fail "refinery-publish: building or installing the Publish extension failed (above)"
+  # JupyterLab's defaults for every image (python/jupyterlab-settings): no news or update prompts,
+  # which ask each person on first load and fetch from the internet
+  install -D -m 644 "$REPO/python/jupyterlab-settings/overrides.json" "$ENVS_DIR/base/share/jupyter/lab/settings/overrides.json"
   for e in "${ORDERED[@]}"; do
     if [ "$(parent_of "$e")" = base ] && [ -n "${SELECTED[$e]:-}" ] && [ -f "$ENVS_DIR/$e/.refinery-lock-hash" ]; then link_parent "$ENVS_DIR/$e" "$ENVS_DIR/base"; fi
   done

@@ -133,6 +133,8 @@ describe('Share a server from the home page and work in it together', () => {
       await waitFor(async () => (await firstCell(pages.alice!).innerText()).includes('# checked by bob'), { timeoutMs: 30_000, message: "bob's typing to appear in alice's notebook" });
       await waitFor(async () => (await cursorsIn(pages.alice!)).some((name) => /bob/i.test(name)), { timeoutMs: 30_000, message: "bob's named cursor in alice's editor" });
       await saveScreenshot(pages.alice!, 'collaboration-alice');
+      // the shipped images turn JupyterLab's news prompt off (python/jupyterlab-settings)
+      for (const page of [bob, pages.alice!]) assert.equal(await page.getByText(/notified about official Jupyter news/).count(), 0, 'no news prompt');
     });
   });
 
