@@ -128,7 +128,7 @@ function authStatesOf(loaded: LoadedConfig, db: Db, provider: ExternalSignIn | u
 export async function startRefinery(loaded: LoadedConfig, options: StartOptions = {}): Promise<RunningRefinery> {
   const started = Date.now();
   const { config } = loaded;
-  const log = options.log ?? createLogger({ level: config.log_level });
+  const log = options.log ?? createLogger({ level: config.log_level, format: config.log_format });
   const services = resolveServices(loaded);
   const extraEnv = resolveEnv(loaded);
   const runMode = runModeOf(config.spawner.local.run_as, loaded.source);

@@ -16,14 +16,15 @@ const REDACT = [
 ];
 
 /**
- * JSON lines for log collectors; readable lines when a person watches a terminal
- * (`REFINERY_LOG_FORMAT=json|pretty` overrides).
+ * JSON lines for log collectors; readable lines when a person watches a terminal. `format` (config
+ * `log_format`) or the environment's `REFINERY_LOG_FORMAT=json|pretty` says otherwise.
  */
-export function createLogger(options: { level?: string; name?: string; destination?: NodeJS.WritableStream } = {}): Logger {
+export function createLogger(options: { level?: string; name?: string; destination?: NodeJS.WritableStream; format?: 'auto' | 'pretty' | 'json' } = {}): Logger {
   const level = options.level ?? process.env.REFINERY_LOG_LEVEL ?? 'info';
   const base = { level, name: options.name ?? 'refinery', redact: { paths: REDACT, censor: '[secret]' } };
   if (options.destination) return pino(base, options.destination as pino.DestinationStream);
-  const format = process.env.REFINERY_LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json');
+  const chosen = process.env.REFINERY_LOG_FORMAT ?? (options.format && options.format !== 'auto' ? options.format : undefined);
+  const format = chosen ?? (process.stdout.isTTY ? 'pretty' : 'json');
   if (format === 'pretty') return pino(base, pretty({ colorize: true, ignore: 'pid,hostname,name', translateTime: 'HH:MM:ss', sync: true }));
   return pino(base);
 }

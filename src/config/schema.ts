@@ -159,6 +159,8 @@ export const configSchema = z.strictObject({
    */
   database: secretRef.optional(),
   log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+  /** `auto`: readable lines on a terminal, JSON lines otherwise (for log collectors). */
+  log_format: z.enum(['auto', 'pretty', 'json']).default('auto'),
   auth: authSchema.default(authSchema.parse({})),
   services: z.array(serviceSchema).default([]),
   spawner: localSpawnerSchema.default(localSpawnerSchema.parse({})),
