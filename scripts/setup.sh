@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepare this checkout to run Refinery (and, with --test/--bench, its test suite and benchmarks).
 #
-#   bash scripts/setup.sh            node deps, TypeScript build, Python env
+#   bash scripts/setup.sh            node deps, TypeScript build, Python env, the embedded S3 server (Go)
 #   bash scripts/setup.sh --test     ... plus PostgreSQL server binaries, Chromium (and Java) via apt,
 #                                    and the Kubernetes control plane (built with Go; see setup-kube.sh)
 #   bash scripts/setup.sh --bench    ... plus wrk
@@ -226,10 +226,11 @@ if [[ "$WANT_TEST" == 1 ]]; then
 fi
 
 # ---------------------------------------------------------------------------------------------
-# 5. versitygw, the S3 server the storage tests run against (test/helpers/s3-server.ts). Built
-#    from source with Go into .tools/bin (gitignored): no distribution packages it, and a pinned
-#    module version keeps every machine on the same server.
-if [[ "$WANT_TEST" == 1 ]]; then
+# 5. versitygw, the S3 server Refinery embeds by default (src/storage/embedded-store.ts) and the
+#    storage tests run against (test/helpers/s3-server.ts). Built from source with Go into .tools/bin
+#    (gitignored): no distribution packages it, and a pinned module version keeps every machine on
+#    the same server. Without Go, Refinery still starts, without object storage (it says so).
+if command -v go >/dev/null || [[ "$WANT_TEST" == 1 ]]; then
   step "versitygw"
   VERSITYGW_VERSION=v1.8.0
   VGW_BIN="$REFINERY_ROOT/.tools/bin/versitygw"

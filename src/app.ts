@@ -19,6 +19,7 @@ import { ConnectionCap, createPublicServer } from './http/server-limits.js';
 import { createHubApp } from './http/hub-app.js';
 import { RouteTable } from './proxy/index.js';
 import { Revocations } from './auth/revocations.js';
+import { startEmbeddedStore, anyServerRunning } from './startup/object-store.js';
 import { SharingService } from './sharing/service.js';
 import { LocalSpawner } from './spawners/local.js';
 import { kubeApiFrom } from './spawners/kubernetes/from-config.js';
@@ -170,7 +171,12 @@ export async function startRefinery(loaded: LoadedConfig, options: StartOptions 
       // a cluster restarted on its own gets the object-storage keys its server's spawn gave it
       extraEnv: (user, server): Promise<Record<string, string>> => servers.storageEnvFor(user, server),
     });
-    const storage = storageServiceFrom(loaded, log.child({ component: 'storage' }));
+    const objectStore = await startEmbeddedStore(config, log.child({ component: 'object-store' }));
+    if (objectStore) {
+      // stopped with the hub only when no server is left that was given its address and keys (before the database closes)
+      cleanups.unshift(async () => objectStore.close(!(await anyServerRunning(db.kysely).catch(() => true))));
+    }
+    const storage = storageServiceFrom(loaded, log.child({ component: 'storage' }), objectStore?.endpoint());
     const externalSignIn = externalSignInOf(loaded, urls);
     const authStates = authStatesOf(loaded, db, externalSignIn, log.child({ component: 'auth-state' }));
     const servers: ServerManager = new ServerManager({

@@ -6,10 +6,11 @@ import { ConfigError } from '../config/errors.js';
 import { describeIssue } from '../config/issues.js';
 import { parseYamlMapping } from '../config/yaml.js';
 import { loadConfig, resolveSecret, type LoadedConfig } from '../config/load.js';
-import { catalogSchema, type Catalog, type ImageConfig, type SettingsConfig } from './schema.js';
+import { catalogSchema, profileSchema, type Catalog, type ImageConfig, type ProfileConfig, type SettingsConfig } from './schema.js';
 import { DEFAULT_CATALOG } from './defaults.js';
 import { clusterRequestSchema } from '../clusters/request.js';
 import { absoluteStoragePaths, storageRequestSchema } from '../storage/config.js';
+import { EMBEDDED_ENDPOINT, EMBEDDED_STORAGE_PROFILE, embeddedStorage } from '../storage/embedded-config.js';
 
 const CATALOG_KEYS = ['images', 'sizes', 'profiles', 'profile_list'] as const;
 
@@ -54,6 +55,7 @@ export function loadCatalog(loaded: LoadedConfig): Catalog {
     if (fromMain[key] !== undefined) return { value: fromMain[key] as Catalog[K], dir: loaded.baseDir, source: loaded.source };
     return { value: (defaults[key] ?? []) as Catalog[K], dir: repoRoot(), source: '(built-in catalog)' };
   };
+  const embedded = embeddedStorage(config);
   const images = pick('images');
   const profiles = pick('profiles');
   const offered = pick('profile_list');
@@ -64,7 +66,7 @@ export function loadCatalog(loaded: LoadedConfig): Catalog {
       ...(image.local?.environment && !isAbsolute(image.local.environment) ? { local: { ...image.local, environment: resolve(images.dir, image.local.environment) } } : {}),
     })),
     sizes: pick('sizes').value,
-    profiles: profiles.value.map((p) => absoluteSecretFiles(p, profiles.dir)),
+    profiles: withEmbeddedStorage(profiles.value.map((p) => absoluteSecretFiles(p, profiles.dir)), embedded.on),
     profile_list: offered.value.map((p) => ({
       ...p,
       overrides: absoluteSecretFiles(p.overrides, offered.dir),
@@ -75,9 +77,20 @@ export function loadCatalog(loaded: LoadedConfig): Catalog {
       }])),
     })),
   };
-  const problems = validateCatalog(catalog, (ref, where) => resolveSecret(ref, where, fileSource, fileDir), { endpoints: config.storage.endpoints.map((e) => e.name), configSource: loaded.source });
+  const endpoints = [...config.storage.endpoints.map((e) => e.name), ...(embedded.on ? [EMBEDDED_ENDPOINT] : [])];
+  const problems = validateCatalog(catalog, (ref, where) => resolveSecret(ref, where, fileSource, fileDir), { endpoints, configSource: loaded.source });
   if (problems.length) throw new ConfigError(config.profiles_file ? fileSource : loaded.source, problems);
   return catalog;
+}
+
+/**
+ * With the embedded object store, everyone gets a key and a bucket in it: a profile for everyone,
+ * first so that any profile giving storage of its own wins. Not added when some profile already
+ * says where storage comes from.
+ */
+function withEmbeddedStorage(profiles: ProfileConfig[], embedded: boolean): ProfileConfig[] {
+  if (!embedded || profiles.some((p) => p.storage)) return profiles;
+  return [profileSchema.parse(EMBEDDED_STORAGE_PROFILE), ...profiles];
 }
 
 /** `profiles[2].overrides` → ['profiles', 2, 'overrides'] */

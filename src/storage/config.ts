@@ -59,8 +59,13 @@ export const endpointSchema = z.strictObject({
 export const storageConfigSchema = z
   .strictObject({
     endpoints: z.array(endpointSchema).default([]),
+    /**
+     * With no endpoints configured, run an object store of Refinery's own (versitygw on loopback,
+     * data under <data_dir>/objects) and give everyone a key and a `{user}` bucket in it.
+     */
+    embedded: z.boolean().default(true),
   })
-  .default({ endpoints: [] });
+  .default({ endpoints: [], embedded: true });
 
 export type EndpointConfig = z.output<typeof endpointSchema>;
 export type StorageConfig = z.output<typeof storageConfigSchema>;

@@ -25,9 +25,10 @@ export function createProvisioner(endpoint: EndpointConfig, readSecret: (ref: Se
 }
 
 /** The storage service a loaded configuration describes (the hub's, and the CLI's for `users remove`). */
-export function storageServiceFrom(loaded: LoadedConfig, log: Logger): StorageService {
+export function storageServiceFrom(loaded: LoadedConfig, log: Logger, embedded?: EndpointConfig): StorageService {
+  const config = embedded ? { ...loaded.config.storage, endpoints: [...loaded.config.storage.endpoints, embedded] } : loaded.config.storage;
   return new StorageService({
-    config: loaded.config.storage, dataDir: loaded.config.data_dir, log, configSource: loaded.source,
+    config, dataDir: loaded.config.data_dir, log, configSource: loaded.source,
     provisionerFor: (endpoint) => createProvisioner(endpoint, (ref, where) => resolveSecret(ref, where, loaded.source, loaded.baseDir)),
     // in a pod, the kubernetes-secret source reads Secrets with the pod's service account
     ...(process.env.KUBERNETES_SERVICE_HOST ? { kubernetesSecrets: kubeSecretReader(KubeApi.connect()) } : {}),
