@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, databaseTarget, redactDatabaseUrl, ConfigError, type LoadedConfig } from './config/load.js';
+import { EMBEDDED_STORAGE_PROFILE, embeddedStorage } from './storage/embedded-config.js';
 import { loadCatalog } from './profiles/catalog.js';
 import { createPublicationStore } from './publish/store-factory.js';
 import { forgetUserBlobs } from './publish/service.js';
@@ -91,7 +92,11 @@ program
       return SECRET_KEYS.has(key) && typeof value === 'string' ? '(hidden)' : value;
     })) as unknown;
     const endpoints = loaded.config.storage.endpoints.length;
-    process.stdout.write(`${loaded.source}: configuration is valid (${catalog.images.length} images, ${catalog.sizes.length} sizes, ${catalog.profiles.length} profiles, ${catalog.profile_list.length} offered profiles, ${endpoints} storage endpoint${endpoints === 1 ? '' : 's'})\n${JSON.stringify(shown, null, 2)}\n`);
+    const embedded = embeddedStorage(loaded.config);
+    const storage = embedded.on ? 'embedded object storage' : `${endpoints} storage endpoint${endpoints === 1 ? '' : 's'}`;
+    // the embedded storage's own profile is part of "embedded object storage", not one of the configured profiles
+    const profiles = catalog.profiles.filter((p) => p.name !== EMBEDDED_STORAGE_PROFILE.name).length;
+    process.stdout.write(`${loaded.source}: configuration is valid (${catalog.images.length} images, ${catalog.sizes.length} sizes, ${profiles} profiles, ${catalog.profile_list.length} offered profiles, ${storage})\n${JSON.stringify(shown, null, 2)}\n`);
   });
 
 program

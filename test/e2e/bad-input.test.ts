@@ -303,12 +303,11 @@ describe('a running hub, given bad input', () => {
   });
 
   describe('other users', () => {
-    test('bob cannot read alice: 404, exactly as for a user that does not exist', async () => {
+    test('bob reads no more of alice than her name (which sharing needs): nothing of her servers, groups or activity', async () => {
       const alice = await hub.as(bobToken, '/hub/api/users/alice');
-      const nobody = await hub.as(bobToken, '/hub/api/users/nobody');
-      assert.equal(alice.status, 404);
-      assert.equal(nobody.status, 404);
-      assert.deepEqual(await alice.json(), await nobody.json());
+      assert.equal(alice.status, 200);
+      assert.deepEqual(await alice.json(), { kind: 'user', name: 'alice', admin: false });
+      assert.equal((await hub.as(bobToken, '/hub/api/users/nobody')).status, 404);
       assert.equal((await hub.as(bobToken, '/hub/api/users/bob')).status, 200, 'he can read himself');
     });
 

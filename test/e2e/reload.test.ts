@@ -234,7 +234,7 @@ describe('reloading the profiles file while the hub runs', () => {
     assert.doesNotMatch(await adminPage(), /id="catalog-error"/, 'the admin page no longer reports an error');
     const check = await cli('check-config', '--config', hub.configPath);
     assert.equal(check.code, 0, check.stderr);
-    assert.match(check.stdout, /configuration is valid \(3 images, 3 sizes, 1 profiles, 1 offered profiles, 0 storage endpoints\)/);
+    assert.match(check.stdout, /configuration is valid \(3 images, 3 sizes, 1 profiles, 1 offered profiles, embedded object storage\)/);
     await editUnwatched(profilesYaml('five'));
     const reload = await cli('reload', '--config', hub.configPath);
     assert.equal(reload.code, 0, reload.stderr);

@@ -143,6 +143,7 @@ describe('sharing a server', () => {
       const erin = await closed.tokenFor('erin');
       assert.equal((await closed.as(erin, '/hub/api/shares/erin/', { method: 'POST', body: JSON.stringify({ user: 'frank' }) })).status, 403);
       assert.equal((await closed.as(erin, '/hub/api/share-codes/erin/', { method: 'POST', body: '{}' })).status, 403);
+      assert.equal((await closed.as(erin, '/hub/api/users/frank')).status, 404, 'nor look up other people by name');
     } finally {
       await closed.cleanup();
     }
