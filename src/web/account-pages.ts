@@ -8,6 +8,7 @@ import { checkTokenScopes, issueToken } from '../auth/tokens.js';
 import { ScopeError } from '../policy/scopes.js';
 import { setPassword } from '../users/service.js';
 import { HttpError } from '../http/errors.js';
+import { copyableSecret } from './secret-field.js';
 import { html, type SafeHtml } from './html.js';
 import { formFields, pageAccess, queryFields, sendPage, xsrfOf, signedInPerson } from './page-auth.js';
 import { timeTag } from './format.js';
@@ -98,12 +99,7 @@ ${options.created
     ? html`<section class="notice success" id="new-token-notice" aria-labelledby="new-token-title" tabindex="-1" data-secret-notice>
   <h2 id="new-token-title">Your new token${options.created.row.note ? html` “${options.created.row.note}”` : ''}</h2>
   <p><strong>Copy it now: it won’t be shown again.</strong> Refinery stores only a fingerprint of it.</p>
-  <div class="secret">
-    <label for="new-token" class="sr-only">New API token</label>
-    <input id="new-token" type="text" readonly value="${options.created.token}" autocomplete="off" spellcheck="false" data-select-on-focus>
-    <button type="button" class="primary" data-copy="new-token" hidden>Copy</button>
-    <span class="copy-status" data-copy-status="new-token" aria-live="polite"></span>
-  </div>
+  ${copyableSecret('new-token', 'New API token', options.created.token)}
   <p class="small muted">Use it as <code>Authorization: token …</code> in API requests.</p>
 </section>`
     : ''}

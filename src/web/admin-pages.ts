@@ -7,6 +7,7 @@ import { findUser, listUsers, type UserRow } from '../db/users.js';
 import { serverUrl } from '../servers/env.js';
 import { changeUser, createOneUser, removeUser, setPassword, UserRequestError } from '../users/service.js';
 import { HttpError } from '../http/errors.js';
+import { copyableSecret } from './secret-field.js';
 import { html, type SafeHtml } from './html.js';
 import { formFields, pageAccess, queryFields, requirePageScope, sendPage, xsrfOf } from './page-auth.js';
 import { statusPill, timeTag } from './format.js';
@@ -163,12 +164,7 @@ ${options.secret
     ? html`<section class="notice success" id="password-notice" aria-labelledby="password-notice-title" tabindex="-1" data-secret-notice>
   <h2 id="password-notice-title">${options.secret.kind === 'created' ? html`User <strong>${options.secret.user}</strong> created` : html`New password for <strong>${options.secret.user}</strong>`}</h2>
   <p><strong>Copy the password now: it won’t be shown again.</strong> Give it to ${options.secret.user} privately; they can change it on their Password page.</p>
-  <div class="secret">
-    <label for="new-password" class="sr-only">Password for ${options.secret.user}</label>
-    <input id="new-password" type="text" readonly value="${options.secret.password}" autocomplete="off" spellcheck="false" data-select-on-focus>
-    <button type="button" class="primary" data-copy="new-password" hidden>Copy</button>
-    <span class="copy-status" data-copy-status="new-password" aria-live="polite"></span>
-  </div>
+  ${copyableSecret('new-password', `Password for ${options.secret.user}`, options.secret.password)}
 </section>`
     : ''}
 <section class="card" aria-labelledby="add-user-title">

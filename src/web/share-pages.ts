@@ -16,6 +16,7 @@ import { acceptShareUrl } from '../presenters/share.js';
 import { serverUrl } from '../servers/env.js';
 import { publicOrigin } from '../http/origins.js';
 import { HttpError } from '../http/errors.js';
+import { copyableSecret } from './secret-field.js';
 import { html, type SafeHtml } from './html.js';
 import { timeTag } from './format.js';
 import { formFields, pageAccess, queryFields, requirePageScope, sendPage, xsrfOf } from './page-auth.js';
@@ -102,12 +103,7 @@ ${view.error ? html`<div class="notice danger" role="alert" id="share-error"><p>
     ? html`<section class="notice success" id="new-link-notice" aria-labelledby="new-link-title" tabindex="-1" data-secret-notice>
   <h3 id="new-link-title">Your new share link</h3>
   <p><strong>Copy it now: it won’t be shown again.</strong> It expires ${timeTag(view.link.expiresAt)}.</p>
-  <div class="secret">
-    <label for="new-link" class="sr-only">New share link</label>
-    <input id="new-link" type="text" readonly value="${view.link.url}" autocomplete="off" spellcheck="false" data-select-on-focus>
-    <button type="button" class="primary" data-copy="new-link" hidden>Copy</button>
-    <span class="copy-status" data-copy-status="new-link" aria-live="polite"></span>
-  </div>
+  ${copyableSecret('new-link', 'New share link', view.link.url)}
 </section>`
     : ''}
   <form method="post" action="${action}" class="card" novalidate>
