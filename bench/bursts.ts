@@ -267,7 +267,7 @@ async function turn(hub: Hub, size: number, round: number): Promise<Turn> {
   };
   const f = (v: number | null) => (v === null ? '     -' : v.toFixed(1).padStart(6));
   console.log(
-    `round ${round} ${hub.name.padEnd(10)} burst ${String(size).padStart(3)}: failures ${String(failures).padStart(3)}  all ready ${f(result.allReadySeconds)} s  median spawn ${f(median(spawns.filter((s) => s.ok).map((s) => s.seconds)))} s  single ${single.ok ? f(single.seconds) : ' failed'} s | load ${load.toFixed(1)}`,
+    `round ${round} ${hub.name.padEnd(10)} burst ${String(size).padStart(3)}: failures ${String(failures).padStart(3)}  all ready ${f(result.allReadySeconds)} s  median spawn ${f(spawns.some((s) => s.ok) ? median(spawns.filter((s) => s.ok).map((s) => s.seconds)) : null)} s  single ${single.ok ? f(single.seconds) : ' failed'} s | load ${load.toFixed(1)}`,
   );
   const firstFailure = spawns.find((s) => !s.ok);
   if (firstFailure) console.log(`  e.g. ${firstFailure.message.slice(0, 200)}`);

@@ -71,6 +71,7 @@ import {
   requestedSettings,
   resourceEnv,
   serverCgroupDir,
+  settleServerCgroups,
   sweepEmptyServerCgroups,
   type CgroupLayout,
   type EnforcedResources,
@@ -456,7 +457,8 @@ export class LocalSpawner implements Spawner {
     if (requestedSettings(request.resources).length) {
       const spec = request.resources as ResourceSpec;
       const layout = await this.cgroupLayout();
-      const made = await createServerCgroups(layout, this.cgroupParent, spawnId, spec);
+      // startup: at least an ordinary process's CPU weight until it answers (host/cgroups.ts, START-UP WEIGHT)
+      const made = await createServerCgroups(layout, this.cgroupParent, spawnId, spec, { startup: true });
       cgroupDirs = made.dirs;
       enforced = made.enforced;
       if (enforced.memoryLimit === 'none' && this.memoryLimitFallback === 'rlimit-data' && spec.memoryLimit) {
@@ -586,7 +588,10 @@ export class LocalSpawner implements Spawner {
       const { code, signal: sig } = exited as ExitInfo;
       return fail(`Server process ${describeExit(code, sig)} before it answered`, 0);
     }
-    if (cgroupDirs.length && enforced) await this.verifyCgroups(state, enforced);
+    if (cgroupDirs.length && enforced) {
+      await settleServerCgroups(await this.cgroupLayout(), this.cgroupParent, spawnId, request.resources as ResourceSpec);
+      await this.verifyCgroups(state, enforced);
+    }
     const took = Date.now() - started;
     this.log.info({ user, server, pid, port, ms: took, ...(enforced ? { enforced } : {}) }, 'local server is up');
     progress(90, `Server is up (${formatSeconds(Math.round(took / 100) * 100)}s)`);
