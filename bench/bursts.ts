@@ -20,7 +20,8 @@
  * machine noise lands on both): one spawn alone (the "single spawn"), stopped again; then N users
  * ask for a server at the same moment; the burst is over when each has answered ready or failed.
  * Then every server is stopped and the next hub's turn comes. Reported per hub and size: failures,
- * the time until all were ready (from the first request), the median of the spawns within the burst,
+ * the time until all were ready (from the first request; with failures, "last ready" says when the
+ * last spawn that succeeded was), the median of the spawns within the burst,
  * the median single spawn; and Refinery/JupyterHub ratios.
  *
  * Everything started is stopped at the end, also on failure or Ctrl-C: both hubs (which stop their
@@ -197,9 +198,11 @@ async function followProgress(hub: Hub, user: string): Promise<{ ready: boolean;
       continue;
     }
     const text = await res.text();
-    const events = text.split('\n\n').filter((b) => b.startsWith('data: ')).map((b) => JSON.parse(b.slice(6)) as { ready?: boolean; failed?: boolean; message?: string });
+    const events = text.split('\n\n').filter((b) => b.startsWith('data: ')).map((b) => JSON.parse(b.slice(6)) as Record<string, unknown>);
     const last = events.at(-1);
-    return { ready: !!last?.ready, message: String(last?.message ?? `no progress (${res.status})`) };
+    if (last?.ready) return { ready: true, message: String(last.message ?? '') };
+    // a failure: the whole event, which may carry the end of the server's log
+    return { ready: false, message: last ? JSON.stringify(last).slice(0, 4000) : `no progress (${res.status})` };
   }
 }
 
@@ -246,6 +249,8 @@ interface Turn {
   spawns: SpawnResult[];
   failures: number;
   allReadySeconds: number | null;
+  /** When the last spawn that succeeded was ready (with failures, all-ready has no value). */
+  lastReadySeconds: number | null;
   load: number;
 }
 
@@ -264,13 +269,14 @@ async function turn(hub: Hub, size: number, round: number): Promise<Turn> {
   const result: Turn = {
     hub: hub.name, size, round, single, spawns, failures, load,
     allReadySeconds: failures ? null : Math.max(...spawns.map((s) => s.seconds)),
+    lastReadySeconds: failures === size ? null : Math.max(...spawns.filter((s) => s.ok).map((s) => s.seconds)),
   };
   const f = (v: number | null) => (v === null ? '     -' : v.toFixed(1).padStart(6));
   console.log(
-    `round ${round} ${hub.name.padEnd(10)} burst ${String(size).padStart(3)}: failures ${String(failures).padStart(3)}  all ready ${f(result.allReadySeconds)} s  median spawn ${f(spawns.some((s) => s.ok) ? median(spawns.filter((s) => s.ok).map((s) => s.seconds)) : null)} s  single ${single.ok ? f(single.seconds) : ' failed'} s | load ${load.toFixed(1)}`,
+    `round ${round} ${hub.name.padEnd(10)} burst ${String(size).padStart(3)}: failures ${String(failures).padStart(3)}  all ready ${f(result.allReadySeconds)} s  last ready ${f(result.lastReadySeconds)} s  median spawn ${f(spawns.some((s) => s.ok) ? median(spawns.filter((s) => s.ok).map((s) => s.seconds)) : null)} s  single ${single.ok ? f(single.seconds) : ' failed'} s | load ${load.toFixed(1)}`,
   );
   const firstFailure = spawns.find((s) => !s.ok);
-  if (firstFailure) console.log(`  e.g. ${firstFailure.message.slice(0, 200)}`);
+  if (firstFailure) console.log(`  e.g. ${firstFailure.message.slice(0, 1500)}`);
   if (!single.ok) console.log(`  single: ${single.message.slice(0, 200)}`);
   return result;
 }
@@ -351,12 +357,14 @@ async function main(): Promise<void> {
     const per = (hub: HubName) => {
       const mine = turns.filter((t) => t.hub === hub && t.size === size);
       const allReady = mine.map((t) => t.allReadySeconds).filter((v): v is number => v !== null);
+      const lastReady = mine.map((t) => t.lastReadySeconds).filter((v): v is number => v !== null);
       const singles = mine.filter((t) => t.single.ok).map((t) => t.single.seconds);
       const spawns = mine.flatMap((t) => t.spawns.filter((s) => s.ok).map((s) => s.seconds));
       return {
         failures: mine.reduce((n, t) => n + t.failures, 0),
         spawns: mine.reduce((n, t) => n + t.spawns.length, 0),
         allReady: allReady.length === mine.length && mine.length ? median(allReady) : null,
+        lastReady: lastReady.length ? median(lastReady) : null,
         medianSpawn: spawns.length ? median(spawns) : null,
         single: singles.length ? median(singles) : null,
       };
@@ -364,18 +372,18 @@ async function main(): Promise<void> {
     const r = per('refinery');
     const j = per('jupyterhub');
     const ratio = (a: number | null, b: number | null) => (a !== null && b !== null ? a / b : null);
-    return { size, refinery: r, jupyterhub: j, ratios: { allReady: ratio(r.allReady, j.allReady), medianSpawn: ratio(r.medianSpawn, j.medianSpawn), single: ratio(r.single, j.single) } };
+    return { size, refinery: r, jupyterhub: j, ratios: { allReady: ratio(r.allReady, j.allReady), lastReady: ratio(r.lastReady, j.lastReady), medianSpawn: ratio(r.medianSpawn, j.medianSpawn), single: ratio(r.single, j.single) } };
   });
   const f = (v: number | null, unit: string) => (v === null ? '-' : `${v.toFixed(unit === '×' ? 2 : 1)}${unit}`);
   console.log(`\nmedians of ${options.rounds} round(s); ${options.neighbours} busy-loop neighbour(s); default size for Refinery`);
-  console.log('burst  hub         failures  all ready  median spawn  single spawn');
+  console.log('burst  hub         failures  all ready  last ready  median spawn  single spawn');
   for (const s of summary) {
     for (const hub of ['refinery', 'jupyterhub'] as const) {
       const v = s[hub];
       if (!v.spawns) continue;
-      console.log(`${String(s.size).padStart(5)}  ${hub.padEnd(10)}  ${`${v.failures}/${v.spawns}`.padStart(8)}  ${f(v.allReady, ' s').padStart(9)}  ${f(v.medianSpawn, ' s').padStart(12)}  ${f(v.single, ' s').padStart(12)}`);
+      console.log(`${String(s.size).padStart(5)}  ${hub.padEnd(10)}  ${`${v.failures}/${v.spawns}`.padStart(8)}  ${f(v.allReady, ' s').padStart(9)}  ${f(v.lastReady, ' s').padStart(10)}  ${f(v.medianSpawn, ' s').padStart(12)}  ${f(v.single, ' s').padStart(12)}`);
     }
-    console.log(`${String(s.size).padStart(5)}  ratio R/J   ${''.padStart(8)}  ${f(s.ratios.allReady, '×').padStart(9)}  ${f(s.ratios.medianSpawn, '×').padStart(12)}  ${f(s.ratios.single, '×').padStart(12)}`);
+    console.log(`${String(s.size).padStart(5)}  ratio R/J   ${''.padStart(8)}  ${f(s.ratios.allReady, '×').padStart(9)}  ${f(s.ratios.lastReady, '×').padStart(10)}  ${f(s.ratios.medianSpawn, '×').padStart(12)}  ${f(s.ratios.single, '×').padStart(12)}`);
   }
   const dir = path.join(repo, 'bench', 'results');
   mkdirSync(dir, { recursive: true });

@@ -355,9 +355,11 @@ export async function createServerCgroups(
 ): Promise<ServerCgroups> {
   const out: ServerCgroups = { dirs: [], procsFiles: [], enforced: {}, problems: [] };
   const wanted = requestedSettings(spec);
+  // cpu first: the start wrapper joins in this order, and until it is in its cpu cgroup it competes
+  // as one process in the hub's cgroup, which a burst of starting servers outweighs many times over
   const groups: [Controller, (keyof ResourceSpec)[]][] = [
-    ['memory', wanted.filter((k) => k.startsWith('memory'))],
     ['cpu', wanted.filter((k) => k.startsWith('cpu'))],
+    ['memory', wanted.filter((k) => k.startsWith('memory'))],
   ];
   for (const [controller, settings] of groups) {
     if (!settings.length) continue;
