@@ -159,7 +159,8 @@ async function startJupyterHub(runId: string): Promise<Hub> {
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM'); // cleanup_servers: it stops its servers and its proxy first
-      const killed = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 60_000))]);
+      // unref: a hub that exits in time must not keep the bench waiting out the 60 s
+      const killed = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 60_000).unref())]);
       if (!killed) child.kill('SIGKILL');
       await exited;
     }

@@ -18,6 +18,10 @@
  * accounted, so the limit covers swap too), memory.soft_limit_in_bytes for a guarantee,
  * cpu.cfs_quota_us/cpu.cfs_period_us (limit × 100 ms per 100 ms) and cpu.shares (1024 per guaranteed
  * core). v2: memory.max, memory.swap.max = 0, memory.low, cpu.max, cpu.weight (100 per guaranteed core).
+ * Limits are hard (the kernel's OOM killer picks a process INSIDE the server's cgroup, usually the
+ * kernel that allocated; the CPU is throttled). Guarantees are best effort: a soft limit / memory.low
+ * protects the server's memory under pressure, and the CPU weight only matters when the cores are
+ * contended; nothing is reserved up front (JupyterHub's LocalProcessSpawner enforces none of these).
  *
  * THE PARENT'S CPU WEIGHT. The kernel shares CPU time between SIBLINGS: the parent (`refinery/`) is
  * one sibling of every process and cgroup in the hub's own cgroup, and everything below it shares
@@ -36,10 +40,6 @@
  * ordinary process's weight, and `settleServerCgroups` writes the guarantee's weight once the server
  * answers. Only the weight changes: the CPU limit (cpu.max / quota) and the memory limits hold from
  * the first instruction, so a server of size small is held to 1 CPU and 2G all along.
- * Limits are hard (the kernel's OOM killer picks a process INSIDE the server's cgroup, usually the
- * kernel that allocated; the CPU is throttled). Guarantees are best effort: a soft limit / memory.low
- * protects the server's memory under pressure, and the CPU weight only matters when the cores are
- * contended; nothing is reserved up front (JupyterHub's LocalProcessSpawner enforces none of these).
  *
  * HOW THE SERVER GETS IN. It is started through `wrapCommand()`: `sh -c 'echo $$ > <cgroup>/cgroup.procs
  * ...; exec "$@"'`, so it is inside before it runs a single line of its own, and every process it
