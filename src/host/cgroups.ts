@@ -438,6 +438,10 @@ export async function createServerCgroups(
       none(`cannot set up the ${controller} cgroup ${dir}: ${errorText(err)}`);
     }
   }
+  // reported memory first, as always (logs and the admin page show them in this order)
+  const enforced: EnforcedResources = {};
+  for (const key of wanted) if (out.enforced[key]) enforced[key] = out.enforced[key];
+  out.enforced = enforced;
   return out;
 }
 
