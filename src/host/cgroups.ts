@@ -23,6 +23,24 @@
  * protects the server's memory under pressure, and the CPU weight only matters when the cores are
  * contended; nothing is reserved up front (JupyterHub's LocalProcessSpawner enforces none of these).
  *
+ * THE PARENT'S CPU WEIGHT. The kernel shares CPU time between SIBLINGS: the parent (`refinery/`) is
+ * one sibling of every process and cgroup in the hub's own cgroup, and everything below it shares
+ * what the parent gets. Left at the default weight (1024 / 100, one ordinary process), 32 servers
+ * starting at once next to a build with a few busy processes got a few percent of the machine between
+ * them (measured: 8 servers next to ~10 runnable processes got 0.2 of 2 cores together, every thread
+ * runnable and waiting, none throttled or blocked, and all 8 missed the 120 s start timeout; each
+ * would start in 4 s alone). So the parent's weight is kept at the SUM of its children's weights
+ * (rebalanceCpuParent, after every server cgroup made, settled or removed): the subtree then weighs
+ * what its servers would weigh side by side in the hub's cgroup, as JupyterHub's server processes do,
+ * and each guarantee means against the rest of the machine what it says.
+ *
+ * START-UP WEIGHT. A guarantee below one core (the default size: 0.5) is a weight BELOW an ordinary
+ * process's, which is right for a server people work in, but a server that is still starting has a
+ * person waiting at the spawn page. So `createServerCgroups(..., { startup: true })` writes at least an
+ * ordinary process's weight, and `settleServerCgroups` writes the guarantee's weight once the server
+ * answers. Only the weight changes: the CPU limit (cpu.max / quota) and the memory limits hold from
+ * the first instruction, so a server of size small is held to 1 CPU and 2G all along.
+ *
  * HOW THE SERVER GETS IN. It is started through `wrapCommand()`: `sh -c 'echo $$ > <cgroup>/cgroup.procs
  * ...; exec "$@"'`, so it is inside before it runs a single line of its own, and every process it
  * starts (kernels, terminals, Spark's JVM, Dask workers) inherits the cgroup.
@@ -83,6 +101,17 @@ const CGROUP_SUPER_MAGIC = 0x27e0eb;
 const CGROUP2_SUPER_MAGIC = 0x63677270;
 /** CFS period written for CPU limits: 100 ms, the kernel's default. */
 export const CPU_PERIOD_US = 100_000;
+/** The CPU weight of a process or cgroup nobody set one for: v1 cpu.shares, v2 cpu.weight. */
+export const DEFAULT_CPU_WEIGHT = { 1: 1024, 2: 100 } as const;
+/** What the kernel accepts: v1 cpu.shares 2..262144, v2 cpu.weight 1..10000. */
+const CPU_WEIGHT_RANGE = { 1: [2, 262_144], 2: [1, 10_000] } as const;
+
+/** The CPU weight for a guarantee of `cores` (1024 or 100 per core), within what the kernel accepts. */
+export function cpuWeight(version: 1 | 2, cores: number): number {
+  const [min, max] = CPU_WEIGHT_RANGE[version];
+  return Math.min(max, Math.max(min, Math.round(cores * DEFAULT_CPU_WEIGHT[version])));
+}
+
 /** The name of the directory that holds the servers' cgroups under the hub's own cgroup. */
 export const DEFAULT_CGROUP_PARENT = 'refinery';
 
@@ -317,12 +346,20 @@ async function enableV2Controller(from: string, to: string, controller: Controll
  * Make the server's cgroups and write its limits. Settings that cannot be applied are reported in
  * `enforced` as 'none' with a reason in `problems`; a half-made cgroup is removed again. Never throws.
  */
-export async function createServerCgroups(layout: CgroupLayout, parentName: string, spawnId: string, spec: ResourceSpec): Promise<ServerCgroups> {
+export async function createServerCgroups(
+  layout: CgroupLayout,
+  parentName: string,
+  spawnId: string,
+  spec: ResourceSpec,
+  options: { startup?: boolean } = {},
+): Promise<ServerCgroups> {
   const out: ServerCgroups = { dirs: [], procsFiles: [], enforced: {}, problems: [] };
   const wanted = requestedSettings(spec);
+  // cpu first: the start wrapper joins in this order, and until it is in its cpu cgroup it competes
+  // as one process in the hub's cgroup, which a burst of starting servers outweighs many times over
   const groups: [Controller, (keyof ResourceSpec)[]][] = [
-    ['memory', wanted.filter((k) => k.startsWith('memory'))],
     ['cpu', wanted.filter((k) => k.startsWith('cpu'))],
+    ['memory', wanted.filter((k) => k.startsWith('memory'))],
   ];
   for (const [controller, settings] of groups) {
     if (!settings.length) continue;
@@ -383,9 +420,9 @@ export async function createServerCgroups(layout: CgroupLayout, parentName: stri
           out.enforced.cpuLimit = how;
         }
         if (spec.cpuGuarantee) {
-          const ok = h.version === 1
-            ? await tryWrite(dir, 'cpu.shares', String(Math.max(2, Math.round(spec.cpuGuarantee * 1024))))
-            : await tryWrite(dir, 'cpu.weight', String(Math.min(10_000, Math.max(1, Math.round(spec.cpuGuarantee * 100)))));
+          // starting: at least an ordinary process's weight (see START-UP WEIGHT above)
+          const weight = options.startup ? Math.max(cpuWeight(h.version, spec.cpuGuarantee), DEFAULT_CPU_WEIGHT[h.version]) : cpuWeight(h.version, spec.cpuGuarantee);
+          const ok = await tryWrite(dir, h.version === 1 ? 'cpu.shares' : 'cpu.weight', String(weight));
           if (ok) out.enforced.cpuGuarantee = how;
           else {
             out.enforced.cpuGuarantee = 'none';
@@ -395,12 +432,63 @@ export async function createServerCgroups(layout: CgroupLayout, parentName: stri
       }
       out.dirs.push(dir);
       out.procsFiles.push(join(dir, 'cgroup.procs'));
+      if (controller === 'cpu') await rebalanceCpuParent(dirname(dir));
     } catch (err) {
       if (made) await rmdir(dir).catch(() => {});
       none(`cannot set up the ${controller} cgroup ${dir}: ${errorText(err)}`);
     }
   }
+  // reported memory first, as always (logs and the admin page show them in this order)
+  const enforced: EnforcedResources = {};
+  for (const key of wanted) if (out.enforced[key]) enforced[key] = out.enforced[key];
+  out.enforced = enforced;
   return out;
+}
+
+/**
+ * The server answers: its CPU weight becomes its guarantee's (it was at least an ordinary process's
+ * while it started, see START-UP WEIGHT above), and the parent's weight follows. Never throws.
+ */
+export async function settleServerCgroups(layout: CgroupLayout, parentName: string, spawnId: string, spec: ResourceSpec): Promise<void> {
+  const h = layout.cpu;
+  if (!h || !spec.cpuGuarantee) return;
+  const dir = serverCgroupDir(h, parentName, spawnId);
+  if (await tryWrite(dir, h.version === 1 ? 'cpu.shares' : 'cpu.weight', String(cpuWeight(h.version, spec.cpuGuarantee)))) {
+    await rebalanceCpuParent(dirname(dir));
+  }
+}
+
+/** Per parent directory, the rebalancing under way: one at a time, so the last write has seen every child. */
+const rebalancing = new Map<string, Promise<void>>();
+
+/**
+ * Set a cpu cgroup's weight to the sum of its child cgroups' weights (the default weight when it has
+ * none), within what the kernel accepts; see THE PARENT'S CPU WEIGHT above. A directory without a
+ * weight file (not a cpu cgroup, or gone) is left alone. Another hub sharing the parent may write
+ * between our read and write; the next server made, settled or removed, by either, corrects it.
+ * Never throws.
+ */
+export function rebalanceCpuParent(parent: string): Promise<void> {
+  const next = (rebalancing.get(parent) ?? Promise.resolve()).then(() => writeParentWeight(parent)).catch(() => {});
+  rebalancing.set(parent, next);
+  void next.then(() => {
+    if (rebalancing.get(parent) === next) rebalancing.delete(parent);
+  });
+  return next;
+}
+
+async function writeParentWeight(parent: string): Promise<void> {
+  const version = existsSync(join(parent, 'cpu.shares')) ? 1 : existsSync(join(parent, 'cpu.weight')) ? 2 : null;
+  if (version === null) return;
+  const file = version === 1 ? 'cpu.shares' : 'cpu.weight';
+  let sum = 0;
+  for (const entry of await readdir(parent, { withFileTypes: true })) {
+    if (!entry.isDirectory()) continue;
+    const weight = Number((await readFile(join(parent, entry.name, file), 'utf8').catch(() => '')).trim());
+    if (Number.isFinite(weight) && weight > 0) sum += weight;
+  }
+  const [min, max] = CPU_WEIGHT_RANGE[version];
+  await write(parent, file, String(Math.min(max, Math.max(min, sum || DEFAULT_CPU_WEIGHT[version]))));
 }
 
 /** Pids in a cgroup (cgroup.procs), [] when it is gone. */
@@ -438,7 +526,8 @@ export async function removeServerCgroups(dirs: string[]): Promise<string[]> {
     }
   }
   for (const parent of new Set(dirs.filter((d) => !left.includes(d)).map((d) => dirname(d)))) {
-    await rmdir(parent).catch(() => {}); // EBUSY: other servers' cgroups are in it
+    // EBUSY: other servers' cgroups are in it, and the parent's CPU weight is theirs now
+    await rmdir(parent).catch(() => rebalanceCpuParent(parent));
   }
   return left;
 }

@@ -71,6 +71,7 @@ import {
   requestedSettings,
   resourceEnv,
   serverCgroupDir,
+  settleServerCgroups,
   sweepEmptyServerCgroups,
   type CgroupLayout,
   type EnforcedResources,
@@ -315,6 +316,14 @@ export class LocalSpawner implements Spawner {
   private layoutPromise: Promise<CgroupLayout> | null = null;
   /** Problems already logged as warnings (each kind once per spawner). */
   private readonly warned = new Set<string>();
+  /**
+   * Spawn ids of the starts under way in this hub. Their cgroups are empty until the start wrapper
+   * joins them, and the wrapper's environment carries no marker, so list() cannot see them: its sweep
+   * must leave them alone. Under a burst next to busy processes, the hub and the wrappers wait for the
+   * CPU long enough (measured: over 60 s for 64 at once) that the sweep otherwise removed cgroups of
+   * servers about to join them ("could not move the server into the control group").
+   */
+  private readonly starting = new Set<string>();
   /** Exit statuses of servers this hub process started and saw die, keyed by `pid:startTime`, for poll(). */
   private readonly exits = new Map<string, ExitInfo>();
 
@@ -415,6 +424,16 @@ export class LocalSpawner implements Spawner {
   }
 
   async start(request: SpawnRequest): Promise<StartedServer> {
+    const spawnId = randomUUID();
+    this.starting.add(spawnId);
+    try {
+      return await this.startWithId(request, spawnId);
+    } finally {
+      this.starting.delete(spawnId);
+    }
+  }
+
+  private async startWithId(request: SpawnRequest, spawnId: string): Promise<StartedServer> {
     const started = Date.now();
     const deadline = started + request.startTimeoutMs;
     const { user, serverName: server, signal } = request;
@@ -442,7 +461,6 @@ export class LocalSpawner implements Spawner {
     let prefix = request.servicePrefix || '/';
     if (!prefix.startsWith('/')) prefix = `/${prefix}`;
     if (!prefix.endsWith('/')) prefix = `${prefix}/`;
-    const spawnId = randomUUID();
     const serviceUrl = `http://${this.hostForUrl()}:${port}${prefix}`;
     const env = this.buildEnv(request, { workDir, serviceUrl, prefix, spawnId, binDir, account: runAs?.account ?? null });
     const [cmd, ...cmdArgs] = command as [string, ...string[]];
@@ -456,7 +474,8 @@ export class LocalSpawner implements Spawner {
     if (requestedSettings(request.resources).length) {
       const spec = request.resources as ResourceSpec;
       const layout = await this.cgroupLayout();
-      const made = await createServerCgroups(layout, this.cgroupParent, spawnId, spec);
+      // startup: at least an ordinary process's CPU weight until it answers (host/cgroups.ts, START-UP WEIGHT)
+      const made = await createServerCgroups(layout, this.cgroupParent, spawnId, spec, { startup: true });
       cgroupDirs = made.dirs;
       enforced = made.enforced;
       if (enforced.memoryLimit === 'none' && this.memoryLimitFallback === 'rlimit-data' && spec.memoryLimit) {
@@ -586,7 +605,10 @@ export class LocalSpawner implements Spawner {
       const { code, signal: sig } = exited as ExitInfo;
       return fail(`Server process ${describeExit(code, sig)} before it answered`, 0);
     }
-    if (cgroupDirs.length && enforced) await this.verifyCgroups(state, enforced);
+    if (cgroupDirs.length && enforced) {
+      await settleServerCgroups(await this.cgroupLayout(), this.cgroupParent, spawnId, request.resources as ResourceSpec);
+      await this.verifyCgroups(state, enforced);
+    }
     const took = Date.now() - started;
     this.log.info({ user, server, pid, port, ms: took, ...(enforced ? { enforced } : {}) }, 'local server is up');
     progress(90, `Server is up (${formatSeconds(Math.round(took / 100) * 100)}s)`);
@@ -781,7 +803,7 @@ export class LocalSpawner implements Spawner {
     }
     const removed = await sweepEmptyServerCgroups(layout, this.cgroupParent, {
       minAgeMs: this.cgroupSweepAfterMs,
-      keep: new Set(states.map((st) => st.spawnId)),
+      keep: new Set([...states.map((st) => st.spawnId), ...this.starting]),
     });
     if (removed.length) this.log.info({ cgroups: removed }, 'removed empty cgroups of servers that are gone');
   }
