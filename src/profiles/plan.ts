@@ -1,6 +1,7 @@
 import type { Scheduling } from '../config/scheduling.js';
 import type { SecretRef } from '../config/secret-ref.js';
 import type { VolumeConfig } from './schema.js';
+import type { ClusterChoices, ClusterSizing } from './cluster-choices.js';
 
 /** Where a piece of the plan came from, shown to people so they can tell why a setting is there. */
 export type Source = `image ${string}` | `size ${string}` | `profile ${string}` | `option ${string}` | 'you';
@@ -21,6 +22,8 @@ export interface Selections {
   profile: string | null;
   options: Record<string, string>;
   env: Record<string, string>;
+  /** The person's sizing of the plan's cluster (only what they picked; the rest is the profile's). */
+  cluster: ClusterChoices;
 }
 
 /**
@@ -40,6 +43,8 @@ export interface SpawnPlan {
   clusters: (Record<string, unknown> & { source: Source })[];
   storage: (Record<string, unknown> & { source: Source }) | null;
   default_url: string | null;
+  /** The first cluster's size, the limits the person's quota leaves, for the form's controls; null without a cluster. */
+  cluster: ClusterSizing | null;
   /** Profiles that matched, in the order they were applied. */
   applied: Source[];
   selections: Selections;

@@ -186,7 +186,8 @@ export function planWithClusters(clusters: Record<string, unknown>[]): SpawnPlan
     storage: null,
     default_url: null,
     applied: [],
-    selections: { image: 'fake', size: null, profile: null, options: {}, env: {} },
+    cluster: null,
+    selections: { image: 'fake', size: null, profile: null, options: {}, env: {}, cluster: {} },
     warnings: [],
   };
 }
