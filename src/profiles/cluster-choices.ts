@@ -3,7 +3,7 @@
 // the same keys from the spawn form and the REST API), within the schema's bounds and their quota.
 import { parseClusterRequest, clusterTotals } from '../clusters/request.js';
 import type { QuotaLimits } from '../clusters/quota.js';
-import type { SpawnPlan } from './plan.js';
+import type { ClusterChoices, ClusterSizing, SpawnPlan } from './plan.js';
 import { byteSize } from './byte-size.js';
 
 const GiB = 1024 ** 3;
@@ -21,28 +21,6 @@ export const CLUSTER_FIELDS: readonly ClusterField[] = ['cluster_workers', 'clus
 
 /** As `user_options` carry them: numbers, or text from a form. */
 export type ClusterChoiceInput = Partial<Record<ClusterField, number | string | undefined>>;
-
-/** Parsed choices; memory in bytes. */
-export interface ClusterChoices {
-  workers?: number;
-  worker_cores?: number;
-  worker_memory?: number;
-}
-
-/** The plan's sized cluster, for the form and the plan review: current values, the quota, and the limits they leave. */
-export interface ClusterSizing {
-  name: string;
-  kind: string;
-  workers: number;
-  worker_cores: number;
-  /** Bytes. */
-  worker_memory: number;
-  /** The master's or scheduler's share, which counts against the quota too. */
-  head: { cores: number; memory: number };
-  /** Largest value for each control with the other two as they are (quota and schema bounds). */
-  max: { workers: number; worker_cores: number; worker_memory: number };
-  quota: QuotaLimits;
-}
 
 /** Thrown with the `user_options` field at fault; resolve.ts turns it into a SelectionError. */
 export class ClusterChoiceError extends Error {
@@ -170,6 +148,7 @@ export function clusterSizing(clusters: readonly PlanCluster[], quota: QuotaLimi
   const coresRoom = room(quota.max_cores, others.cores + first.head.cores);
   const memoryRoom = room(quota.max_memory, others.memory + first.head.memory);
   const halfGiB = GiB / 2;
+  const finite = (n: number) => (Number.isFinite(n) ? n : null);
   const B = CLUSTER_BOUNDS;
   return {
     name: first.name,
@@ -183,6 +162,7 @@ export function clusterSizing(clusters: readonly PlanCluster[], quota: QuotaLimi
       worker_cores: Math.min(B.worker_cores.max, Math.floor(coresRoom / Math.max(1, first.workers))),
       worker_memory: Math.min(B.worker_memory.max, Math.floor(memoryRoom / Math.max(1, first.workers) / halfGiB) * halfGiB),
     },
+    room: { workers: finite(workersRoom), cores: finite(coresRoom), memory: finite(memoryRoom) },
     quota,
   };
 }

@@ -1,7 +1,7 @@
 import type { Scheduling } from '../config/scheduling.js';
 import type { SecretRef } from '../config/secret-ref.js';
 import type { VolumeConfig } from './schema.js';
-import type { ClusterChoices, ClusterSizing } from './cluster-choices.js';
+import type { QuotaLimits } from '../clusters/quota.js';
 
 /** Where a piece of the plan came from, shown to people so they can tell why a setting is there. */
 export type Source = `image ${string}` | `size ${string}` | `profile ${string}` | `option ${string}` | 'you';
@@ -51,3 +51,28 @@ export interface SpawnPlan {
   /** Selections that no longer exist and were replaced by defaults. */
   warnings: string[];
 }
+
+/** Parsed choices; memory in bytes. */
+export interface ClusterChoices {
+  workers?: number;
+  worker_cores?: number;
+  worker_memory?: number;
+}
+
+/** The plan's sized cluster, for the form and the plan review: current values, the quota, and the limits they leave. */
+export interface ClusterSizing {
+  name: string;
+  kind: string;
+  workers: number;
+  worker_cores: number;
+  /** Bytes. */
+  worker_memory: number;
+  /** The master's or scheduler's share, which counts against the quota too. */
+  head: { cores: number; memory: number };
+  /** Largest value for each control with the other two as they are (quota and schema bounds). */
+  max: { workers: number; worker_cores: number; worker_memory: number };
+  /** What the quota leaves for this cluster's workers (after the head and the plan's other clusters); null = no limit. */
+  room: { workers: number | null; cores: number | null; memory: number | null };
+  quota: QuotaLimits;
+}
+

@@ -1,8 +1,8 @@
 import { foldScheduling } from '../config/scheduling.js';
 import type { Catalog, ImageConfig, OfferedProfileConfig, SettingsConfig, SizeConfig } from './schema.js';
-import type { PlanEnvValue, Source, SpawnPlan } from './plan.js';
+import type { ClusterChoices, PlanEnvValue, Source, SpawnPlan } from './plan.js';
 import type { QuotaLimits } from '../clusters/quota.js';
-import { applyChoices, CLUSTER_FIELDS, ClusterChoiceError, clusterSizing, hasChoices, parseClusterChoices, quotaRefusal, type ClusterChoiceInput, type ClusterChoices } from './cluster-choices.js';
+import { applyChoices, CLUSTER_FIELDS, ClusterChoiceError, clusterSizing, hasChoices, parseClusterChoices, quotaRefusal, type ClusterChoiceInput } from './cluster-choices.js';
 
 /** Who the plan is for. */
 export interface PlanSubject {
