@@ -211,7 +211,7 @@ ${ctx.config.named_servers.enabled
     } else {
       try {
         const resolved = resolvePlan(catalog, subject, {}, rememberedFor(user.preferences, row?.user_options));
-        values = valuesFromPlan(form, resolved.selections);
+        values = valuesFromPlan(form, resolved.selections, resolved.cluster);
         warnings = resolved.warnings;
         plan = presentPlan(resolved);
       } catch (error) {
