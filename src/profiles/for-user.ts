@@ -21,7 +21,7 @@ export async function planForUser(db: Kysely<Database>, catalog: Catalog, user: 
 /** The selections as stored: only what was chosen, no nulls. */
 export function storedSelections(plan: SpawnPlan): SelectionInput {
   const { image, size, profile, options, env, cluster } = plan.selections;
-  return { image, options, env, ...(size ? { size } : {}), ...(profile ? { profile } : {}), ...choicesAsOptions(cluster) };
+  return { image, options, env, ...(size ? { size } : {}), ...(profile ? { profile } : {}), ...choicesAsOptions(cluster ?? {}) };
 }
 
 /** Remember what was picked, so the form pre-selects it next time. */

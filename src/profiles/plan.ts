@@ -22,8 +22,8 @@ export interface Selections {
   profile: string | null;
   options: Record<string, string>;
   env: Record<string, string>;
-  /** The person's sizing of the plan's cluster (only what they picked; the rest is the profile's). */
-  cluster: ClusterChoices;
+  /** The person's sizing of the plan's cluster (only what they picked; the rest is the profile's); absent when nothing was. */
+  cluster?: ClusterChoices;
 }
 
 /**

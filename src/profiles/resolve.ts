@@ -174,7 +174,7 @@ export function resolvePlan(catalog: Catalog, subject: PlanSubject, requested: S
     storage: null,
     default_url: null,
     applied: [],
-    selections: { image: image.name, size: size?.name ?? null, profile: profile?.slug ?? null, options: {}, env: {}, cluster: {} },
+    selections: { image: image.name, size: size?.name ?? null, profile: profile?.slug ?? null, options: {}, env: {} },
     cluster: null,
     warnings,
   };
@@ -290,7 +290,7 @@ function sizeCluster(plan: SpawnPlan, imageName: string, quota: QuotaLimits | un
   if (refusal) plan.warnings.push(`Your cluster size from last time no longer fits your quota (${refusal.message}); using the default.`);
   else {
     plan.clusters = sized;
-    plan.selections.cluster = choices;
+    if (hasChoices(choices)) plan.selections.cluster = choices;
   }
   plan.cluster = clusterSizing(plan.clusters, quota ?? {});
 }

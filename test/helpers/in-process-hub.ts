@@ -187,7 +187,7 @@ export function planWithClusters(clusters: Record<string, unknown>[]): SpawnPlan
     default_url: null,
     applied: [],
     cluster: null,
-    selections: { image: 'fake', size: null, profile: null, options: {}, env: {}, cluster: {} },
+    selections: { image: 'fake', size: null, profile: null, options: {}, env: {} },
     warnings: [],
   };
 }

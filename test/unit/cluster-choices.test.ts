@@ -70,7 +70,7 @@ describe('built-in clusters', () => {
     assert.equal(plan.clusters.length, 1);
     assert.ok(plan.applied.includes('profile spark-cluster'));
     assert.deepEqual(plan.cluster?.max, { workers: 4, worker_cores: 2, worker_memory: 5.5 * GiB });
-    assert.deepEqual(plan.selections.cluster, {});
+    assert.equal(plan.selections.cluster, undefined);
   });
 
   test('dask: 2 workers; python: no cluster', () => {
@@ -137,6 +137,6 @@ describe('sizing from user_options', () => {
     const { plan, request } = clusterOf({ image: 'spark' }, { image: 'spark', cluster_workers: 4, cluster_worker_cores: 2 });
     assert.equal(request.workers, 2);
     assert.match(plan.warnings.join(' '), /cluster size from last time no longer fits your quota/);
-    assert.deepEqual(plan.selections.cluster, {});
+    assert.equal(plan.selections.cluster, undefined);
   });
 });

@@ -127,7 +127,7 @@ describe('the spawn form with the built-in catalog: clusters', () => {
       // 1 worker: the limits follow, the review shows it
       await workers.fill('1');
       await waitForText(cluster.locator('[data-limit="workers"]'), /^1 of at most/);
-      assert.equal(await error.isVisible(), false);
+      await error.waitFor({ state: 'hidden' });
       await page.getByText('Review what will start').click();
       await waitForText(page.locator('#review-body'), /spark: 1 worker × 1 core, 1 GiB each, Spark Connect/);
       await cluster.scrollIntoViewIfNeeded();
