@@ -9,6 +9,13 @@
  * when the whole spawn was ready, and (Spark, Dask) when a first job finished in a kernel. Flavours
  * alternate within a round so machine noise lands on all of them. Goal: the cluster is ready no later
  * than the notebook server itself (ratio cluster/server ≤ 1).
+ *
+ *   node dist/bench/clusters.js --first-action [--rounds 3]
+ *
+ * The first Spark action in a NEW kernel after the server is ready, classic (connect: false: the
+ * kernel starts a driver JVM that registers with the master and gets executors) beside Spark Connect
+ * (connect: true, the built-in default: the driver runs in the cluster's Connect server already),
+ * alternating in the same run. Goal: `spark.range(10).count()` answers in under 2 s with Connect.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -21,7 +28,7 @@ import { execute, openKernel } from '../test/helpers/kernel.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..', '..');
-const { values: args } = parseArgs({ options: { rounds: { type: 'string', default: '3' } } });
+const { values: args } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, 'first-action': { type: 'boolean', default: false } } });
 const rounds = Math.max(1, Number(args.rounds));
 
 const PROFILES = [
@@ -70,11 +77,12 @@ async function follow(hub: RefineryProcess, token: string, base: string, t0: num
   }
 }
 
-async function sample(hub: RefineryProcess, token: string, flavour: Flavour, round: number): Promise<Sample> {
-  const server = `${flavour}${round}`;
+/** Start a named server with `userOptions` and follow its progress to the end. */
+async function spawn(hub: RefineryProcess, token: string, server: string, userOptions: Record<string, unknown>): Promise<{ t0: number; events: { at: number; event: Record<string, unknown> }[] }> {
+  const flavour = server;
   const base = `/hub/api/users/bench/servers/${server}`;
   const t0 = performance.now();
-  const start = hub.as(token, base, { method: 'POST', body: JSON.stringify({ image: flavour }), headers: { 'Content-Type': 'application/json' } });
+  const start = hub.as(token, base, { method: 'POST', body: JSON.stringify(userOptions), headers: { 'Content-Type': 'application/json' } });
   // a refused start (400, 409) has no progress to follow: look at the answer first
   const early = await Promise.race([start, new Promise<null>((r) => setTimeout(() => r(null), 200))]);
   if (early && early.status !== 201 && early.status !== 202) {
@@ -87,6 +95,14 @@ async function sample(hub: RefineryProcess, token: string, flavour: Flavour, rou
   if (response.status !== 201 && response.status !== 202) throw new Error(`${flavour}: ${response.status} ${await response.text()}`);
   const last = events.at(-1);
   if (!last?.event.ready) throw new Error(`${flavour} did not start: ${JSON.stringify(events.map((e) => e.event.message))}`);
+  return { t0, events };
+}
+
+async function sample(hub: RefineryProcess, token: string, flavour: Flavour, round: number): Promise<Sample> {
+  const server = `${flavour}${round}`;
+  const base = `/hub/api/users/bench/servers/${server}`;
+  const { t0, events } = await spawn(hub, token, server, { image: flavour });
+  const last = events.at(-1)!;
   const serverUp = events.find((e) => /Server is up/.test(String(e.event.message)))?.at ?? last.at;
   const clusterReady = events.find((e) => /cluster ready/i.test(String(e.event.message)))?.at ?? null;
   let firstJob: number | null = null;
@@ -100,7 +116,72 @@ async function sample(hub: RefineryProcess, token: string, flavour: Flavour, rou
   return { flavour, serverUp, clusterReady, ready: last.at, firstJob };
 }
 
+type Variant = 'classic' | 'connect';
+interface ActionSample {
+  variant: Variant;
+  /** From the spawn's `ready` to a kernel started (ms). */
+  kernel: number;
+  /** `getOrCreate()` and `spark.range(10).count()` in that kernel (ms). */
+  action: number;
+  /** Both: ready to the answer (ms). */
+  total: number;
+}
+
+/** The cluster both variants get: the built-in Spark cluster's size. */
+const sparkCluster = (connect: boolean) => ({ kind: 'spark', workers: 2, worker: { cores: 1, memory: '1Gi' }, master: { cores: 1, memory: '512Mi' }, connect });
+const FIRST_ACTION_CONFIG = {
+  profiles: [],
+  profile_list: (['classic', 'connect'] as const).map((slug) => ({ slug, display_name: slug, images: ['spark'], overrides: { clusters: [sparkCluster(slug === 'connect')] } })),
+};
+const ACTION = 'from pyspark.sql import SparkSession\nspark = SparkSession.builder.getOrCreate()\nprint(spark.range(10).count())';
+
+async function actionSample(hub: RefineryProcess, token: string, variant: Variant, round: number): Promise<ActionSample> {
+  const server = `${variant}${round}`;
+  await spawn(hub, token, server, { image: 'spark', profile: variant });
+  const ready = performance.now();
+  const prefix = `/user/bench/${server}/`;
+  const kernel = await openKernel(hub, token, prefix);
+  const kernelAt = performance.now();
+  const out = await execute(hub, token, prefix, kernel, ACTION, 300_000, { allowStderr: true });
+  const done = performance.now();
+  if (out.trim() !== '10') throw new Error(`${variant}: the count printed ${JSON.stringify(out)}`);
+  await hub.as(token, `/hub/api/users/bench/servers/${server}`, { method: 'DELETE' });
+  return { variant, kernel: kernelAt - ready, action: done - kernelAt, total: done - ready };
+}
+
+async function firstActionMain(): Promise<void> {
+  const hub = await launchRefinery({ config: { ...FIRST_ACTION_CONFIG, named_servers: { enabled: true, limit_per_user: 0 }, log_level: 'warn' } });
+  const samples: ActionSample[] = [];
+  try {
+    await hub.api('/hub/api/users', { method: 'POST', body: JSON.stringify({ usernames: ['bench'] }) });
+    const token = await hub.tokenFor('bench');
+    for (const variant of ['classic', 'connect'] as const) await actionSample(hub, token, variant, 0);
+    for (let round = 1; round <= rounds; round++) {
+      const order: Variant[] = round % 2 ? ['classic', 'connect'] : ['connect', 'classic'];
+      for (const variant of order) {
+        const s = await actionSample(hub, token, variant, round);
+        samples.push(s);
+        console.log(`round ${round} ${variant.padEnd(7)} kernel ${(s.kernel / 1000).toFixed(2)} s  getOrCreate + count ${(s.action / 1000).toFixed(2)} s  ready → answer ${(s.total / 1000).toFixed(2)} s | load ${os.loadavg()[0]!.toFixed(1)}`);
+      }
+    }
+  } finally {
+    await hub.cleanup();
+  }
+  const med = (variant: Variant, key: 'kernel' | 'action' | 'total') => median(samples.filter((s) => s.variant === variant).map((s) => s[key])) / 1000;
+  console.log(`\nmedians of ${rounds} rounds (seconds after the spawn is ready; ${os.cpus().length} cores)`);
+  console.log('spark     new kernel  getOrCreate + count  ready → answer');
+  for (const variant of ['classic', 'connect'] as const) {
+    console.log(`${variant.padEnd(9)} ${med(variant, 'kernel').toFixed(2).padStart(9)}s  ${med(variant, 'action').toFixed(2).padStart(18)}s  ${med(variant, 'total').toFixed(2).padStart(13)}s`);
+  }
+  const dir = path.join(repo, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `clusters-first-action-${new Date().toISOString().slice(0, 16).replace(':', '')}.json`);
+  writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), rounds, samples }, null, 2));
+  console.log(`wrote ${path.relative(repo, file)}`);
+}
+
 async function main(): Promise<void> {
+  if (args['first-action']) return firstActionMain();
   const hub = await launchRefinery({ config: { profiles: PROFILES, named_servers: { enabled: true, limit_per_user: 0 }, log_level: 'warn' } });
   const samples: Sample[] = [];
   try {

@@ -100,6 +100,11 @@ export class ClusterManager {
     });
   }
 
+  /** The quotas in force (the person's own: effectiveQuota). */
+  quotas(): QuotasConfig {
+    return this.o.quotas();
+  }
+
   private async quotaOf(user: UserRow): Promise<QuotaLimits> {
     const groups = (await groupsOfUsers(this.o.db, [user.id])).get(user.id) ?? [];
     return effectiveQuota(this.o.quotas(), user.name, groups);

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { z } from 'zod';
 import { byteSize } from '../profiles/byte-size.js';
 import { clusterTotals } from './request.js';
@@ -22,14 +23,41 @@ export type QuotaLimits = z.output<typeof limits>;
  * A person gets the default, raised by the most generous of their groups, and their own entry last.
  * A limit left out is no limit.
  */
-export const quotasSchema = z
-  .strictObject({
-    default: limits.default({}),
-    groups: z.record(z.string(), limits).default({}),
-    users: z.record(z.string(), limits).default({}),
-  })
-  .default({ default: {}, groups: {}, users: {} });
-export type QuotasConfig = z.output<typeof quotasSchema>;
+const quotasObject = z.strictObject({
+  default: limits.default({}),
+  groups: z.record(z.string(), limits).default({}),
+  users: z.record(z.string(), limits).default({}),
+});
+export type QuotasConfig = z.output<typeof quotasObject>;
+
+const GiB = 1024 ** 3;
+
+/**
+ * The default quota when `quotas.default` sets no limit at all: what this machine can hold, so the
+ * shipped Spark and Dask clusters (2 workers each) fit together and nobody can ask for more than
+ * the machine has. Cluster cores are shares of the machine, not pinned CPUs, and masters and
+ * schedulers idle most of the time, so each CPU counts three times for cores and twice for workers;
+ * memory is real, so half of it (the rest is for notebook servers and the hub).
+ *
+ *   max_clusters 2 · max_workers 2 × CPUs (at least 2) · max_cores 3 × CPUs (at least 3)
+ *   max_memory half the machine's memory, rounded down to 0.5 GiB (at least 2 GiB)
+ */
+export function machineQuota(cpus = os.availableParallelism(), memory = os.totalmem()): QuotaLimits {
+  return {
+    max_clusters: 2,
+    max_workers: Math.max(2, 2 * cpus),
+    max_cores: Math.max(3, 3 * cpus),
+    max_memory: Math.max(2 * GiB, Math.floor(memory / 2 / (GiB / 2)) * (GiB / 2)),
+  };
+}
+
+/** The configured quotas, with the machine's default when `quotas.default` sets nothing. */
+export function withMachineDefault(quotas: QuotasConfig, machine: () => QuotaLimits = machineQuota): QuotasConfig {
+  const setsSomething = Object.values(quotas.default).some((v) => v !== undefined);
+  return setsSomething ? quotas : { ...quotas, default: machine() };
+}
+
+export const quotasSchema = quotasObject.default({ default: {}, groups: {}, users: {} }).transform((q) => withMachineDefault(q));
 
 const FIELDS = ['max_clusters', 'max_workers', 'max_cores', 'max_memory'] as const;
 

@@ -57,7 +57,9 @@ export function loadCatalog(loaded: LoadedConfig): Catalog {
   };
   const embedded = embeddedStorage(config);
   const images = pick('images');
-  const profiles = pick('profiles');
+  // the built-in profiles name the built-in images: with images of one's own, they do not apply
+  const builtInProfiles = fromFile.profiles === undefined && fromMain.profiles === undefined;
+  const profiles = builtInProfiles && images.source !== '(built-in catalog)' ? { value: [], dir: repoRoot(), source: '(built-in catalog)' } : pick('profiles');
   const offered = pick('profile_list');
   // paths (environments, secret files) are relative to the file that named them
   const catalog: Catalog = {

@@ -2,8 +2,10 @@ import type { z } from 'zod';
 import type { catalogSchema } from './schema.js';
 
 /**
- * The catalog Refinery ships with: three local images built by `scripts/setup-python.sh` and three
- * sizes. A configuration that lists `images` or `sizes` replaces these.
+ * The catalog Refinery ships with: three local images built by `scripts/setup-python.sh`, three
+ * sizes, and profiles that give the spark and dask images a private cluster. A configuration that
+ * lists `images`, `sizes` or `profiles` replaces these (the built-in profiles go with the built-in
+ * images only: see catalog.ts).
  * Environment paths are relative to the Refinery checkout.
  */
 export const DEFAULT_CATALOG: z.input<typeof catalogSchema> = {
@@ -44,6 +46,23 @@ export const DEFAULT_CATALOG: z.input<typeof catalogSchema> = {
     { name: 'medium', display_name: 'Medium', description: 'For most analyses.', cpu: { guarantee: 1, limit: 2 }, memory: { guarantee: '2G', limit: '4G' } },
     { name: 'large', display_name: 'Large', description: 'For big data frames in memory.', cpu: { guarantee: 2, limit: 4 }, memory: { guarantee: '4G', limit: '8G' } },
   ],
-  profiles: [],
+  // Each cluster image comes with a small private cluster, sized to fit a small machine twice over
+  // (the machine quota in src/clusters/quota.ts); people resize it on the spawn form within their quota.
+  profiles: [
+    {
+      name: 'spark-cluster',
+      description: 'A private Spark cluster with the server; SparkSession.builder.getOrCreate() returns a Spark Connect session on it.',
+      images: ['spark'],
+      // Connect: the cluster's driver is already running when the server is, so a new kernel's first
+      // action does not wait for a driver JVM and its executors
+      clusters: [{ kind: 'spark', workers: 2, worker: { cores: 1, memory: '1Gi' }, master: { cores: 1, memory: '512Mi' }, connect: true }],
+    },
+    {
+      name: 'dask-cluster',
+      description: 'A private Dask cluster with the server; distributed.Client() connects to it.',
+      images: ['dask'],
+      clusters: [{ kind: 'dask', workers: 2, worker: { cores: 1, memory: '1Gi' }, scheduler: { cores: 1, memory: '512Mi' } }],
+    },
+  ],
   profile_list: [],
 };

@@ -1,6 +1,8 @@
 import { foldScheduling } from '../config/scheduling.js';
 import type { Catalog, ImageConfig, OfferedProfileConfig, SettingsConfig, SizeConfig } from './schema.js';
-import type { PlanEnvValue, Source, SpawnPlan } from './plan.js';
+import type { ClusterChoices, PlanEnvValue, Source, SpawnPlan } from './plan.js';
+import type { QuotaLimits } from '../clusters/quota.js';
+import { applyChoices, CLUSTER_FIELDS, ClusterChoiceError, clusterSizing, hasChoices, parseClusterChoices, quotaRefusal, type ClusterChoiceInput } from './cluster-choices.js';
 
 /** Who the plan is for. */
 export interface PlanSubject {
@@ -8,6 +10,8 @@ export interface PlanSubject {
   groups: readonly string[];
   /** '' for the default server. */
   server: string;
+  /** Their cluster quota (effectiveQuota): cluster sizes beyond it are refused; omitted = no limit. */
+  quota?: QuotaLimits | undefined;
 }
 
 /** What a request asks for; anything left out comes from what the user picked last time, then defaults. */
@@ -17,6 +21,10 @@ export interface SelectionInput {
   profile?: string | undefined;
   options?: Record<string, string> | undefined;
   env?: Record<string, string> | undefined;
+  /** Sizing of the plan's cluster: cluster_workers, cluster_worker_cores, cluster_worker_memory (cluster-choices.ts). */
+  cluster_workers?: number | string | undefined;
+  cluster_worker_cores?: number | string | undefined;
+  cluster_worker_memory?: number | string | undefined;
 }
 
 /** A selection that cannot be honoured, naming the field (`image`, `size`, `options.version`, `env.FOO`). */
@@ -167,6 +175,7 @@ export function resolvePlan(catalog: Catalog, subject: PlanSubject, requested: S
     default_url: null,
     applied: [],
     selections: { image: image.name, size: size?.name ?? null, profile: profile?.slug ?? null, options: {}, env: {} },
+    cluster: null,
     warnings,
   };
 
@@ -228,6 +237,8 @@ export function resolvePlan(catalog: Catalog, subject: PlanSubject, requested: S
     }
   }
 
+  sizeCluster(plan, image.display_name, subject.quota, requested, remembered);
+
   // the person's own variables: errors when asked for now, dropped with a warning when only remembered
   const asked = requested.env !== undefined;
   for (const [name, value] of Object.entries(requested.env ?? remembered.env ?? {})) {
@@ -241,6 +252,47 @@ export function resolvePlan(catalog: Catalog, subject: PlanSubject, requested: S
     plan.selections.env[name] = value;
   }
   return plan;
+}
+
+function clusterInput(selection: SelectionInput): ClusterChoiceInput {
+  return Object.fromEntries(CLUSTER_FIELDS.filter((f) => selection[f] !== undefined).map((f) => [f, selection[f]]));
+}
+
+/**
+ * Apply the person's sizing (asked now, else remembered) to the plan's first cluster. What is asked
+ * for and does not fit the schema or their quota is refused naming the field; what was only
+ * remembered is dropped with a warning.
+ */
+function sizeCluster(plan: SpawnPlan, imageName: string, quota: QuotaLimits | undefined, requested: SelectionInput, remembered: SelectionInput): void {
+  let asked: ClusterChoices;
+  try {
+    asked = parseClusterChoices(clusterInput(requested));
+  } catch (error) {
+    if (error instanceof ClusterChoiceError) throw new SelectionError(error.field, error.message);
+    throw error;
+  }
+  let before: ClusterChoices = {};
+  try {
+    before = parseClusterChoices(clusterInput(remembered));
+  } catch {
+    plan.warnings.push('Your cluster size from last time is no longer accepted; using the default.');
+  }
+  const first = plan.clusters[0];
+  if (!first) {
+    const field = CLUSTER_FIELDS.find((f) => requested[f] !== undefined && requested[f] !== '');
+    if (field) throw new SelectionError(field, `${imageName} starts no cluster here, so there is no cluster to size`);
+    return;
+  }
+  const choices = { ...before, ...asked };
+  const sized = [applyChoices(first, choices), ...plan.clusters.slice(1)];
+  const refusal = quota && hasChoices(choices) ? quotaRefusal(sized, quota, asked) : undefined;
+  if (refusal && hasChoices(asked)) throw new SelectionError(refusal.field, refusal.message);
+  if (refusal) plan.warnings.push(`Your cluster size from last time no longer fits your quota (${refusal.message}); using the default.`);
+  else {
+    plan.clusters = sized;
+    if (hasChoices(choices)) plan.selections.cluster = choices;
+  }
+  plan.cluster = clusterSizing(plan.clusters, quota ?? {});
 }
 
 function ownEnvProblem(plan: SpawnPlan, name: string, value: unknown): string | undefined {

@@ -11,6 +11,10 @@ export const userOptionsSchema = z.strictObject({
   profile: z.string().optional(),
   options: z.record(z.string(), z.string()).optional(),
   env: z.record(z.string(), z.string()).optional(),
+  /** The plan's cluster, sized by the person (src/profiles/cluster-choices.ts checks the values). */
+  cluster_workers: z.union([z.number(), z.string()]).optional(),
+  cluster_worker_cores: z.union([z.number(), z.string()]).optional(),
+  cluster_worker_memory: z.union([z.number(), z.string()]).optional(),
 });
 
 /** What a user picked last time, as stored with their account; anything unreadable is ignored. */

@@ -104,7 +104,7 @@ export class ServerManager {
    * is not offered, ServerRequestError when the server cannot be started.
    */
   async launch(user: UserRow, serverName: string, selections: SelectionInput = {}, waitMs = SLOW_OPERATION_MS): Promise<{ result: 'ready' | 'pending'; plan: SpawnPlan }> {
-    const plan = await planForUser(this.o.db, this.o.catalog(), user, serverName, selections);
+    const plan = await planForUser(this.o.db, this.o.catalog(), user, serverName, selections, this.o.clusters.quotas());
     const result = await this.start(user, serverName, plan, waitMs);
     await rememberSelections(this.o.db, user, plan);
     return { result, plan };

@@ -9,6 +9,7 @@ import { serverUrl } from '../servers/env.js';
 import { ownOrigins, publicOrigin } from '../http/origins.js';
 import { ServerRequestError } from '../servers/errors.js';
 import { presentPlan, resolvePlan, SelectionError, type PlanSubject, type SelectionInput } from '../profiles/resolve.js';
+import { effectiveQuota } from '../clusters/quota.js';
 import { rememberedFor } from '../profiles/selections.js';
 import { progressUrl } from '../presenters/server.js';
 import { HttpError } from '../http/errors.js';
@@ -45,9 +46,10 @@ export function showFor(phase: Phase, phases: readonly Phase[]): SafeHtml {
 
 export function serverPages(app: FastifyInstance, ctx: HubContext): void {
   /** Who the plan is for: the user with their groups, and which server. */
-  const subjectOf = async (user: UserRow, server: string): Promise<PlanSubject> => ({
-    user: user.name, groups: (await groupsOfUsers(ctx.db, [user.id])).get(user.id) ?? [], server,
-  });
+  const subjectOf = async (user: UserRow, server: string): Promise<PlanSubject> => {
+    const groups = (await groupsOfUsers(ctx.db, [user.id])).get(user.id) ?? [];
+    return { user: user.name, groups, server, quota: effectiveQuota(ctx.config.quotas, user.name, groups) };
+  };
 
   /** What a one-click Start would start: the last settings, else the defaults (null when nothing is offered). */
   const startPreview = async (user: UserRow, row: ServerRow | undefined): Promise<StartPreview | null> => {
@@ -209,7 +211,7 @@ ${ctx.config.named_servers.enabled
     } else {
       try {
         const resolved = resolvePlan(catalog, subject, {}, rememberedFor(user.preferences, row?.user_options));
-        values = valuesFromPlan(form, resolved.selections);
+        values = valuesFromPlan(form, resolved.selections, resolved.cluster);
         warnings = resolved.warnings;
         plan = presentPlan(resolved);
       } catch (error) {

@@ -2,8 +2,9 @@
 // the parsing of a posted form into the `user_options` shape the resolver takes. The HTML is
 // spawn-form.ts.
 import type { Catalog, ImageConfig, OfferedProfileConfig, SizeConfig } from '../profiles/schema.js';
-import type { SpawnPlan } from '../profiles/plan.js';
-import { imagesFor, offeredProfilesFor, sizesFor, type PlanSubject, type SelectionInput } from '../profiles/resolve.js';
+import type { ClusterSizing, SpawnPlan } from '../profiles/plan.js';
+import { imagesFor, offeredProfilesFor, resolvePlan, SelectionError, sizesFor, type PlanSubject, type SelectionInput } from '../profiles/resolve.js';
+import { clusterValues, type ClusterValues } from './spawn-form-cluster.js';
 
 /** The select value meaning "Other…" (KubeSpawner's spelling). */
 export const UNLISTED = 'unlisted_choice';
@@ -25,6 +26,8 @@ export interface FormValues {
   /** Per offered profile, per option key: the typed-in value for "Other…". */
   unlisted: Record<string, Record<string, string>>;
   env: EnvRow[];
+  /** The cluster card's fields; null when the chosen image starts no cluster. */
+  cluster: ClusterValues | null;
 }
 
 /**
@@ -41,6 +44,22 @@ export interface FormCatalog {
   sizesByImage: Map<string, string[]>;
   /** Offered profiles for any of the images, with the images each applies to. */
   profiles: { profile: OfferedProfileConfig; images: string[] }[];
+  /** Per image that starts a cluster: its default size and the limits the person's quota leaves. */
+  clusters: Record<string, ClusterSizing>;
+}
+
+/** Each image's cluster as the catalog's defaults give it (the form switches between them). */
+function clustersByImage(catalog: Catalog, subject: PlanSubject, images: readonly ImageConfig[]): Record<string, ClusterSizing> {
+  const out: Record<string, ClusterSizing> = {};
+  for (const image of images) {
+    try {
+      const sizing = resolvePlan(catalog, subject, { image: image.name }).cluster;
+      if (sizing) out[image.name] = sizing;
+    } catch (error) {
+      if (!(error instanceof SelectionError)) throw error;
+    }
+  }
+  return out;
 }
 
 export function formCatalog(catalog: Catalog, subject: PlanSubject): FormCatalog {
@@ -50,7 +69,7 @@ export function formCatalog(catalog: Catalog, subject: PlanSubject): FormCatalog
   const profiles = catalog.profile_list
     .map((profile) => ({ profile, images: images.filter((i) => offeredProfilesFor(catalog, subject, i.name).includes(profile)).map((i) => i.name) }))
     .filter((p) => p.images.length > 0);
-  return { images, sizes: catalog.sizes.filter((s) => usedSizes.has(s.name)), sizesByImage, profiles };
+  return { images, sizes: catalog.sizes.filter((s) => usedSizes.has(s.name)), sizesByImage, profiles, clusters: clustersByImage(catalog, subject, images) };
 }
 
 export function defaultChoice(option: OfferedProfileConfig['profile_options'][string]): string {
@@ -59,8 +78,8 @@ export function defaultChoice(option: OfferedProfileConfig['profile_options'][st
 }
 
 /** The form's values for what the resolver chose (last settings, else defaults). */
-export function valuesFromPlan(form: FormCatalog, selections: SpawnPlan['selections']): FormValues {
-  const values: FormValues = { image: selections.image, size: selections.size ?? '', profile: selections.profile ?? '', options: {}, unlisted: {}, env: [] };
+export function valuesFromPlan(form: FormCatalog, selections: SpawnPlan['selections'], cluster: ClusterSizing | null = null): FormValues {
+  const values: FormValues = { image: selections.image, size: selections.size ?? '', profile: selections.profile ?? '', options: {}, unlisted: {}, env: [], cluster: cluster ? clusterValues(cluster) : null };
   for (const { profile } of form.profiles) {
     const options: Record<string, string> = {};
     const typed: Record<string, string> = {};
@@ -95,10 +114,19 @@ export function optionField(slug: string, key: string): string {
 export function parseSpawnForm(fields: Record<string, string | undefined>, catalog: Catalog, subject: PlanSubject): { selections: SelectionInput; values: FormValues; errors: FieldErrors } {
   const form = formCatalog(catalog, subject);
   const errors: FieldErrors = {};
-  const values: FormValues = { image: fields.image ?? '', size: fields.size ?? '', profile: fields.profile ?? '', options: {}, unlisted: {}, env: [] };
+  const values: FormValues = { image: fields.image ?? '', size: fields.size ?? '', profile: fields.profile ?? '', options: {}, unlisted: {}, env: [], cluster: null };
   const selections: SelectionInput = {};
   if (values.image) selections.image = values.image;
   if (values.size) selections.size = values.size;
+  // the cluster fields count only with an image that starts a cluster (without JavaScript they are always on the page)
+  if (form.clusters[values.image]) {
+    values.cluster = { workers: (fields.cluster_workers ?? '').trim(), worker_cores: (fields.cluster_worker_cores ?? '').trim(), worker_memory: (fields.cluster_worker_memory ?? '').trim() };
+    const labels = { cluster_workers: 'the number of workers', cluster_worker_cores: 'the cores per worker', cluster_worker_memory: 'the memory per worker' } as const;
+    for (const [field, value] of [['cluster_workers', values.cluster.workers], ['cluster_worker_cores', values.cluster.worker_cores], ['cluster_worker_memory', values.cluster.worker_memory]] as const) {
+      if (value) selections[field] = value;
+      else if (fields[field] !== undefined) errors[field] = `Enter ${labels[field]}.`;
+    }
+  }
 
   for (const { profile } of form.profiles) {
     values.options[profile.slug] = {};

@@ -5,6 +5,9 @@ import type { ImageConfig, OfferedProfileConfig, SizeConfig } from '../profiles/
 import type { SpawnPlan } from '../profiles/plan.js';
 import { html, type SafeHtml } from './html.js';
 import { formatBytes, formatCpu } from '../util/units.js';
+import { clusterRequestSchema } from '../clusters/request.js';
+import { describeMemory } from '../profiles/cluster-choices.js';
+import { clusterFieldset } from './spawn-form-cluster.js';
 import { defaultChoice, FORM_MARKER, optionField, UNLISTED, type EnvRow, type FieldErrors, type FormCatalog, type FormValues } from './spawn-form-fields.js';
 
 /** Without JavaScript, this many empty variable rows are offered (with it, "Add a variable"). */
@@ -210,6 +213,9 @@ function fieldAnchor(field: string, model: SpawnFormModel): string {
     if (profile && option) return model.values.options[profile.slug]?.[key] === UNLISTED && option.unlisted_choice?.enabled ? `${id('opt', profile.slug, key)}--other` : id('opt', profile.slug, key);
     return 'profile-group';
   }
+  if (field === 'cluster_workers') return 'cluster-workers';
+  if (field === 'cluster_worker_cores') return 'cluster-worker-cores';
+  if (field === 'cluster_worker_memory') return 'cluster-worker-memory';
   if (field.startsWith('env-row.')) return `env-name-${field.slice('env-row.'.length)}`;
   if (field.startsWith('env.')) {
     const index = model.values.env.findIndex((r) => r.name === field.slice(4));
@@ -227,9 +233,22 @@ function fieldLabel(field: string, model: SpawnFormModel): string {
     const profile = model.form.profiles.find((p) => p.profile.slug === model.values.profile)?.profile;
     return profile?.profile_options[field.slice('options.'.length)]?.display_name ?? 'Profile option';
   }
+  if (field === 'cluster_workers') return 'Cluster workers';
+  if (field === 'cluster_worker_cores') return 'Cores per worker';
+  if (field === 'cluster_worker_memory') return 'Memory per worker';
   if (field.startsWith('env-row.')) return `Variable ${Number(field.slice('env-row.'.length)) + 1}`;
   if (field.startsWith('env.')) return `Variable ${field.slice('env.'.length)}`;
   return 'Start';
+}
+
+/** "spark: 2 workers × 1 core, 1 GiB each, Spark Connect" (the page script writes the same). */
+export function clusterLine(c: Record<string, unknown>): string {
+  const kind = String(c.kind ?? c.type ?? c.name ?? 'cluster');
+  const parsed = clusterRequestSchema.safeParse(Object.fromEntries(Object.entries(c).filter(([k]) => k !== 'source')));
+  if (!parsed.success) return kind;
+  const r = parsed.data;
+  const cores = `${r.worker.cores} core${r.worker.cores === 1 ? '' : 's'}`;
+  return `${kind}: ${r.workers} worker${r.workers === 1 ? '' : 's'} × ${cores}, ${describeMemory(r.worker.memory)} each${r.connect ? ', Spark Connect' : ''}`;
 }
 
 const SOURCE_LABEL = (source: string): string => (source === 'you' ? 'set by you' : `from ${source}`);
@@ -257,7 +276,7 @@ ${env.length
     : html`<p class="muted">No extra variables.</p>`}
 ${p.applied.length ? html`<h3>Profiles applied</h3><ul class="plan-list">${p.applied.map((a) => html`<li>${a.replace(/^profile /, '')}</li>`)}</ul>` : ''}
 ${p.volumes.length ? html`<h3>Volumes</h3><ul class="plan-list">${p.volumes.map((v) => html`<li><code>${v.mount_path}</code>${v.read_only ? ' (read-only)' : ''} <span class="plan-source">${SOURCE_LABEL(v.source)}</span></li>`)}</ul>` : ''}
-${p.clusters.length ? html`<h3>Clusters</h3><ul class="plan-list">${p.clusters.map((c) => html`<li>${String(c.kind ?? c.type ?? c.name ?? 'cluster')} <span class="plan-source">${SOURCE_LABEL(c.source)}</span></li>`)}</ul>` : ''}
+${p.clusters.length ? html`<h3>Clusters</h3><ul class="plan-list">${p.clusters.map((c) => html`<li>${clusterLine(c)} <span class="plan-source">${SOURCE_LABEL(c.source)}</span></li>`)}</ul>` : ''}
 ${p.storage ? html`<h3>Object storage</h3><p>Credentials for this server <span class="plan-source">${SOURCE_LABEL(p.storage.source)}</span></p>` : ''}`;
 }
 
@@ -314,6 +333,8 @@ ${model.warnings.length
     </div>
   </fieldset>`
     : ''}
+
+  ${clusterFieldset(form.clusters, Object.fromEntries(form.images.map((i) => [i.name, i.display_name])), values.image, values.cluster, errors)}
 
   ${form.profiles.length
     ? html`<fieldset class="group" id="profile-group" aria-describedby="profile-error" data-role="profiles"${offersProfiles ? '' : html` data-none`}>

@@ -425,6 +425,8 @@ describe('LocalSparkBackend (real Spark)', { skip: SKIP, timeout: 900_000 }, () 
       assert.ok(env.SPARK_CONNECT_AUTHENTICATE_TOKEN && env.SPARK_CONNECT_AUTHENTICATE_TOKEN.length >= 32);
       assert.ok(ui.connect, 'the Connect server\'s UI is offered');
       assert.ok(started.events.some((e) => e.message === 'Spark Connect server up'));
+      // ready once the Connect server's driver has its executor: the first query does not wait for its JVM
+      assert.ok(started.events.some((e) => e.message === 'Spark Connect executors ready 1/1'), JSON.stringify(started.events.map((e) => e.message)));
       assert.equal(env.SPARK_CONF_DIR, join(bob.homeDir!, '.refinery', 'lab.spark', 'conf'));
       const script = (how: string) => `
 import json, os, time

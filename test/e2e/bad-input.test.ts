@@ -225,6 +225,26 @@ describe('a running hub, given bad input', () => {
       assert.equal((await hub.api('/hub/api/users/x')).status, 404, 'nothing was created');
     });
 
+    test('a cluster size beyond the schema or the quota is a 400 naming the user_options field; nothing starts', async () => {
+      const cases: [Record<string, unknown>, RegExp][] = [
+        [{ image: 'spark', cluster_workers: 999 }, /^user_options\.cluster_workers: the number of workers must be between 1 and 64, got 999$/],
+        [{ image: 'spark', cluster_workers: 60 }, /^user_options\.cluster_workers: 60 workers is more than your cluster quota allows: at most \d+ \(max_workers\)$/],
+        [{ image: 'spark', cluster_worker_cores: 200 }, /^user_options\.cluster_worker_cores: 2 workers × 200 cores plus 1 for the master is 401 cores; your cluster quota allows \d+ \(max_cores\)$/],
+        [{ image: 'dask', cluster_worker_memory: 'lots' }, /^user_options\.cluster_worker_memory: memory per worker must be a size like 1Gi/],
+        [{ image: 'python', cluster_workers: 1 }, /^user_options\.cluster_workers: Python starts no cluster here/],
+      ];
+      for (const [options, message] of cases) {
+        const res = await post('/hub/api/users/alice/server', JSON.stringify(options), aliceToken);
+        assert.equal(res.status, 400, JSON.stringify(options));
+        assert.match(await errorOf(res), message);
+        // the plan preview says the same, without starting anything
+        const plan = await hub.as(aliceToken, '/hub/api/users/alice/spawn-plan', { method: 'POST', body: JSON.stringify(options), headers: { 'Content-Type': 'application/json' } });
+        assert.equal(plan.status, 400);
+      }
+      const model = (await (await hub.as(aliceToken, '/hub/api/users/alice')).json()) as { servers: Record<string, unknown> };
+      assert.deepEqual(model.servers, {}, 'nothing started');
+    });
+
     test('usernames with "/", "..", spaces and the like are refused, and none of the batch is created', async () => {
       for (const bad of ['a/b', '..', 'two words', '', 'tab\tname', 'a?b', 'a%2fb', '-flag']) {
         const res = await post('/hub/api/users', JSON.stringify({ usernames: ['fine', bad] }));

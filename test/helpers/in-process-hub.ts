@@ -186,6 +186,7 @@ export function planWithClusters(clusters: Record<string, unknown>[]): SpawnPlan
     storage: null,
     default_url: null,
     applied: [],
+    cluster: null,
     selections: { image: 'fake', size: null, profile: null, options: {}, env: {} },
     warnings: [],
   };

@@ -162,7 +162,13 @@ describe('loadCatalog', () => {
     assert.deepEqual(catalog.sizes.map((s) => s.name), ['small', 'medium', 'large']);
     // python runs the spawner's own command (spawner.command, else envs/base's jupyterhub-singleuser)
     assert.deepEqual(catalog.images.map((i) => i.local?.environment), [undefined, ...['spark', 'dask'].map((e) => join(REPO, 'envs', e))]);
-    assert.deepEqual(catalog.profiles, []);
+    // the built-in profiles give the spark and dask images their clusters
+    assert.deepEqual(catalog.profiles.map((p) => [p.name, p.images, p.clusters?.map((c) => c.kind)]), [['spark-cluster', ['spark'], ['spark']], ['dask-cluster', ['dask'], ['dask']]]);
+  });
+
+  test('images of one\'s own: no built-in profiles (they name the built-in images)', async () => {
+    const { config } = await setup({ images: [{ name: 'spark', display_name: 'My Spark', local: { environment: 'envs/spark' } }] });
+    assert.deepEqual(loadCatalog(loadConfig(config)).profiles, []);
   });
 
   test('profiles_file overrides the main file\'s keys, key by key', async () => {

@@ -11,10 +11,11 @@ import { rememberedFor, userOptionsSchema } from '../../profiles/selections.js';
 import { findServer } from '../../db/servers.js';
 import { presentSpawnOptions } from '../../presenters/catalog.js';
 import { serverNameProblem } from '../../auth/names.js';
+import { effectiveQuota } from '../../clusters/quota.js';
 
 type Params = { name: string };
 
-/** `?image=spark&size=small&profile=gpu&options.version=3.5&env.FOO=bar&server=lab2` */
+/** `?image=spark&size=small&profile=gpu&options.version=3.5&env.FOO=bar&cluster_workers=3&server=lab2` */
 function selectionsFromQuery(query: Record<string, string | undefined>): { server: string; selections: SelectionInput } {
   const selections: SelectionInput = {};
   let server = '';
@@ -24,7 +25,8 @@ function selectionsFromQuery(query: Record<string, string | undefined>): { serve
     else if (key === 'image' || key === 'size' || key === 'profile') selections[key] = value;
     else if (key.startsWith('options.')) (selections.options ??= {})[key.slice(8)] = value;
     else if (key.startsWith('env.')) (selections.env ??= {})[key.slice(4)] = value;
-    else throw new HttpError(400, `unknown query parameter ${JSON.stringify(key)}: use image, size, profile, options.<key>, env.<NAME> or server`);
+    else if (key === 'cluster_workers' || key === 'cluster_worker_cores' || key === 'cluster_worker_memory') selections[key] = value;
+    else throw new HttpError(400, `unknown query parameter ${JSON.stringify(key)}: use image, size, profile, options.<key>, env.<NAME>, cluster_workers, cluster_worker_cores, cluster_worker_memory or server`);
   }
   return { server, selections };
 }
@@ -36,7 +38,7 @@ export function spawnPlanRoutes(app: FastifyInstance, ctx: HubContext): void {
     if (problem) throw new HttpError(400, `server: ${problem}`);
     const user = await userFromPath(ctx, req.params.name);
     try {
-      return presentPlan(await planForUser(ctx.db, ctx.catalog.current(), user, server, selections));
+      return presentPlan(await planForUser(ctx.db, ctx.catalog.current(), user, server, selections, ctx.config.quotas));
     } catch (error) {
       if (error instanceof SelectionError) throw new HttpError(400, `${error.field}: ${error.message}`);
       throw error;
@@ -59,7 +61,7 @@ export function spawnPlanRoutes(app: FastifyInstance, ctx: HubContext): void {
     authorize(req.access, 'servers', { server: `${req.params.name}/${server}` });
     const user = await userFromPath(ctx, req.params.name);
     const groups = (await groupsOfUsers(ctx.db, [user.id])).get(user.id) ?? [];
-    const subject = { user: user.name, groups, server };
+    const subject = { user: user.name, groups, server, quota: effectiveQuota(ctx.config.quotas, user.name, groups) };
     const catalog = ctx.catalog.current();
     const row = await findServer(ctx.db, user.id, server);
     const preselected = resolvePlan(catalog, subject, {}, rememberedFor(user.preferences, row?.user_options));

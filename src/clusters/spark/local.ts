@@ -87,6 +87,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, open, readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
+import { driverExecutors } from './driver-api.js';
 import { homedir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { forwardProgress } from '../../util/progress.js';
@@ -148,6 +149,8 @@ const LOST_REGISTRATION_MS = 1500;
 const MAX_WORKER_RESTARTS = 2;
 /** How long after a start without class archives their training begins (in the background). */
 const ARCHIVE_TRAINING_DELAY_MS = 30_000;
+/** How long a ready Connect server may wait for its executors before the cluster is ready without them. */
+const CONNECT_EXECUTORS_WAIT_MS = 30_000;
 
 /**
  * Options of the local Spark backend: the common ones (environment default `<repo>/envs/spark`, stop
@@ -780,6 +783,8 @@ export class LocalSparkBackend extends LocalClusterBackend implements ClusterBac
     let masterAliveAt: number | null = null;
     let registered = 0;
     let connectUp = !request.connect;
+    let connectUpAt: number | null = null;
+    let executorsUp = !request.connect || request.workers === 0;
     let delay = 25;
     for (;;) {
       if (master!.exited) return fail(await died(master!, 'Spark master', masterAliveAt ? 'while the cluster was starting' : 'before it was ready', [spec.masterPort, spec.masterWebPort]), [master]);
@@ -848,9 +853,22 @@ export class LocalSparkBackend extends LocalClusterBackend implements ClusterBac
       }
       if (connectNow && !connectUp && new RegExp(`Spark Connect server started at: \\S*:${spec.connectPort}\\b`).test(await logSince(connectNow.logPath, connectNow.logOffset))) {
         connectUp = true;
-        progress(95, 'Spark Connect server up');
+        connectUpAt = Date.now();
+        progress(90, 'Spark Connect server up');
       }
-      if (masterAliveAt && registered >= request.workers && connectUp) break;
+      // the Connect server's executors: a notebook's first action would otherwise wait for their JVMs
+      if (connectUp && connectUpAt !== null && !executorsUp) {
+        const count = await driverExecutors(spec.host, spec.connectUiPort!, Math.min(1000, Math.max(100, deadline - Date.now())));
+        if (count !== null && count >= request.workers) {
+          executorsUp = true;
+          progress(97, `Spark Connect executors ready ${count}/${request.workers}`);
+        } else if (Date.now() - connectUpAt > CONNECT_EXECUTORS_WAIT_MS) {
+          // ready anyway: the first action waits for them, as it would without this
+          executorsUp = true;
+          this.log.info({ cluster: request.name, executors: count, workers: request.workers }, 'the Spark Connect server has not all its executors yet; the cluster is ready without them');
+        }
+      }
+      if (masterAliveAt && registered >= request.workers && connectUp && executorsUp) break;
       await new Promise<void>((resolveWait) => {
         wake = resolveWait;
         setTimeout(resolveWait, Math.min(delay, Math.max(0, deadline - Date.now())));

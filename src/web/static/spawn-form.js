@@ -119,7 +119,72 @@
         if (first) first.checked = true;
       }
     }
+    applyCluster();
     applyProfile();
+  }
+
+  // ------------------------------------------------------------ the cluster card
+
+  var clusterGroup = document.getElementById('cluster-group');
+  var sizings = clusterGroup ? JSON.parse(clusterGroup.dataset.sizings) : {};
+  var clusterImage = clusterGroup ? clusterGroup.dataset.image : null;
+  var GIB = 1024 * 1024 * 1024;
+  var CLUSTER_KEYS = ['workers', 'worker_cores', 'worker_memory'];
+  var KIND_NAMES = { spark: 'Spark', dask: 'Dask' };
+  function clusterInput(key) {
+    return clusterGroup.querySelector('[data-cluster-control="' + key + '"] input[type="number"]');
+  }
+  function clusterRange(key) {
+    return clusterGroup.querySelector('[data-cluster-control="' + key + '"] input[type="range"]');
+  }
+  function roomOr(value) { return value === null || value === undefined ? Infinity : value; }
+  /** Each control's largest value with the other two as they are: the same sums as the hub's (cluster-choices.ts). */
+  function updateClusterLimits() {
+    var sizing = sizings[clusterImage];
+    if (!sizing) return;
+    var workers = Math.max(1, Number(clusterInput('workers').value) || 1);
+    var cores = Math.max(1, Number(clusterInput('worker_cores').value) || 1);
+    var memory = Math.max(0.5, Number(clusterInput('worker_memory').value) || 0.5) * GIB;
+    var room = sizing.room;
+    var max = {
+      workers: Math.min(64, roomOr(room.workers), Math.floor(roomOr(room.cores) / cores), Math.floor(roomOr(room.memory) / memory)),
+      worker_cores: Math.min(256, Math.floor(roomOr(room.cores) / workers)),
+      worker_memory: Math.min(1024, Math.floor(roomOr(room.memory) / workers / (GIB / 2)) / 2),
+    };
+    CLUSTER_KEYS.forEach(function (key) {
+      var input = clusterInput(key);
+      var range = clusterRange(key);
+      input.max = String(max[key]);
+      range.max = String(max[key]);
+      if (input.value !== '') range.value = input.value;
+      var line = clusterGroup.querySelector('[data-limit="' + key + '"]');
+      line.textContent = (input.value || '?') + ' of at most ' + max[key] + ' ' + input.dataset.unit;
+      line.classList.toggle('over', Number(input.value) > max[key]);
+    });
+  }
+  function applyCluster() {
+    if (!clusterGroup) return;
+    var image = checked('image');
+    var sizing = image ? sizings[image.value] : null;
+    clusterGroup.hidden = !sizing;
+    all('input', clusterGroup).forEach(function (input) { input.disabled = !sizing; });
+    if (!sizing) return;
+    if (image.value !== clusterImage) {
+      // another image: its own cluster's defaults
+      clusterImage = image.value;
+      CLUSTER_KEYS.forEach(function (key) { clusterInput(key).value = sizing.values[key]; });
+    }
+    var kind = clusterGroup.querySelector('[data-cluster-kind]');
+    if (kind) kind.textContent = KIND_NAMES[sizing.kind] || sizing.kind;
+    updateClusterLimits();
+  }
+  if (clusterGroup) {
+    all('[data-range-for]', clusterGroup).forEach(function (range) { range.hidden = false; });
+    clusterGroup.addEventListener('input', function (event) {
+      var target = event.target;
+      if (target.dataset.rangeFor) document.getElementById(target.dataset.rangeFor).value = target.value;
+      updateClusterLimits();
+    });
   }
 
   function applyProfile() {
@@ -313,6 +378,9 @@
       var other = select.dataset.otherInput && select.value === UNLISTED ? document.getElementById(select.dataset.otherInput) : null;
       return { slot: box.querySelector('[data-error-for="' + field + '"]'), input: other || select };
     }
+    if (field.indexOf('cluster_') === 0 && clusterGroup) {
+      return { slot: clusterGroup.querySelector('[data-error-for="' + field + '"]'), input: clusterGroup.querySelector('input[name="' + field + '"]') };
+    }
     if (field.indexOf('env.') === 0) {
       var name = field.slice(4);
       var row = rows().filter(function (r) { return rowInputs(r).name.value.trim() === name; })[0];
@@ -365,6 +433,11 @@
       var name = inputs.name.value.trim();
       if (name && !(name in body.env)) body.env[name] = inputs.value.value;
     });
+    if (clusterGroup && !clusterGroup.hidden) {
+      all('input[name^="cluster_"]', clusterGroup).forEach(function (input) {
+        if (input.value.trim()) body[input.name] = input.value.trim();
+      });
+    }
     return body;
   }
 
@@ -452,8 +525,8 @@
       })));
     }
     if (plan.clusters && plan.clusters.length) {
-      planBox.appendChild(section('Clusters', plan.clusters.map(function (c) {
-        return sourced(el('li', '', String(c.kind || c.type || c.name || 'cluster')), c.source);
+      planBox.appendChild(section('Clusters', plan.clusters.map(function (c, i) {
+        return sourced(el('li', '', clusterLine(c, i === 0 ? plan.cluster : null)), c.source);
       })));
     }
     if (plan.storage) {
@@ -461,6 +534,14 @@
       planBox.appendChild(el('h3', '', 'Object storage'));
       planBox.appendChild(sourced(storage, plan.storage.source));
     }
+  }
+
+  /** "spark: 2 workers × 1 core, 1 GiB each, Spark Connect", as the hub writes it (spawn-form.ts clusterLine). */
+  function clusterLine(c, sizing) {
+    var kind = String(c.kind || c.type || c.name || 'cluster');
+    if (!sizing) return kind;
+    var memory = sizing.worker_memory >= GIB ? trim(sizing.worker_memory / GIB, 2) + ' GiB' : Math.round(sizing.worker_memory / 1048576) + ' MiB';
+    return kind + ': ' + sizing.workers + ' worker' + (sizing.workers === 1 ? '' : 's') + ' × ' + sizing.worker_cores + ' core' + (sizing.worker_cores === 1 ? '' : 's') + ', ' + memory + ' each' + (c.connect ? ', Spark Connect' : '');
   }
 
   function showPlanProblem(message) {
@@ -526,7 +607,8 @@
     if (target !== filter) schedulePlan(target.type === 'text' ? 350 : 0);
   });
   form.addEventListener('input', function (event) {
-    if (event.target.type !== 'text') return;
+    var type = event.target.type;
+    if (type !== 'text' && type !== 'number' && type !== 'range') return;
     touched = true;
     schedulePlan();
   });
