@@ -201,7 +201,7 @@ describe('refinery check-config', () => {
     await writeFile(file, `listen: "127.0.0.1:8123"\nauth:\n  login_window: 10m\nservices:\n  - name: culler\n    api_token: ${SERVICE_TOKEN}\n    scopes: [admin:servers]\n`);
     const res = await cli(['check-config', '--config', file]);
     assert.equal(res.code, 0, res.stderr);
-    assert.match(res.stdout, new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: configuration is valid \\(3 images, 3 sizes, 0 profiles, 0 offered profiles, embedded object storage\\)\n`));
+    assert.match(res.stdout, new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: configuration is valid \\(3 images, 3 sizes, 2 profiles, 0 offered profiles, embedded object storage\\)\n`));
     const shown = JSON.parse(res.stdout.slice(res.stdout.indexOf('\n') + 1)) as { listen: unknown; auth: { login_window: number }; data_dir: string; services: { api_token: string }[] };
     assert.deepEqual(shown.listen, { host: '127.0.0.1', port: 8123 });
     assert.equal(shown.auth.login_window, 600);
