@@ -68,7 +68,7 @@ export function loadCatalog(loaded: LoadedConfig): Catalog {
       ...(image.local?.environment && !isAbsolute(image.local.environment) ? { local: { ...image.local, environment: resolve(images.dir, image.local.environment) } } : {}),
     })),
     sizes: pick('sizes').value,
-    profiles: withEmbeddedStorage(profiles.value.map((p) => absoluteSecretFiles(p, profiles.dir)), embedded.on),
+    profiles: profiles.value.map((p) => absoluteSecretFiles(p, profiles.dir)),
     profile_list: offered.value.map((p) => ({
       ...p,
       overrides: absoluteSecretFiles(p.overrides, offered.dir),
@@ -82,7 +82,8 @@ export function loadCatalog(loaded: LoadedConfig): Catalog {
   const endpoints = [...config.storage.endpoints.map((e) => e.name), ...(embedded.on ? [EMBEDDED_ENDPOINT] : [])];
   const problems = validateCatalog(catalog, (ref, where) => resolveSecret(ref, where, fileSource, fileDir), { endpoints, configSource: loaded.source });
   if (problems.length) throw new ConfigError(config.profiles_file ? fileSource : loaded.source, problems);
-  return catalog;
+  // added after the checks, so that problems name the profiles by their place in the file
+  return { ...catalog, profiles: withEmbeddedStorage(catalog.profiles, embedded.on) };
 }
 
 /**

@@ -1,5 +1,6 @@
 // src/profiles/catalog.ts: cross-reference checks a schema cannot make, loading the catalog from the
 // main file and a separate profiles_file, and the CatalogStore that keeps the last good catalog.
+import { EMBEDDED_STORAGE_PROFILE } from '../../src/storage/embedded-config.js';
 import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { Writable } from 'node:stream';
@@ -15,6 +16,9 @@ import { catalogSchema, type Catalog } from '../../src/profiles/schema.js';
 import { tmpDir, waitFor, type TmpDir } from '../helpers/tmp.js';
 
 const REPO = resolve(import.meta.dirname, '..', '..', '..');
+
+/** The profiles the files give, without the one the embedded object store adds for everyone. */
+const configured = (catalog: Catalog) => catalog.profiles.filter((p) => p.name !== EMBEDDED_STORAGE_PROFILE.name);
 
 function catalogOf(input: z.input<typeof catalogSchema>): Catalog {
   const parsed = catalogSchema.parse(input);
@@ -163,12 +167,21 @@ describe('loadCatalog', () => {
     // python runs the spawner's own command (spawner.command, else envs/base's jupyterhub-singleuser)
     assert.deepEqual(catalog.images.map((i) => i.local?.environment), [undefined, ...['spark', 'dask'].map((e) => join(REPO, 'envs', e))]);
     // the built-in profiles give the spark and dask images their clusters
-    assert.deepEqual(catalog.profiles.map((p) => [p.name, p.images, p.clusters?.map((c) => c.kind)]), [['spark-cluster', ['spark'], ['spark']], ['dask-cluster', ['dask'], ['dask']]]);
+    assert.deepEqual(configured(catalog).map((p) => [p.name, p.images, p.clusters?.map((c) => c.kind)]), [['spark-cluster', ['spark'], ['spark']], ['dask-cluster', ['dask'], ['dask']]]);
+  });
+
+  test('the embedded object store gives everyone storage first (any profile of storage wins); off, or with a profile giving storage, it adds nothing', async () => {
+    const plain = loadCatalog(loadConfig((await setup({})).config));
+    assert.deepEqual(plain.profiles[0], { ...plain.profiles[0], name: EMBEDDED_STORAGE_PROFILE.name, storage: EMBEDDED_STORAGE_PROFILE.storage });
+    const off = loadCatalog(loadConfig((await setup({ storage: { embedded: false } })).config));
+    assert.deepEqual(off.profiles.map((p) => p.name), ['spark-cluster', 'dask-cluster']);
+    const own = loadCatalog(loadConfig((await setup({ profiles: [{ name: 'lake', storage: { endpoint: 'embedded', buckets: ['shared'], credentials: { source: 'provisioned' } } }] })).config));
+    assert.deepEqual(own.profiles.map((p) => p.name), ['lake']);
   });
 
   test('images of one\'s own: no built-in profiles (they name the built-in images)', async () => {
     const { config } = await setup({ images: [{ name: 'spark', display_name: 'My Spark', local: { environment: 'envs/spark' } }] });
-    assert.deepEqual(loadCatalog(loadConfig(config)).profiles, []);
+    assert.deepEqual(configured(loadCatalog(loadConfig(config))), []);
   });
 
   test('profiles_file overrides the main file\'s keys, key by key', async () => {
@@ -195,10 +208,10 @@ describe('loadCatalog', () => {
     const catalog = loadCatalog(loadConfig(config));
     assert.deepEqual(catalog.sizes.map((s) => s.name), ['huge'], 'the profiles file\'s sizes replace the main file\'s');
     assert.deepEqual(catalog.images.map((i) => i.name), ['main-image'], 'the main file\'s images stay');
-    assert.deepEqual(catalog.profiles.map((p) => p.name), ['from-main']);
+    assert.deepEqual(configured(catalog).map((p) => p.name), ['from-main']);
     // relative paths resolve against the file that names them
     assert.equal(catalog.images[0]!.local?.environment, join(root, 'envs', 'main'));
-    assert.deepEqual(catalog.profiles[0]!.env?.TOKEN, { secret: { file: join(root, 'main-token.txt') } });
+    assert.deepEqual(configured(catalog)[0]!.env?.TOKEN, { secret: { file: join(root, 'main-token.txt') } });
     assert.deepEqual(catalog.profile_list[0]!.overrides.env?.LIST_TOKEN, { secret: { file: join(root, 'sub', 'list-token.txt') } });
     assert.deepEqual(catalog.profile_list[0]!.profile_options.v!.choices.a!.overrides.env?.CHOICE_TOKEN, { secret: { file: join(root, 'sub', 'list-token.txt') } });
   });
@@ -310,18 +323,18 @@ describe('CatalogStore', () => {
     const { log, lines } = logger();
     const store = new CatalogStore(loadConfig(config), log);
     try {
-      assert.equal(store.current().profiles[0]!.env?.VALUE, 'one');
+      assert.equal(configured(store.current())[0]!.env?.VALUE, 'one');
       assert.deepEqual(store.status().sources, [config, profiles]);
 
       await writeFile(profiles, profilesWith('two'));
       assert.deepEqual(store.reload(), { ok: true });
-      assert.equal(store.current().profiles[0]!.env?.VALUE, 'two');
+      assert.equal(configured(store.current())[0]!.env?.VALUE, 'two');
 
       await writeFile(profiles, 'profiles:\n  - name: p\n    evn: {VALUE: three}\n');
       const result = store.reload();
       assert.equal(result.ok, false);
       assert.match(!result.ok ? result.error : '', /reload-profiles\.yaml.*\n.*profiles\[0\]\.evn: unknown key/);
-      assert.equal(store.current().profiles[0]!.env?.VALUE, 'two', 'the last good catalog stays in force');
+      assert.equal(configured(store.current())[0]!.env?.VALUE, 'two', 'the last good catalog stays in force');
       const status = store.status();
       assert.match(status.error ?? '', /profiles\[0\]\.evn/);
       assert.ok(status.errorAt);
@@ -332,7 +345,7 @@ describe('CatalogStore', () => {
 
       await writeFile(profiles, profilesWith('four'));
       assert.deepEqual(store.reload(), { ok: true });
-      assert.equal(store.current().profiles[0]!.env?.VALUE, 'four');
+      assert.equal(configured(store.current())[0]!.env?.VALUE, 'four');
       assert.equal(store.status().error, null, 'a good reload clears the error');
     } finally {
       store.close();
@@ -351,10 +364,10 @@ describe('CatalogStore', () => {
       await writeFile(temp, profilesWith('after'));
       const { rename } = await import('node:fs/promises');
       await rename(temp, profiles);
-      await waitFor(() => store.current().profiles[0]!.env?.VALUE === 'after', { timeoutMs: 5000, message: 'the watched file to be reloaded' });
+      await waitFor(() => configured(store.current())[0]!.env?.VALUE === 'after', { timeoutMs: 5000, message: 'the watched file to be reloaded' });
       // and again, after the first reload re-established the watch
       await writeFile(profiles, profilesWith('again'));
-      await waitFor(() => store.current().profiles[0]!.env?.VALUE === 'again', { timeoutMs: 5000, message: 'the second edit to be reloaded' });
+      await waitFor(() => configured(store.current())[0]!.env?.VALUE === 'again', { timeoutMs: 5000, message: 'the second edit to be reloaded' });
     } finally {
       store.close();
     }
