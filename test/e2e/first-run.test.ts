@@ -71,12 +71,13 @@ describe('the first run: sign in, pick Spark, compute and store', () => {
     await scenario('notebook', async () => {
       const created = await page.request.put(`${hub.url}/user/admin/api/contents/${NOTEBOOK}`, {
         headers: { 'X-XSRFToken': await xsrfOfServer(page) },
-        data: { type: 'notebook', content: { nbformat: 4, nbformat_minor: 5, metadata: { kernelspec: { name: 'python3', display_name: 'Python 3 (ipykernel)', language: 'python' } }, cells: [] } },
+        data: { type: 'notebook', content: { nbformat: 4, nbformat_minor: 5, metadata: { kernelspec: { name: 'python3', display_name: 'Python 3 (ipykernel)', language: 'python' } }, cells: [{ cell_type: 'code', id: 'first', metadata: {}, execution_count: null, outputs: [], source: '' }] } },
       });
       assert.equal(created.status(), 201, await created.text());
       await page.goto(`${hub.url}/user/admin/lab/tree/${NOTEBOOK}`);
       await page.locator('.jp-NotebookPanel .jp-Cell .cm-content').first().waitFor({ timeout: LAB_TIMEOUT_MS });
-      await page.locator('.jp-NotebookPanel-toolbar').getByText(/Python 3 \(ipykernel\)/).waitFor({ timeout: LAB_TIMEOUT_MS });
+      // the kernel has connected (a cell run before that is not sent)
+      await page.locator('.jp-StatusBar-Widget').getByText(/Python 3 \(ipykernel\) \| Idle/).waitFor({ timeout: LAB_TIMEOUT_MS });
       await runCell(page, 0, 'from pyspark.sql import SparkSession\nspark = SparkSession.builder.getOrCreate()\nspark.range(10).count()');
       await waitFor(async () => (await outputOf(page, 0)) === '10', { timeoutMs: 240_000, message: 'spark.range(10).count() to answer 10' });
       await runCell(page, 1, 'import os, boto3\nboto3.client("s3").list_objects_v2(Bucket=os.environ["S3_BUCKET"])["Name"]');
