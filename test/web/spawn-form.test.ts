@@ -166,7 +166,8 @@ describe('the spawn form', () => {
     dir = await tmpDir('spawn-form');
     profilesFile = join(dir.path, 'profiles.yaml');
     await writeFile(profilesFile, stringify(testCatalog()));
-    hub = await launchRefinery({ config: { profiles_file: profilesFile }, env: { REFINERY_TEST_MAP_TOKEN: MAP_TOKEN } });
+    // this catalog is about profiles: the embedded store's own profile would be listed among those applied
+    hub = await launchRefinery({ config: { profiles_file: profilesFile, storage: { embedded: false } }, env: { REFINERY_TEST_MAP_TOKEN: MAP_TOKEN } });
   });
   after(async () => {
     await hub?.cleanup();
