@@ -163,6 +163,21 @@ describe('sharing a server', () => {
     assert.equal((await suggest('a', 'user', false)).status, 403, 'a script on another site cannot list names with the cookie alone');
   });
 
+  test('a share link grants nothing when opened, nor when posted without the page\'s CSRF token or with an API token', async () => {
+    await addUser(hub, 'gina', 'password-gina-0123');
+    const issued = (await (await post(tokens.alice!, '/hub/api/share-codes/alice/', {})).json()) as { code: string; accept_url: string };
+    const gina = await signIn(hub, 'gina', 'password-gina-0123');
+    const ginaToken = await hub.tokenFor('gina');
+    const ginaReach = async () => (await hub.as(ginaToken, '/user/alice/api/status')).status;
+    assert.equal((await gina.get(issued.accept_url)).status, 200, 'the confirmation page');
+    assert.equal(await ginaReach(), 403, 'opening the link grants nothing');
+    assert.equal((await gina.post('/hub/accept-share', { code: issued.code }, { withXsrf: false })).status, 403, 'no CSRF token: refused');
+    assert.equal((await hub.as(ginaToken, '/hub/accept-share', { method: 'POST', body: new URLSearchParams({ code: issued.code }), redirect: 'manual' })).status, 302, 'a token does not sign in to pages: sent to sign in');
+    assert.equal(await ginaReach(), 403);
+    assert.equal((await gina.post('/hub/accept-share', { code: issued.code })).status, 303, 'accepted with the page\'s token');
+    assert.equal(await ginaReach(), 200);
+  });
+
   test('POST to an owner\'s list answers 405, as JupyterHub does', async () => {
     assert.equal((await post(tokens.alice!, '/hub/api/shares/alice', { user: 'bob' })).status, 405);
   });
