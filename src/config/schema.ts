@@ -94,6 +94,12 @@ const serviceSchema = z.strictObject({
  */
 const localRunSchema = z.strictObject({
   run_as: z.enum(['hub', 'per-user']).optional(),
+  /**
+   * Servers that start at once on this machine; more wait their turn, oldest first, and see their
+   * place in the queue; the start timeout counts from their turn. Default: twice the CPUs, at least
+   * 2. 0: no limit.
+   */
+  concurrent_starts: z.number().int().min(0).optional(),
   system_users: z
     .record(
       z.string().min(1),

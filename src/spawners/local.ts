@@ -86,6 +86,7 @@ import {
   type StartedServer,
 } from './spawner.js';
 import { sleep } from '../util/sleep.js';
+import { StartSlots, defaultConcurrentStarts } from './start-slots.js';
 
 export interface LocalSpawnerOptions {
   /** Root of the spawner's files; users' directories go to `<dataDir>/users/<name>/`. Made absolute. */
@@ -137,6 +138,8 @@ export interface LocalSpawnerOptions {
    * separately: not a limit for the server as a whole; resources.ts says why RLIMIT_AS is never used).
    */
   memoryLimitFallback?: 'none' | 'rlimit-data';
+  /** Servers that start at once; more wait their turn, oldest first (start-slots.ts). 0: no limit. Default: defaultConcurrentStarts(). */
+  concurrentStarts?: number;
   log: Logger;
 }
 
@@ -324,6 +327,7 @@ export class LocalSpawner implements Spawner {
    * servers about to join them ("could not move the server into the control group").
    */
   private readonly starting = new Set<string>();
+  private readonly slots: StartSlots;
   /** Exit statuses of servers this hub process started and saw die, keyed by `pid:startTime`, for poll(). */
   private readonly exits = new Map<string, ExitInfo>();
 
@@ -343,6 +347,7 @@ export class LocalSpawner implements Spawner {
     this.cgroupSweepAfterMs = (options.cgroups ? options.cgroups.sweepAfterMs : undefined) ?? 60_000;
     this.memoryLimitFallback = options.memoryLimitFallback ?? 'none';
     this.log = options.log;
+    this.slots = new StartSlots(options.concurrentStarts ?? defaultConcurrentStarts());
     this.people = options.people ?? new LocalPeople({ dataDir: this.dataDir, mode: 'hub', log: options.log });
   }
 
@@ -427,7 +432,20 @@ export class LocalSpawner implements Spawner {
     const spawnId = randomUUID();
     this.starting.add(spawnId);
     try {
-      return await this.startWithId(request, spawnId);
+      // the start timeout counts from the slot on: waiting in the queue is not the server's fault
+      const release = await this.slots.acquire(
+        request.signal,
+        ({ ahead, running, limit }) => request.onProgress({
+          progress: 1,
+          message: `Waiting to start: ${ahead === 0 ? 'next in line' : `${ahead} ${ahead === 1 ? 'start' : 'starts'} ahead`} (${running} starting now, ${limit} at a time on this machine)`,
+        }),
+        () => new SpawnError('Server start was cancelled'),
+      );
+      try {
+        return await this.startWithId(request, spawnId);
+      } finally {
+        release();
+      }
     } finally {
       this.starting.delete(spawnId);
     }

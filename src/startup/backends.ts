@@ -32,6 +32,7 @@ export function createSpawner(loaded: LoadedConfig, people: LocalPeople, log: Lo
       args: config.spawner.args,
       defaultUrl: config.spawner.default_url,
       stopGraceMs: config.spawner.stop_grace * 1000,
+      ...(config.spawner.local.concurrent_starts !== undefined ? { concurrentStarts: config.spawner.local.concurrent_starts } : {}),
       log,
     }),
   };

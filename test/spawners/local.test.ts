@@ -375,6 +375,42 @@ describe('LocalSpawner with a real jupyterhub-singleuser', { timeout: 240_000 },
     await assert.rejects(missing.start(makeRequest(hub.url, 'frank')), (e: unknown) => e instanceof SpawnError && /no-such-program/.test(e.message));
   });
 
+  test('with concurrentStarts 1, starts take turns oldest first, each sees its place, its timeout counts from its turn, and a queued start can be cancelled', async () => {
+    const queued = new LocalSpawner({
+      dataDir: dir.path, log, allowRoot: false, concurrentStarts: 1,
+      command: ['bash', '-c', 'echo "never answering"; exec sleep 600'],
+    });
+    const t0 = Date.now();
+    const requests = ['ivy', 'jack', 'kate'].map((user) => makeRequest(hub.url, user, '', { startTimeoutMs: 1500 }));
+    const cancel = new AbortController();
+    const cancelled = makeRequest(hub.url, 'liam', '', { signal: cancel.signal });
+    const outcomes = requests.map((r) => queued.start(r).then(() => 'started', (e: unknown) => ({ error: e, at: Date.now() - t0 })));
+    const cancelledOutcome = queued.start(cancelled).then(() => 'started', (e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 300));
+    cancel.abort();
+    const cancelError = await cancelledOutcome;
+    assert.ok(cancelError instanceof SpawnError && /cancel/i.test(cancelError.message), String(cancelError));
+    assert.ok(cancelled.events.some((e) => /Waiting to start: 2 starts ahead \(1 starting now, 1 at a time/.test(e.message)), JSON.stringify(cancelled.events));
+    assert.ok(!cancelled.events.some((e) => /Starting server process/.test(e.message)), 'a cancelled start never ran');
+
+    const results = await Promise.all(outcomes);
+    for (const r of results) {
+      assert.ok(typeof r === 'object' && r.error instanceof SpawnError, String(r));
+      // the timeout of its own turn, not of the time spent waiting for it
+      assert.match(r.error.message, /did not answer within 1\.5 seconds/);
+    }
+    const at = results.map((r) => (r as { at: number }).at);
+    assert.ok(at[0]! < at[1]! && at[1]! < at[2]!, `oldest first: failed at ${at.join(', ')} ms`);
+    assert.ok(at[2]! >= 4000, `the third waited for two turns of 1.5 s (${at[2]} ms)`);
+    assert.equal(requests[0]!.events.find((e) => /Waiting to start/.test(e.message)), undefined, 'the first did not wait');
+    assert.deepEqual(
+      requests[2]!.events.filter((e) => /Waiting to start/.test(e.message)).map((e) => e.message.replace(/ \(.*/, '')),
+      ['Waiting to start: 1 start ahead', 'Waiting to start: next in line'],
+    );
+    // the second's process started only once the first was gone
+    assert.deepEqual((await queued.list()).filter((x) => ['ivy', 'jack', 'kate', 'liam'].includes((x as LocalServerState).user)), []);
+  });
+
   test('aborting a pending start kills the process and rejects', async () => {
     const slow = new LocalSpawner({ dataDir: dir.path, log, allowRoot: false, command: ['sleep', '600'] });
     const controller = new AbortController();
