@@ -35,7 +35,7 @@ export const CLUSTER_MARKER_ENV = {
   name: 'REFINERY_CLUSTER_NAME',
   user: MARKER_ENV.user,
   server: MARKER_ENV.server,
-  /** Dask: 'scheduler' or 'worker'. Spark: 'master', 'worker' or 'connect' (executors inherit their worker's). */
+  /** Dask: 'scheduler' or 'worker'. Spark: 'master', 'worker', 'connect' or 'connect-warmup' (its first query; executors inherit their worker's). */
   role: 'REFINERY_CLUSTER_ROLE',
   /** The worker's index (worker-<i>). */
   worker: 'REFINERY_CLUSTER_WORKER',

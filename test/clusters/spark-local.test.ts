@@ -428,6 +428,12 @@ describe('LocalSparkBackend (real Spark)', { skip: SKIP, timeout: 900_000 }, () 
       // ready once the Connect server's driver has its executor: the first query does not wait for its JVM
       assert.ok(started.events.some((e) => e.message === 'Spark Connect executors ready 1/1'), JSON.stringify(started.events.map((e) => e.message)));
       assert.equal(env.SPARK_CONF_DIR, join(bob.homeDir!, '.refinery', 'lab.spark', 'conf'));
+      // and once a first query has run on it, so a notebook's first action pays for no cold JVM
+      assert.ok(started.events.some((e) => e.message === 'Warming up Spark Connect with a first query'));
+      const apps = (await (await fetch(`http://127.0.0.1:${ui.connect!.port}/api/v1/applications`)).json()) as { id: string }[];
+      const jobs = (await (await fetch(`http://127.0.0.1:${ui.connect!.port}/api/v1/applications/${apps[0]!.id}/jobs`)).json()) as { status: string }[];
+      assert.ok(jobs.length >= 2 && jobs.every((j) => j.status === 'SUCCEEDED'), `the warm-up's jobs ran on the Connect server before it was ready: ${JSON.stringify(jobs)}`);
+      assert.match(readFileSync(join(bob.homeDir!, '.refinery', 'lab.spark.connect.log'), 'utf8'), /starting Spark Connect warm-up query/);
       const script = (how: string) => `
 import json, os, time
 t0 = time.time()

@@ -88,6 +88,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, open, readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { driverExecutors } from './driver-api.js';
+import { CONNECT_WARMUP_MAX_MS, warmUpConnect } from './connect-warmup.js';
 import { homedir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { forwardProgress } from '../../util/progress.js';
@@ -615,8 +616,25 @@ export class LocalSparkBackend extends LocalClusterBackend implements ClusterBac
     });
   }
 
+  /** A first query on the Connect server (connect-warmup.ts), logged with the server's own log. */
+  private warmUp(c: ClusterContext, connect: Launched, token: string, timeoutMs: number, signal: AbortSignal): ReturnType<typeof warmUpConnect> {
+    const { spec } = c;
+    return warmUpConnect({
+      python: this.python,
+      remote: `sc://localhost:${spec.connectPort}`,
+      token,
+      env: { ...c.env, [SPARK_MARKER_ENV.role]: 'connect-warmup' },
+      timeoutMs,
+      signal,
+      launch: ({ argv, env }) => this.launch({
+        what: 'Spark Connect warm-up query', argv, env, cwd: spec.homeDir,
+        logPath: connect.logPath, runAs: c.runAs, cgroupName: `${c.clusterId}-warmup`, resources: {}, onExit: () => {},
+      }),
+    });
+  }
+
   /** The configuration file reserve() wrote, checked: start() never runs a cluster without its secret. */
-  private async checkConf(confDir: string): Promise<void> {
+  private async checkConf(confDir: string): Promise<Map<string, string>> {
     const file = join(confDir, 'spark-defaults.conf');
     let text: string;
     try {
@@ -628,6 +646,7 @@ export class LocalSparkBackend extends LocalClusterBackend implements ClusterBac
     if (conf.get('spark.authenticate') !== 'true' || !conf.get('spark.authenticate.secret')) {
       throw new ClusterError(`The Spark cluster's configuration ${file} has no authentication secret; start the server again to make a new one`);
     }
+    return conf;
   }
 
   async start(owner: ClusterOwner, request: ClusterRequest, addresses: ClusterAddresses, options: StartOptions): Promise<ClusterState> {
@@ -643,7 +662,7 @@ export class LocalSparkBackend extends LocalClusterBackend implements ClusterBac
     const progress = forwardProgress((event) => options.onProgress(event), this.log);
     if (signal.aborted) throw new ClusterError('Spark cluster start was cancelled');
     this.checkEnvironment();
-    await this.checkConf(r.confDir);
+    const conf = await this.checkConf(r.confDir);
     // Object storage: reserve() cannot know the environment of this start, so the S3A entries
     // (s3a.ts: jars on the class paths, endpoint, a credentials provider reading the JVM's environment;
     // never a key) are applied to the conf here, and removed again when this start has no storage.
@@ -875,6 +894,14 @@ export class LocalSparkBackend extends LocalClusterBackend implements ClusterBac
       });
       wake = () => {};
       delay = Math.min(delay * 1.3, 150);
+    }
+    if (request.connect && connect) {
+      progress(98, 'Warming up Spark Connect with a first query');
+      const outcome = await this.warmUp(c, connect, conf.get('spark.connect.authenticate.token') ?? '', Math.min(CONNECT_WARMUP_MAX_MS, deadline - Date.now()), signal);
+      if (signal.aborted) return fail('Spark cluster start was cancelled', []);
+      if ((connect as Launched).exited) return fail(await died(connect, 'Spark Connect server', 'during its first query', [spec.connectPort!, spec.connectUiPort!]), [connect]);
+      if (outcome.ok) this.log.info({ cluster: request.name, ms: outcome.ms }, 'Spark Connect warmed up');
+      else this.log.warn({ cluster: request.name, ms: outcome.ms, why: outcome.why }, 'the Spark Connect warm-up query failed; the first action in a notebook will be slower');
     }
     signal.removeEventListener('abort', onAbort);
     record();
