@@ -37,11 +37,13 @@
 # Never reads stdin; works with CI=true. Installs from PyPI only. One line of output per step, with
 # timings; the last line sums up.
 #
-# Environment: PYTHON (default python3); REFINERY_ENVS_DIR (default <repo>/envs);
+# Environment: PYTHON (default python3; as root, a copy of it in .tools/python when other accounts
+# cannot reach it); REFINERY_ENVS_DIR (default <repo>/envs);
 # REFINERY_WHEELHOUSE (default ${XDG_CACHE_HOME:-~/.cache}/refinery/wheels).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PYTHON_CHOSEN="${PYTHON:+yes}"
 PYTHON="${PYTHON:-python3}"
 REQ="$REPO/python/requirements"
 ENVS_DIR="${REFINERY_ENVS_DIR:-$REPO/envs}"
@@ -75,7 +77,50 @@ export PIP_NO_INPUT=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_PROGRESS_BAR=off
 unset PIP_USER PYTHONHOME PYTHONPATH 2>/dev/null || true
 
 command -v "$PYTHON" >/dev/null 2>&1 || fail "$PYTHON not found"
-PY_VERSION="$("$PYTHON" -c 'import sys; print(sys.version)')"
+
+# As root, people's servers run as system accounts of their own (README "Who servers run as"), and
+# they run the environments' interpreter: a python3 inside a private home (pyenv under /root, mode
+# 0700) cannot be run by them, and every server would fail with "permission denied". Then the
+# interpreter and its standard library (not its site-packages: the envs do not use them) are copied
+# once into .tools/python/<version>, where every account can run them, and the envs are built on that
+# copy: the same Python, so the locks still fit. The binary finds its libpython next to it ($ORIGIN).
+usable_by_others() { # usable_by_others PYTHON: its binary and standard library are reachable by any account
+  "$1" - <<'PY' 2>/dev/null
+import os, sys, sysconfig
+for path in (os.path.realpath(sys.executable), sysconfig.get_path("stdlib")):
+    d = path
+    while d != os.path.dirname(d):
+        d = os.path.dirname(d)
+        if not os.stat(d).st_mode & 0o001:
+            sys.exit(1)
+PY
+}
+shared_python() { # shared_python PYTHON: prints the path of a copy every account can run
+  local base ver exe dest tmp
+  base="$("$1" -c 'import sys; print(sys.base_prefix)')"
+  ver="$("$1" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')"
+  exe="$(basename "$("$1" -c 'import os, sys; print(os.path.realpath(sys.executable))')")"
+  dest="$REPO/.tools/python/$ver"
+  if [ ! -f "$dest/.copied-from" ] || [ "$(cat "$dest/.copied-from")" != "$base" ]; then
+    command -v patchelf >/dev/null 2>&1 || apt-get install -y -q patchelf >&2 || fail "patchelf is needed to copy $base (apt-get install patchelf)"
+    tmp="$dest.tmp"
+    rm -rf "$tmp" && mkdir -p "$tmp"
+    (cd "$base" && tar --exclude='./lib/python3.*/site-packages/*' --exclude='./lib/python3.*/test' -cf - .) | (cd "$tmp" && tar -xf -)
+    if readelf -d "$tmp/bin/$exe" 2>/dev/null | grep -q 'R.*PATH'; then patchelf --set-rpath '$ORIGIN/../lib' "$tmp/bin/$exe"; fi
+    chmod -R go+rX "$tmp"
+    echo "$base" >"$tmp/.copied-from"
+    rm -rf "$dest" && mv "$tmp" "$dest"
+    echo "setup-python: copied $base into $(show "$dest") ($(du -sh "$dest" | cut -f1)): $base cannot be reached by other accounts" >&2
+  fi
+  echo "$dest/bin/$exe"
+}
+if [ -z "$PYTHON_CHOSEN" ] && [ "$(id -u)" = 0 ] && ! usable_by_others "$PYTHON"; then
+  PYTHON="$(shared_python "$PYTHON")"
+  usable_by_others "$PYTHON" || fail "$PYTHON cannot be reached by other accounts: the directories above it need o+x"
+  step "using $(show "$PYTHON"), which people's accounts can run"
+fi
+# the interpreter's place too: a venv points at it, so one built on another copy is rebuilt
+PY_VERSION="$("$PYTHON" -c 'import os, sys; print(sys.version, os.path.realpath(sys.executable))')"
 mkdir -p "$ENVS_DIR" "$WHEELHOUSE"
 
 # ---------------------------------------------------------------------------------------------------
