@@ -34,6 +34,7 @@ export function clusterBackends(config: Config, people: LocalPeople, log: Logger
   const perUser = people.mode === 'per-user';
   const spark = new LocalSparkBackend({
     dataDir: config.data_dir, stopGraceMs: config.spawner.stop_grace * 1000, log: log.child({ backend: 'spark' }),
+    connectWarmUp: config.clusters.connect_warm_up,
     ...(perUser ? { scratchDir: join(config.data_dir, 'scratch', 'spark'), classArchives: { dir: SHARED_CLASS_ARCHIVES } } : {}),
   });
   // class-data-sharing archives make every later JVM start faster; build them in the background once

@@ -214,8 +214,14 @@ export const configSchema = z.strictObject({
       start_timeout: duration.default(180),
       /** Stop a cluster (not the server) when its server has had no activity for this long; 0 = never. */
       idle_timeout: duration.default(0),
+      /**
+       * Run a first query on a new Spark Connect server before its cluster counts as ready (local
+       * clusters), so a notebook's first action finds warm JVMs. Off: ready a few seconds sooner,
+       * and the first action pays for the warm-up instead.
+       */
+      connect_warm_up: z.boolean().default(true),
     })
-    .default({ start_timeout: 180, idle_timeout: 0 }),
+    .default({ start_timeout: 180, idle_timeout: 0, connect_warm_up: true }),
   /** Published notebooks: size limit, store, and an optional separate origin for their pages (src/publish/config.ts). */
   publish: publishSchema.default(PUBLISH_DEFAULTS),
   /** Object-storage endpoints profiles can give people keys for (src/storage/config.ts). */

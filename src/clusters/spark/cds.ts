@@ -14,7 +14,10 @@
  * ports, in a temporary directory under the archive directory, with no cluster markers (no backend
  * mistakes them for a user's cluster) and a `timeout` guard (they end even if the hub dies). Once the
  * worker registered (and the Connect server listens), they get SIGTERM, write their archives, and
- * the files are renamed into place. One training at a time per fingerprint and process; concurrent
+ * the files are renamed into place. With a Python that has the Connect client, the training Connect
+ * server first answers the warm-up queries (connect-warmup.ts), so its archive also holds the
+ * classes of planning, code generation and running a first query, which a new Connect server would
+ * otherwise load from the jars on its first query. One training at a time per fingerprint and process; concurrent
  * hubs are safe (temporary names, atomic rename). About 10 s of CPU, once per machine and Java/Spark
  * installation; archives of other fingerprints are removed afterwards.
  */
@@ -26,6 +29,7 @@ import type { Logger } from '../../log.js';
 import { freePort } from '../../util/ports.js';
 import { CONNECT_SERVER_CLASS, DAEMON_LOG4J2, jvmArgv, type SparkJvm, type SparkRole } from './jvm.js';
 import { masterStatus } from './master-api.js';
+import { CONNECT_WARMUP_SCRIPT } from './connect-warmup.js';
 import { sleep } from '../../util/sleep.js';
 
 const ROLES: SparkRole[] = ['master', 'worker', 'connect'];
@@ -40,10 +44,14 @@ export class SparkClassArchives {
   private readonly running = new Map<string, Promise<Partial<Record<SparkRole, string>>>>();
   private readonly failed = new Set<string>();
 
-  constructor(options: { dir: string; host: string; log: Logger }) {
+  /** The Python with the Connect client, for the training Connect server's queries; none: no queries. */
+  private readonly python: string | undefined;
+
+  constructor(options: { dir: string; host: string; log: Logger; python?: string }) {
     this.dir = options.dir;
     this.host = options.host;
     this.log = options.log;
+    this.python = options.python;
   }
 
   path(jvm: SparkJvm, role: SparkRole): string {
@@ -186,6 +194,7 @@ export class SparkClassArchives {
           if (Date.now() > deadline) throw new Error('training Connect server did not come up');
           await sleep(200);
         }
+        if (this.python) await this.trainQueries(this.python, port, env, connect.logPath, Math.max(1000, deadline - Date.now()));
         done.push(connect);
       }
       for (const d of done) signalGroup(d.child, 'SIGTERM');
@@ -210,6 +219,33 @@ export class SparkClassArchives {
       killAll();
       process.removeListener('exit', killAll);
       await rm(tmp, { recursive: true, force: true, maxRetries: 3 }).catch(() => undefined);
+    }
+  }
+
+  /** The warm-up queries against the training Connect server; a failure only makes a smaller archive. */
+  private async trainQueries(python: string, port: number, env: Record<string, string>, logPath: string, timeoutMs: number): Promise<void> {
+    const file = await open(logPath, 'a');
+    try {
+      const clientEnv: Record<string, string> = { ...env, SPARK_REMOTE: `sc://localhost:${port}` };
+      delete clientEnv.SPARK_CONNECT_MODE;
+      const child = spawn(python, ['-I', CONNECT_WARMUP_SCRIPT], { cwd: env.HOME, env: clientEnv, stdio: ['ignore', file.fd, file.fd] });
+      const code = await new Promise<number | string>((resolve) => {
+        const timer = setTimeout(() => {
+          child.kill('SIGKILL');
+          resolve('timeout');
+        }, timeoutMs);
+        child.once('error', (err) => {
+          clearTimeout(timer);
+          resolve(err.message);
+        });
+        child.once('exit', (c) => {
+          clearTimeout(timer);
+          resolve(c ?? 'signal');
+        });
+      });
+      if (code !== 0) this.log.warn({ code, log: await tail(logPath) }, 'the training Connect server\'s queries failed; its class archive covers start-up only');
+    } finally {
+      await file.close();
     }
   }
 

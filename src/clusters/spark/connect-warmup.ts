@@ -10,24 +10,15 @@
  * cluster's marker variables, so stopping the cluster stops it too. A warm-up that fails or takes too
  * long is logged and given up: the cluster works without it, only its first action is slower.
  */
+import { join } from 'node:path';
+import { repoRoot } from '../../host/repo-root.js';
 import type { Launched } from '../local-processes.js';
 
 /** Most a warm-up may take; a start's own deadline may cut it shorter. */
 export const CONNECT_WARMUP_MAX_MS = 60_000;
 
-/**
- * The queries: the ones a first cell usually runs (a count, a small grouping with a shuffle, a local
- * DataFrame to pandas through Arrow), then the session is released so it does not linger on the server.
- */
-export const CONNECT_WARMUP_SCRIPT = [
-  'import os',
-  'from pyspark.sql import SparkSession',
-  'spark = SparkSession.builder.remote(os.environ["SPARK_REMOTE"]).getOrCreate()',
-  'spark.range(10).count()',
-  'spark.range(100).selectExpr("id % 3 AS k").groupBy("k").count().collect()',
-  'spark.createDataFrame([(1, "a"), (2, "b")], ["n", "s"]).toPandas()',
-  'spark.stop()',
-].join('\n');
+/** The queries (a count, a grouping, toPandas), a file every account can read. */
+export const CONNECT_WARMUP_SCRIPT = join(repoRoot(), 'python', 'spark', 'connect_warmup.py');
 
 export type WarmUpOutcome = { ok: true; ms: number } | { ok: false; ms: number; why: string };
 
@@ -51,7 +42,7 @@ export async function warmUpConnect(o: {
   let launched: Launched;
   try {
     // -I: nothing from the working directory or the user's site-packages shadows the client
-    launched = await o.launch({ argv: [o.python, '-I', '-c', CONNECT_WARMUP_SCRIPT], env });
+    launched = await o.launch({ argv: [o.python, '-I', CONNECT_WARMUP_SCRIPT], env });
   } catch (error) {
     return { ok: false, ms: Date.now() - started, why: error instanceof Error ? error.message : String(error) };
   }

@@ -28,8 +28,11 @@ import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { ClusterError } from '../backend.js';
 
-/** Bumped when the flags below change, so class archives made with other flags are not reused. */
-const FLAGS_VERSION = 1;
+/**
+ * Bumped when the flags below change, or what the archives' training runs load (cds.ts), so class
+ * archives made otherwise are not reused. 2: the Connect server's training answers queries.
+ */
+const FLAGS_VERSION = 2;
 /** Flags of the master and worker daemons (see above). */
 export const DAEMON_JVM_FLAGS = ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC'];
 

@@ -171,6 +171,8 @@ export interface LocalSparkBackendOptions extends LocalClusterBackendOptions {
   classArchives?: { dir?: string; train?: boolean } | false;
   /** hadoop-aws and the AWS SDK jars for s3a:// (s3a.ts). Default `<repo>/envs/jars/s3a` (made by scripts/setup.sh). */
   s3aJars?: string;
+  /** Run a first query on a new Connect server before the cluster is ready (connect-warmup.ts). Default true. */
+  connectWarmUp?: boolean;
 }
 
 /** The part of a cluster's definition that its processes carry in SPARK_MARKER_ENV.spec (nothing secret). */
@@ -375,6 +377,7 @@ export class LocalSparkBackend extends LocalClusterBackend implements ClusterBac
   /** Class data sharing archives, or null when disabled. */
   readonly archives: SparkClassArchives | null;
   private readonly trainArchives: boolean;
+  private readonly connectWarmUp: boolean;
   private readonly javaHome: string | undefined;
 
   constructor(options: LocalSparkBackendOptions) {
@@ -382,8 +385,9 @@ export class LocalSparkBackend extends LocalClusterBackend implements ClusterBac
     this.sparkHome = resolve(options.sparkHome ?? findSparkHome(this.environment));
     this.s3aJars = resolve(options.s3aJars ?? DEFAULT_S3A_JARS_DIR);
     this.javaHome = options.javaHome ?? (process.env.JAVA_HOME || undefined);
-    this.archives = options.classArchives === false ? null : new SparkClassArchives({ dir: resolve(options.classArchives?.dir ?? defaultArchiveDir()), host: this.host, log: this.log });
+    this.archives = options.classArchives === false ? null : new SparkClassArchives({ dir: resolve(options.classArchives?.dir ?? defaultArchiveDir()), host: this.host, log: this.log, python: this.python });
     this.trainArchives = options.classArchives !== false && (options.classArchives?.train ?? true);
+    this.connectWarmUp = options.connectWarmUp ?? true;
   }
 
   /** `<run dir>/<server or 'default'>.<name>` (cluster names have no dots, so this cannot collide between servers). */
@@ -895,7 +899,7 @@ export class LocalSparkBackend extends LocalClusterBackend implements ClusterBac
       wake = () => {};
       delay = Math.min(delay * 1.3, 150);
     }
-    if (request.connect && connect) {
+    if (request.connect && connect && this.connectWarmUp) {
       progress(98, 'Warming up Spark Connect with a first query');
       const outcome = await this.warmUp(c, connect, conf.get('spark.connect.authenticate.token') ?? '', Math.min(CONNECT_WARMUP_MAX_MS, deadline - Date.now()), signal);
       if (signal.aborted) return fail('Spark cluster start was cancelled', []);
