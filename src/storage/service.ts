@@ -1,11 +1,13 @@
 import { chmod, writeFile, rename } from 'node:fs/promises';
 import { ensureDir } from '../host/files.js';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import type { SecretRef } from '../config/secret-ref.js';
 import { storageRequestSchema, type EndpointConfig, type StorageConfig, type StorageRequest } from './config.js';
 import { CredentialError, type AccessKey, type CredentialSource, type Person } from './credentials.js';
 import { BucketNameError, expandBuckets } from './buckets.js';
+import { EMBEDDED_ENDPOINT } from './embedded-config.js';
 import { awsConfigText, storageEnv } from './env.js';
 import { ProvisioningError, type Provisioner } from './provisioner.js';
 import { StaticSource } from './sources/static.js';
@@ -119,7 +121,7 @@ export class StorageService {
   private summary(request: StorageRequest, endpoint: EndpointConfig, person: Person, where: string): StorageSummary {
     let buckets: string[];
     try {
-      buckets = expandBuckets(request.buckets, person).map((b) => b.name);
+      buckets = expandBuckets(request.buckets, person, fitting(endpoint)).map((b) => b.name);
     } catch (error) {
       if (error instanceof BucketNameError) throw new StorageError(error.message);
       throw error;
@@ -142,7 +144,7 @@ export class StorageService {
     if (request.credentials.source === 'provisioned') {
       const provisioner = this.provisioner(endpoint);
       const account = this.accountOf(endpoint, person);
-      for (const bucket of expandBuckets(request.buckets, person).filter((b) => b.perUser)) {
+      for (const bucket of expandBuckets(request.buckets, person, fitting(endpoint)).filter((b) => b.perUser)) {
         await wrap(() => provisioner.ensureBucket(bucket.name, account), `creating bucket ${bucket.name} for ${person.name}`);
       }
     }
@@ -188,8 +190,9 @@ export class StorageService {
     const file = join(dir, `${endpoint.name}.aws-config`);
     // readable by every person's account (it holds no secret), whatever the hub's umask
     await ensureDir(dir, 0o755);
-    // written whole then renamed, so a server starting meanwhile never reads half a file
-    const tmp = `${file}.${process.pid}.tmp`;
+    // written whole then renamed, so a server starting meanwhile never reads half a file; a name of
+    // its own per write, since many spawns at once each write it
+    const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
     await writeFile(tmp, awsConfigText(endpoint), { mode: 0o644 });
     await chmod(tmp, 0o644);
     await rename(tmp, file);
@@ -206,4 +209,9 @@ async function wrap<T>(fn: () => Promise<T>, doing: string): Promise<T> {
     if (error instanceof ProvisioningError) throw new StorageError(`${doing} failed: ${error.message}`);
     throw new StorageError(`${doing} failed: ${error instanceof Error ? error.message : String(error)}`);
   }
+}
+
+/** The embedded store's buckets are named by Refinery, not by a template someone wrote: any name gets one. */
+function fitting(endpoint: EndpointConfig): { fitNames: boolean } {
+  return { fitNames: endpoint.name === EMBEDDED_ENDPOINT };
 }

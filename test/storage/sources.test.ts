@@ -1,7 +1,8 @@
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { StaticSource } from '../../src/storage/sources/static.js';
 import { DirectorySource } from '../../src/storage/sources/directory.js';
 import { KubernetesSecretSource, type KubernetesSecretReader } from '../../src/storage/sources/kubernetes-secret.js';
@@ -162,6 +163,19 @@ describe('buckets', () => {
     assert.throws(() => expandBuckets(['{user}'], { name: 'al', groups: [] }), /storage\.buckets\[0\].*"al".*not a valid bucket name/);
     assert.throws(() => expandBuckets(['ok-{user}', '{who}-x'], alice), /storage\.buckets\[1\].*\{who\}/);
   });
+
+  test('with fitNames (the embedded store), every person gets a valid bucket of their own; valid names stay as they are', () => {
+    const fitted = (name: string) => expandBuckets(['{user}'], { name, groups: [] }, { fitNames: true })[0]!.name;
+    const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+    assert.equal(fitted('alice'), 'alice');
+    assert.equal(fitted('a_b'), 'a-b');
+    const names = ['al', 'w', '_jo', 'élodie', 'x'.repeat(80), 'x'.repeat(81), 'xn--abc', '-', '..'];
+    const buckets = names.map(fitted);
+    for (const [i, b] of buckets.entries()) assert.match(b, BUCKET, `${JSON.stringify(names[i])} gave ${b}`);
+    assert.equal(new Set(buckets).size, names.length, 'no two people share a bucket');
+    assert.match(fitted('al'), /^al-[0-9a-f]{8}$/);
+    assert.equal(fitted('al'), fitted('al'), 'the same person always gets the same bucket');
+  });
 });
 
 describe('environment', () => {
@@ -221,6 +235,16 @@ describe('storage service', () => {
     await assert.rejects(make(fake).prepare({ endpoint: 'nope', credentials: { source: 'provisioned' } }, alice), /no endpoint named "nope" in storage.endpoints of \/etc\/refinery.yaml/);
     await assert.rejects(make(fake).prepare({ endpoint: 'plain', credentials: { source: 'provisioned' } }, alice), /needs storage.endpoints\[name=plain\].provisioning/);
     await assert.rejects(make(fake).prepare({ endpoint: 'plain', credentials: { source: 'directory', path: join(dir.path, 'nowhere') } }, alice), (e: unknown) => e instanceof StorageError && e.message.includes('nowhere') && e.message.includes('alice'));
+  });
+
+  test('many spawns at once each get their storage (the shared config file is written without a race)', async () => {
+    const service = make(new FakeProvisioner());
+    const people = Array.from({ length: 40 }, (_, i) => ({ name: `person${i}`, groups: [] }));
+    const prepared = await Promise.all(people.map((p) => service.prepare({ endpoint: 'lake', buckets: ['{user}'], credentials: { source: 'provisioned' } }, p)));
+    assert.deepEqual(prepared.map((p) => p.env.S3_BUCKET), people.map((p) => p.name));
+    const file = prepared[0]!.env.AWS_CONFIG_FILE!;
+    assert.match(readFileSync(file, 'utf8'), /endpoint "lake"[^]*addressing_style = path/);
+    assert.deepEqual(readdirSync(dirname(file)).filter((n) => n.endsWith('.tmp')), [], 'no temporary file is left');
   });
 
   test('forgetting a person revokes their account at every provisioning endpoint', async () => {
