@@ -36,9 +36,10 @@
  *
  * START-UP WEIGHT. A guarantee below one core (the default size: 0.5) is a weight BELOW an ordinary
  * process's, which is right for a server people work in, but a server that is still starting has a
- * person waiting at the spawn page. So `createServerCgroups(..., { startup: true })` writes at least an
- * ordinary process's weight, and `settleServerCgroups` writes the guarantee's weight once the server
- * answers. Only the weight changes: the CPU limit (cpu.max / quota) and the memory limits hold from
+ * person waiting at the spawn page. So `createServerCgroups(..., { startup: true })` writes at least
+ * STARTUP_WEIGHT_FACTOR ordinary processes' weight (a person waiting beats a batch job; the local
+ * spawner starts only a few servers at once, so the boost is bounded), and `settleServerCgroups`
+ * writes the guarantee's weight once the server answers. Only the weight changes: the CPU limit (cpu.max / quota) and the memory limits hold from
  * the first instruction, so a server of size small is held to 1 CPU and 2G all along.
  *
  * HOW THE SERVER GETS IN. It is started through `wrapCommand()`: `sh -c 'echo $$ > <cgroup>/cgroup.procs
@@ -103,6 +104,8 @@ const CGROUP2_SUPER_MAGIC = 0x63677270;
 export const CPU_PERIOD_US = 100_000;
 /** The CPU weight of a process or cgroup nobody set one for: v1 cpu.shares, v2 cpu.weight. */
 export const DEFAULT_CPU_WEIGHT = { 1: 1024, 2: 100 } as const;
+/** A starting server weighs at least this many ordinary processes (START-UP WEIGHT above). */
+export const STARTUP_WEIGHT_FACTOR = 2;
 /** What the kernel accepts: v1 cpu.shares 2..262144, v2 cpu.weight 1..10000. */
 const CPU_WEIGHT_RANGE = { 1: [2, 262_144], 2: [1, 10_000] } as const;
 
@@ -420,8 +423,8 @@ export async function createServerCgroups(
           out.enforced.cpuLimit = how;
         }
         if (spec.cpuGuarantee) {
-          // starting: at least an ordinary process's weight (see START-UP WEIGHT above)
-          const weight = options.startup ? Math.max(cpuWeight(h.version, spec.cpuGuarantee), DEFAULT_CPU_WEIGHT[h.version]) : cpuWeight(h.version, spec.cpuGuarantee);
+          // starting: at least two ordinary processes' weight (see START-UP WEIGHT above)
+          const weight = options.startup ? Math.max(cpuWeight(h.version, spec.cpuGuarantee), STARTUP_WEIGHT_FACTOR * DEFAULT_CPU_WEIGHT[h.version]) : cpuWeight(h.version, spec.cpuGuarantee);
           const ok = await tryWrite(dir, h.version === 1 ? 'cpu.shares' : 'cpu.weight', String(weight));
           if (ok) out.enforced.cpuGuarantee = how;
           else {

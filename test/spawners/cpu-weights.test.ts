@@ -1,7 +1,7 @@
 // The CPU weights LocalSpawner writes for a server of the DEFAULT size (small: CPU guarantee 0.5,
 // limit 1; memory guarantee 1G, limit 2G), on this machine's real cgroups (root, as in CI; skipped
 // where cgroups cannot be written). What an operator sees in /sys/fs/cgroup:
-//   - while a server starts, its cgroup weighs at least an ordinary process (1024 shares / weight 100);
+//   - while a server starts, its cgroup weighs at least two ordinary processes (2048 shares / weight 200);
 //     once it answers, its guarantee's weight (512 / 50);
 //   - the parent (`refinery/` under the hub's cgroup) weighs the sum of its servers, so N servers
 //     compete with the rest of the machine as N servers, not as one process;
@@ -64,7 +64,7 @@ describe('CPU weights of a default-size server and of the parent cgroup', { time
     await dir.cleanup();
   });
 
-  test('starting weighs an ordinary process, a running server its guarantee, the parent the sum of its servers', async (t) => {
+  test('starting weighs two ordinary processes, a running server its guarantee, the parent the sum of its servers', async (t) => {
     const cpu = layout.cpu;
     if (!cpu || !layout.memory || process.getuid?.() !== 0) {
       t.skip(`no writable cpu+memory cgroups here: ${layout.problems.join('; ') || 'not root'}`);
@@ -73,7 +73,7 @@ describe('CPU weights of a default-size server and of the parent cgroup', { time
     assert.deepEqual(await detectCgroups(), layout);
     const v1 = cpu.version === 1;
     const file = v1 ? 'cpu.shares' : 'cpu.weight';
-    const [ordinary, half] = v1 ? [1024, 512] : [100, 50];
+    const [starting, half] = v1 ? [2 * 1024, 512] : [2 * 100, 50];
     const parent = join(cpu.own, parentName);
     const resources = defaultSize();
     assert.deepEqual(resources, { cpuGuarantee: 0.5, cpuLimit: 1, memoryGuarantee: 1e9, memoryLimit: 2e9 }, '"1G" and "2G" are 10^9 bytes');
@@ -99,12 +99,12 @@ describe('CPU weights of a default-size server and of the parent cgroup', { time
     };
 
     const a = await start('alice');
-    assert.deepEqual(a.whileStarting, { own: ordinary, parent: ordinary }, 'starting: an ordinary process\'s weight, and the parent holds just this one');
+    assert.deepEqual(a.whileStarting, { own: starting, parent: starting }, 'starting: two ordinary processes\' weight, and the parent holds just this one');
     assert.equal(weight(a.own), half, 'up: the guarantee (0.5 core)');
     assert.equal(weight(parent), half, 'the parent weighs what its one server weighs');
 
     const b = await start('bob');
-    assert.deepEqual(b.whileStarting, { own: ordinary, parent: half + ordinary }, 'the parent counts the running server and the starting one');
+    assert.deepEqual(b.whileStarting, { own: starting, parent: half + starting }, 'the parent counts the running server and the starting one');
     assert.equal(weight(b.own), half);
     assert.equal(weight(parent), 2 * half, 'two half-core guarantees weigh one core against the rest of the machine');
 
