@@ -60,6 +60,19 @@ describe('embedded object storage', () => {
     assert.deepEqual(denied.trim().split('\n'), ['AccessDenied', 'bob']);
   });
 
+  test('a person whose name is no valid bucket name (al) still starts, with a bucket of their own', { timeout: 120_000 }, async () => {
+    assert.equal((await hub.api('/hub/api/users', { method: 'POST', body: JSON.stringify({ usernames: ['al'] }) })).status, 201);
+    await startServerAndWait(hub, SERVICE_TOKEN, 'al');
+    const token = await hub.tokenFor('al');
+    const kernel = await openKernel(hub, token, '/user/al/');
+    const out = await execute(hub, token, '/user/al/', kernel, BOTO([
+      'bucket = os.environ["S3_BUCKET"]',
+      's3.put_object(Bucket=bucket, Key="x.txt", Body=b"x")',
+      'print(bucket, s3.list_objects_v2(Bucket=bucket)["KeyCount"])',
+    ].join('\n')));
+    assert.match(out.trim(), /^al-[0-9a-f]{8} 1$/);
+  });
+
   test('the Storage page shows the endpoint and the person\'s bucket', async () => {
     const res = await hub.api('/hub/api/users/alice/storage');
     assert.equal(res.status, 200, await res.clone().text());
