@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/tables.js';
-import { findClient, insertCode, takeCode, type OAuthClientRow } from '../db/oauth.js';
+import { findClient, insertCode, recordCodeToken, takeCode, usedCode, type OAuthClientRow } from '../db/oauth.js';
+import { deleteToken } from '../db/tokens.js';
 import { isExpired, isoAfterSeconds } from '../db/time.js';
 import { hashSecret, newSecret, safeEqual } from './secrets.js';
 import { issueToken } from './tokens.js';
@@ -26,6 +27,14 @@ export class OAuthError extends Error {
   ) {
     super(message);
     this.name = 'OAuthError';
+  }
+}
+
+/** A code presented a second time: the token its first exchange gave has been revoked. */
+export class ReusedCodeError extends OAuthError {
+  constructor() {
+    super('invalid_grant', 'the code was already used; the token issued for it is revoked');
+    this.name = 'ReusedCodeError';
   }
 }
 
@@ -129,8 +138,17 @@ export async function exchangeCode(db: Kysely<Database>, params: TokenParams, to
   const client = await authenticateClient(db, params);
   if (params.grant_type !== 'authorization_code') throw new OAuthError('unsupported_grant_type', 'only grant_type=authorization_code is supported');
   if (!params.code) throw new OAuthError('invalid_request', 'the request has no code');
-  // taken (deleted) whatever happens next: a code is good for one attempt
-  const code = await takeCode(db, hashSecret(params.code));
+  // taken (marked used) whatever happens next: a code is good for one attempt
+  const hash = hashSecret(params.code);
+  const code = await takeCode(db, hash, new Date().toISOString());
+  if (!code) {
+    // RFC 6749 §4.1.2: a code presented twice is in someone else's hands too; the token it gave goes
+    const used = await usedCode(db, hash);
+    if (used?.token_id != null) {
+      await deleteToken(db, used.token_id);
+      throw new ReusedCodeError();
+    }
+  }
   if (!code || code.client_id !== client.identifier || isExpired(code.expires_at)) throw new OAuthError('invalid_grant', 'the code is invalid, expired, already used or was issued to another client');
   if (params.redirect_uri === undefined ? code.redirect_uri !== client.redirect_uri : params.redirect_uri !== code.redirect_uri) {
     throw new OAuthError('invalid_grant', 'redirect_uri is not the one the code was issued for');
@@ -144,7 +162,7 @@ export async function exchangeCode(db: Kysely<Database>, params: TokenParams, to
     throw new OAuthError('invalid_grant', 'code_verifier was sent, but the code was issued without a code_challenge');
   }
   const scopes = JSON.parse(code.scopes) as string[];
-  const { token } = await issueToken(db, {
+  const { token, row } = await issueToken(db, {
     userId: code.user_id,
     scopes,
     note: `OAuth token for ${client.identifier}`,
@@ -153,6 +171,7 @@ export async function exchangeCode(db: Kysely<Database>, params: TokenParams, to
     sessionId: code.session_id,
     serverKey: client.server_key,
   });
+  await recordCodeToken(db, hash, row.id);
   return { access_token: token, token_type: 'Bearer', expires_in: Math.round(tokenLifetimeSeconds), scope: scopes.join(' ') };
 }
 

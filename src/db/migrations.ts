@@ -102,6 +102,18 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         }
       },
     },
+    '0006_oauth_code_use': {
+      // A code is kept, marked used, until it expires, with the token it gave: a second use of it
+      // (RFC 6749 §4.1.2: someone else has it) revokes that token.
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('oauth_codes').addColumn('used_at', 'text').execute();
+        await db.schema.alterTable('oauth_codes').addColumn('token_id', 'integer').execute();
+      },
+      async down(db: Kysely<unknown>) {
+        await db.schema.alterTable('oauth_codes').dropColumn('token_id').execute();
+        await db.schema.alterTable('oauth_codes').dropColumn('used_at').execute();
+      },
+    },
     '0005_shares': {
       async up(db: Kysely<unknown>) {
         await idColumn(db, 'shares')

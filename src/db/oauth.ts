@@ -60,17 +60,28 @@ export async function deleteClientsWithoutServer(db: Kysely<Database>): Promise<
   return Number(removed.numDeletedRows);
 }
 
-export async function insertCode(db: Kysely<Database>, code: OAuthCodeRow): Promise<void> {
-  await db.insertInto('oauth_codes').values(code).execute();
+export async function insertCode(db: Kysely<Database>, code: Omit<OAuthCodeRow, 'used_at' | 'token_id'>): Promise<void> {
+  await db.insertInto('oauth_codes').values({ ...code, used_at: null, token_id: null }).execute();
 }
 
 /**
- * Codes are single use: fetching one deletes it. One DELETE ... RETURNING statement, so that of two
- * simultaneous requests with the same code exactly one gets it (a select-then-delete transaction lets
- * both read the row under PostgreSQL's READ COMMITTED, and fails with SQLITE_BUSY on SQLite).
+ * Codes are single use: taking one marks it used. One UPDATE ... WHERE used_at IS NULL RETURNING
+ * statement, so that of two simultaneous requests with the same code exactly one gets it (a
+ * select-then-update transaction lets both read the row under PostgreSQL's READ COMMITTED, and fails
+ * with SQLITE_BUSY on SQLite). The row stays, used, until it expires (usedCode, deleteExpiredCodes).
  */
-export async function takeCode(db: Kysely<Database>, hash: string): Promise<OAuthCodeRow | undefined> {
-  return db.deleteFrom('oauth_codes').where('hash', '=', hash).returningAll().executeTakeFirst();
+export async function takeCode(db: Kysely<Database>, hash: string, now: string): Promise<OAuthCodeRow | undefined> {
+  return db.updateTable('oauth_codes').set({ used_at: now }).where('hash', '=', hash).where('used_at', 'is', null).returningAll().executeTakeFirst();
+}
+
+/** The token a taken code gave, recorded right after its exchange. */
+export async function recordCodeToken(db: Kysely<Database>, hash: string, tokenId: number): Promise<void> {
+  await db.updateTable('oauth_codes').set({ token_id: tokenId }).where('hash', '=', hash).execute();
+}
+
+/** A code that was taken before (not one never issued or long expired), or undefined. */
+export async function usedCode(db: Kysely<Database>, hash: string): Promise<OAuthCodeRow | undefined> {
+  return db.selectFrom('oauth_codes').selectAll().where('hash', '=', hash).where('used_at', 'is not', null).executeTakeFirst();
 }
 
 export async function deleteExpiredCodes(db: Kysely<Database>, now: string): Promise<void> {

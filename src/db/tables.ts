@@ -94,6 +94,10 @@ export interface OAuthCodesTable {
   code_challenge_method: string | null;
   session_id: string | null;
   expires_at: string;
+  /** When it was exchanged; a used code stays until it expires, so a second use can be told from a wrong one. */
+  used_at: string | null;
+  /** The token its exchange gave (api_tokens.id). */
+  token_id: number | null;
 }
 
 export interface SessionsTable {

@@ -11,7 +11,7 @@ import { countUsers, createUser, deleteUser, findUser, findUserById, groupsOfUse
 import { addMembers, createGroup, deleteGroup, findGroup, groupMembers, listGroups, removeMembers, setGroupProperties, setUserGroups } from '../../src/db/groups.js';
 import { countNamedServers, deleteServer, ensureServer, findServer, serversInPhase, serversOfUsers, transitionServer, updateServer } from '../../src/db/servers.js';
 import { deleteToken, deleteTokensWhere, findTokenByHash, findTokenById, insertToken, tokensOfUser, touchToken, type NewToken } from '../../src/db/tokens.js';
-import { deleteClientOfServer, deleteClientsWithoutServer, deleteExpiredCodes, findClient, insertCode, takeCode, upsertClient, type OAuthCodeRow } from '../../src/db/oauth.js';
+import { deleteClientOfServer, deleteClientsWithoutServer, deleteExpiredCodes, findClient, insertCode, takeCode, upsertClient, usedCode, type OAuthCodeRow } from '../../src/db/oauth.js';
 import { deleteExpiredSessions, deleteSessionsOfUser, findSessionByHash, insertSession } from '../../src/db/sessions.js';
 import type { ServerPhase } from '../../src/db/tables.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
@@ -49,7 +49,7 @@ function token(overrides: Partial<NewToken> & { hash: string }): NewToken {
   };
 }
 
-function code(overrides: Partial<OAuthCodeRow> & { hash: string; user_id: number }): OAuthCodeRow {
+function code(overrides: Partial<OAuthCodeRow> & { hash: string; user_id: number }): Omit<OAuthCodeRow, 'used_at' | 'token_id'> {
   return {
     client_id: 'jupyterhub-user-alice', redirect_uri: '/user/alice/oauth_callback', scopes: '[]', code_challenge: null,
     code_challenge_method: null, session_id: null, expires_at: iso(600), ...overrides,
@@ -99,7 +99,7 @@ for (const backend of backends) {
         assert.deepEqual(await migrateToLatest(again.kysely, again.dialect), [], 'no migration runs twice');
         assert.equal((await findUser(again.kysely, 'keepme'))?.name, 'keepme');
         const applied = await sql<{ name: string }>`select name from refinery_migrations order by name`.execute(again.kysely);
-        assert.deepEqual(applied.rows.map((r) => r.name), ['0001_initial', '0002_publications', '0003_clusters', '0004_auth_states', '0005_shares']);
+        assert.deepEqual(applied.rows.map((r) => r.name), ['0001_initial', '0002_publications', '0003_clusters', '0004_auth_states', '0005_shares', '0006_oauth_code_use']);
       });
     });
 
@@ -427,11 +427,14 @@ for (const backend of backends) {
         const alice = await createUser(db.kysely, 'alice');
         await addClient(db);
         await insertCode(db.kysely, code({ hash: 'code1', user_id: alice.id, code_challenge: 'abc', code_challenge_method: 'S256' }));
-        const first = await takeCode(db.kysely, 'code1');
+        const first = await takeCode(db.kysely, 'code1', iso());
         assert.equal(first?.user_id, alice.id);
         assert.equal(first?.code_challenge, 'abc');
-        assert.equal(await takeCode(db.kysely, 'code1'), undefined);
-        assert.equal(await takeCode(db.kysely, 'never-issued'), undefined);
+        assert.equal(await takeCode(db.kysely, 'code1', iso()), undefined);
+        assert.equal(await takeCode(db.kysely, 'never-issued', iso()), undefined);
+        // kept, used, so that a second use can be told apart and answered (usedCode)
+        assert.equal((await usedCode(db.kysely, 'code1'))?.user_id, alice.id);
+        assert.equal(await usedCode(db.kysely, 'never-issued'), undefined);
       });
 
       test('a code raced by simultaneous token requests is given to exactly one', async () => {
@@ -441,7 +444,7 @@ for (const backend of backends) {
         for (let round = 0; round < 5; round++) {
           const hash = `race-${round}`;
           await insertCode(db.kysely, code({ hash, user_id: alice.id }));
-          const taken = await Promise.all(Array.from({ length: 8 }, (_, i) => takeCode((i % 2 ? other : db).kysely, hash)));
+          const taken = await Promise.all(Array.from({ length: 8 }, (_, i) => takeCode((i % 2 ? other : db).kysely, hash, iso())));
           assert.equal(taken.filter((t) => t !== undefined).length, 1, `round ${round}: the same code was redeemed ${taken.filter(Boolean).length} times`);
         }
       });

@@ -323,10 +323,18 @@ describe('OAuth endpoints under fuzzing', () => {
   test('codes: used once, for their client and redirect_uri only', async () => {
     const exchange = (fields: Record<string, string>) => requestToken(hub, { grant_type: 'authorization_code', client_id: CLIENT, client_secret: aliceSecret, ...fields });
     const code = await freshCode();
-    assert.equal((await exchange({ code, redirect_uri: CALLBACK })).status, 200);
+    const first = await exchange({ code, redirect_uri: CALLBACK });
+    assert.equal(first.status, 200);
+    const token = String(first.body.access_token);
+    assert.equal((await hub.as(token, '/hub/api/user')).status, 200, 'the token works');
     const again = await exchange({ code, redirect_uri: CALLBACK });
     assert.equal(again.status, 400);
     assert.equal(again.body.error, 'invalid_grant');
+    assert.equal(again.body.access_token, undefined);
+    // RFC 6749 §4.1.2: a code used twice is known to someone else; the token it gave is revoked
+    assert.equal((await hub.as(token, '/hub/api/user')).status, 403, 'the token of a reused code no longer works');
+    const third = await exchange({ code, redirect_uri: CALLBACK });
+    assert.equal(third.body.error, 'invalid_grant', 'and the code stays refused');
 
     for (const redirect of ['/user/alice/oauth_callback/', 'https://evil.example/user/alice/oauth_callback', `http://127.0.0.1:${hub.port}${CALLBACK}`, '/user/bob/oauth_callback', '']) {
       const res = await exchange({ code: await freshCode(), redirect_uri: redirect });

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { HubContext } from '../../context.js';
-import { exchangeCode, OAuthError } from '../../auth/oauth.js';
+import { exchangeCode, OAuthError, ReusedCodeError } from '../../auth/oauth.js';
 import { tokenRequestParams } from '../oauth-token-request.js';
 
 /**
@@ -16,6 +16,11 @@ export function oauthRoutes(app: FastifyInstance, ctx: HubContext): void {
       ctx.identities.invalidate();
       return reply.send(body);
     } catch (error) {
+      if (error instanceof ReusedCodeError) {
+        // the revoked token stops working now, its open WebSockets too
+        ctx.identities.invalidate();
+        ctx.revocations.revoked();
+      }
       if (error instanceof OAuthError) return tokenError(reply, error);
       throw error;
     }
