@@ -50,7 +50,13 @@ export function proxyPolicy(ctx: HubContext) {
   const missingRoute = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const target = await missingTarget(ctx, req);
     const decision = await authorize(req, { data: { user: target.user, server: target.server } });
-    if (decision.action === 'allow') return notRunning(ctx, req, res, target);
+    if (decision.action === 'allow') {
+      // `/user/%61lice/` is alice's server, spelled so that the raw-path route table misses it:
+      // send the client to the spelling it knows, or the spawn page would send it straight back
+      const canonical = canonicalUrl(ctx, req.url ?? '/', target);
+      if (canonical) return void res.writeHead(307, { Location: canonical, 'Content-Length': 0 }).end();
+      return notRunning(ctx, req, res, target);
+    }
     if (decision.action === 'redirect') return void res.writeHead(302, { Location: decision.location, 'Content-Length': 0 }).end();
     const body = Buffer.from(decision.message);
     res.writeHead(decision.status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': body.length });
@@ -114,6 +120,20 @@ async function missingTarget(ctx: HubContext, req: IncomingMessage): Promise<{ u
     if (servers.some((s) => s.name === candidate)) serverName = candidate;
   }
   return { user: user?.name ?? userName, server: serverName, known: !!user };
+}
+
+/**
+ * The same URL with the server's prefix spelled as the route table knows it, when that server runs
+ * and the URL spelled it otherwise; else undefined.
+ */
+function canonicalUrl(ctx: HubContext, url: string, target: { user: string; server: string }): string | undefined {
+  const prefix = serverPrefix(target.user, target.server);
+  if (!ctx.routes.get(prefix)) return undefined;
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  const rest = path.split('/').slice(target.server ? 4 : 3).join('/');
+  const canonical = `${prefix}${rest}${q < 0 ? '' : url.slice(q)}`;
+  return canonical === url ? undefined : canonical;
 }
 
 function safeDecode(segment: string): string {

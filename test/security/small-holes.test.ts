@@ -118,6 +118,22 @@ describe('through the hub', () => {
     assert.equal((await hub.as(tokens.bob!, '/user/bob/api/status')).status, 424);
   });
 
+  test('a server\'s URL spelled with percent-escapes leads to the server, not round in redirects', async () => {
+    for (const [path, expected] of [['/user/%61lice/api/status', '/user/alice/api/status'], ['/user/%61lice/lab?x=%2F1', '/user/alice/lab?x=%2F1'], ['/user/al%69ce', '/user/alice/']]) {
+      const res = await hub.as(tokens.alice!, path);
+      assert.equal(res.status, 307, `${path}: ${res.status}`);
+      assert.equal(res.headers.get('location'), expected);
+    }
+    const followed = await fetch(`${hub.url}/user/%61lice/api/status`, { headers: { Authorization: `token ${tokens.alice!}` } });
+    assert.equal(followed.status, 200, 'followed, it reaches the server');
+    // the escape does not let anyone else in, nor tell them the server runs
+    assert.equal((await hub.as(tokens.dave!, '/user/%61lice/api/status')).status, 403);
+    const page = await browserGet(hub, '/user/%61lice/lab');
+    assert.equal(new URL(page.location!, hub.url).pathname, '/hub/login');
+    // a stopped server's escaped URL still goes to the spawn page, once
+    assert.equal((await hub.as(tokens.bob!, '/user/b%6Fb/api/status')).status, 424);
+  });
+
   test('group names that are paths are refused', async () => {
     const admin = await hub.tokenFor('admin');
     for (const name of ['..', '.', '-rf']) {
