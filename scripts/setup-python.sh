@@ -102,11 +102,14 @@ shared_python() { # shared_python PYTHON: prints the path of a copy every accoun
   exe="$(basename "$("$1" -c 'import os, sys; print(os.path.realpath(sys.executable))')")"
   dest="$REPO/.tools/python/$ver"
   if [ ! -f "$dest/.copied-from" ] || [ "$(cat "$dest/.copied-from")" != "$base" ]; then
-    command -v patchelf >/dev/null 2>&1 || apt-get install -y -q patchelf >&2 || fail "patchelf is needed to copy $base (apt-get install patchelf)"
+    if ! command -v patchelf >/dev/null 2>&1; then
+      { apt-get install -y -q --no-install-recommends patchelf || { apt-get update -q && apt-get install -y -q --no-install-recommends patchelf; }; } </dev/null >&2 \
+        || fail "patchelf is needed to copy $base (apt-get install patchelf)"
+    fi
     tmp="$dest.tmp"
     rm -rf "$tmp" && mkdir -p "$tmp"
     (cd "$base" && tar --exclude='./lib/python3.*/site-packages/*' --exclude='./lib/python3.*/test' -cf - .) | (cd "$tmp" && tar -xf -)
-    if readelf -d "$tmp/bin/$exe" 2>/dev/null | grep -q 'R.*PATH'; then patchelf --set-rpath '$ORIGIN/../lib' "$tmp/bin/$exe"; fi
+    patchelf --set-rpath '$ORIGIN/../lib' "$tmp/bin/$exe"
     chmod -R go+rX "$tmp"
     echo "$base" >"$tmp/.copied-from"
     rm -rf "$dest" && mv "$tmp" "$dest"
@@ -116,8 +119,11 @@ shared_python() { # shared_python PYTHON: prints the path of a copy every accoun
 }
 if [ -z "$PYTHON_CHOSEN" ] && [ "$(id -u)" = 0 ] && ! usable_by_others "$PYTHON"; then
   PYTHON="$(shared_python "$PYTHON")"
-  usable_by_others "$PYTHON" || fail "$PYTHON cannot be reached by other accounts: the directories above it need o+x"
   step "using $(show "$PYTHON"), which people's accounts can run"
+  # proof, as an account that is not root (nobody): the interpreter, its libpython and its stdlib
+  if command -v setpriv >/dev/null 2>&1 && ! setpriv --reuid=65534 --regid=65534 --clear-groups "$PYTHON" -c 'import ssl, sqlite3, json' >/dev/null 2>&1; then
+    step "warning: other accounts still cannot run $(show "$PYTHON") (is the repository itself in a directory they cannot enter?); people's servers will fail to start unless spawner.local.run_as is hub"
+  fi
 fi
 # the interpreter's place too: a venv points at it, so one built on another copy is rebuilt
 PY_VERSION="$("$PYTHON" -c 'import os, sys; print(sys.version, os.path.realpath(sys.executable))')"
