@@ -293,8 +293,11 @@ function acceptsConnections(host: string, port: number, timeoutMs: number): Prom
 }
 
 /** Why a Spark JVM died, in words, from its log (null when nothing known is there). */
+/** A JVM log saying that a port it was given was taken meanwhile (Spark runs with spark.port.maxRetries 0). */
+const BIND_FAILURE = /BindException|Address already in use|Failed to bind|Service .* could not bind/i;
+
 function causeFromLog(text: string, ports: number[]): string | null {
-  if (/BindException|Address already in use|Failed to bind|Service .* could not bind/i.test(text)) {
+  if (BIND_FAILURE.test(text)) {
     const port = ports.find((p) => text.includes(String(p)));
     return port ? `port ${port} is already in use` : 'a port it needs is already in use';
   }
@@ -850,8 +853,13 @@ export class LocalSparkBackend extends LocalClusterBackend implements ClusterBac
         let why: string | null = null;
         if (w.exited) {
           why = await died(w, `Spark worker ${w.index}`, 'before it registered with the master', [w.port, w.webPort]);
-        } else if (masterAliveAt) {
-          if (w.triedAt === null && /Connecting to master|Failed to connect to master/.test(await logSince(w.logPath, w.logOffset))) w.triedAt = Date.now();
+        } else {
+          // a port taken between choosing it and binding it: the worker's JVM stays up but never registers
+          const since = await logSince(w.logPath, w.logOffset);
+          if (BIND_FAILURE.test(since)) why = `Spark worker ${w.index} could not start: ${causeFromLog(since, [w.port, w.webPort]) ?? 'a port it needs is already in use'}`;
+          else if (masterAliveAt && w.triedAt === null && /Connecting to master|Failed to connect to master/.test(since)) w.triedAt = Date.now();
+        }
+        if (!why && !w.exited && masterAliveAt) {
           if (w.triedAt !== null && Date.now() - Math.max(masterAliveAt, w.triedAt) > LOST_REGISTRATION_MS) why = `Spark worker ${w.index} did not register with the master (it tried before the master was ready)`;
         }
         if (!why) continue;
