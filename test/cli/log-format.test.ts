@@ -19,7 +19,8 @@ async function startOnTerminal(extraConfig: Record<string, unknown>): Promise<st
   await chmod(dir.path, 0o711);
   try {
     const configPath = join(dir.path, 'refinery.yaml');
-    await writeFile(configPath, stringify({ listen: `127.0.0.1:${await freePort()}`, data_dir: join(dir.path, 'data'), ...extraConfig }));
+    // no embedded object store: the terminal is closed under the hub, and a store outlives a hub that did not stop
+    await writeFile(configPath, stringify({ listen: `127.0.0.1:${await freePort()}`, data_dir: join(dir.path, 'data'), storage: { embedded: false }, ...extraConfig }));
     const env: NodeJS.ProcessEnv = { ...process.env, TERM: 'xterm-256color' };
     delete env.REFINERY_LOG_FORMAT;
     const command = `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} start --config ${JSON.stringify(configPath)}`;
