@@ -29,7 +29,7 @@ import type { Logger } from '../../log.js';
 import { freePort } from '../../util/ports.js';
 import { CONNECT_SERVER_CLASS, DAEMON_LOG4J2, jvmArgv, type SparkJvm, type SparkRole } from './jvm.js';
 import { masterStatus } from './master-api.js';
-import { CONNECT_WARMUP_SCRIPT } from './connect-warmup.js';
+import { warmUpCommand } from './connect-warmup.js';
 import { sleep } from '../../util/sleep.js';
 
 const ROLES: SparkRole[] = ['master', 'worker', 'connect'];
@@ -226,9 +226,8 @@ export class SparkClassArchives {
   private async trainQueries(python: string, port: number, env: Record<string, string>, logPath: string, timeoutMs: number): Promise<void> {
     const file = await open(logPath, 'a');
     try {
-      const clientEnv: Record<string, string> = { ...env, SPARK_REMOTE: `sc://localhost:${port}` };
-      delete clientEnv.SPARK_CONNECT_MODE;
-      const child = spawn(python, ['-I', CONNECT_WARMUP_SCRIPT], { cwd: env.HOME, env: clientEnv, stdio: ['ignore', file.fd, file.fd] });
+      const command = warmUpCommand(python, env, `sc://localhost:${port}`);
+      const child = spawn(command.argv[0]!, command.argv.slice(1), { cwd: env.HOME, env: command.env, stdio: ['ignore', file.fd, file.fd] });
       const code = await new Promise<number | string>((resolve) => {
         const timer = setTimeout(() => {
           child.kill('SIGKILL');

@@ -20,6 +20,18 @@ export const CONNECT_WARMUP_MAX_MS = 60_000;
 /** The queries (a count, a grouping, toPandas), a file every account can read. */
 export const CONNECT_WARMUP_SCRIPT = join(repoRoot(), 'python', 'spark', 'connect_warmup.py');
 
+/**
+ * The warm-up's command and environment: the Connect client pointed at `remote` (the JVMs' own
+ * SPARK_CONNECT_MODE switch removed: the Python client decides by SPARK_REMOTE alone). `-I`: nothing
+ * from the working directory or the user's site-packages shadows the client.
+ */
+export function warmUpCommand(python: string, env: Record<string, string>, remote: string, token?: string): { argv: string[]; env: Record<string, string> } {
+  const clientEnv: Record<string, string> = { ...env, SPARK_REMOTE: remote };
+  if (token !== undefined) clientEnv.SPARK_CONNECT_AUTHENTICATE_TOKEN = token;
+  delete clientEnv.SPARK_CONNECT_MODE;
+  return { argv: [python, '-I', CONNECT_WARMUP_SCRIPT], env: clientEnv };
+}
+
 export type WarmUpOutcome = { ok: true; ms: number } | { ok: false; ms: number; why: string };
 
 /**
@@ -36,13 +48,9 @@ export async function warmUpConnect(o: {
   launch: (p: { argv: string[]; env: Record<string, string> }) => Promise<Launched>;
 }): Promise<WarmUpOutcome> {
   const started = Date.now();
-  const env: Record<string, string> = { ...o.env, SPARK_REMOTE: o.remote, SPARK_CONNECT_AUTHENTICATE_TOKEN: o.token };
-  // the JVMs' switch: the Python client decides by SPARK_REMOTE alone
-  delete env.SPARK_CONNECT_MODE;
   let launched: Launched;
   try {
-    // -I: nothing from the working directory or the user's site-packages shadows the client
-    launched = await o.launch({ argv: [o.python, '-I', CONNECT_WARMUP_SCRIPT], env });
+    launched = await o.launch(warmUpCommand(o.python, o.env, o.remote, o.token));
   } catch (error) {
     return { ok: false, ms: Date.now() - started, why: error instanceof Error ? error.message : String(error) };
   }

@@ -292,10 +292,10 @@ function acceptsConnections(host: string, port: number, timeoutMs: number): Prom
   });
 }
 
-/** Why a Spark JVM died, in words, from its log (null when nothing known is there). */
 /** A JVM log saying that a port it was given was taken meanwhile (Spark runs with spark.port.maxRetries 0). */
 const BIND_FAILURE = /BindException|Address already in use|Failed to bind|Service .* could not bind/i;
 
+/** Why a Spark JVM died, in words, from its log (null when nothing known is there). */
 function causeFromLog(text: string, ports: number[]): string | null {
   if (BIND_FAILURE.test(text)) {
     const port = ports.find((p) => text.includes(String(p)));
@@ -857,10 +857,10 @@ export class LocalSparkBackend extends LocalClusterBackend implements ClusterBac
           // a port taken between choosing it and binding it: the worker's JVM stays up but never registers
           const since = await logSince(w.logPath, w.logOffset);
           if (BIND_FAILURE.test(since)) why = `Spark worker ${w.index} could not start: ${causeFromLog(since, [w.port, w.webPort]) ?? 'a port it needs is already in use'}`;
-          else if (masterAliveAt && w.triedAt === null && /Connecting to master|Failed to connect to master/.test(since)) w.triedAt = Date.now();
-        }
-        if (!why && !w.exited && masterAliveAt) {
-          if (w.triedAt !== null && Date.now() - Math.max(masterAliveAt, w.triedAt) > LOST_REGISTRATION_MS) why = `Spark worker ${w.index} did not register with the master (it tried before the master was ready)`;
+          else if (masterAliveAt) {
+            if (w.triedAt === null && /Connecting to master|Failed to connect to master/.test(since)) w.triedAt = Date.now();
+            if (w.triedAt !== null && Date.now() - Math.max(masterAliveAt, w.triedAt) > LOST_REGISTRATION_MS) why = `Spark worker ${w.index} did not register with the master (it tried before the master was ready)`;
+          }
         }
         if (!why) continue;
         if (w.restarts >= MAX_WORKER_RESTARTS) return fail(why, [w, master]);
